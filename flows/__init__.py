@@ -1,0 +1,1 @@
+"""Reference flows: proposal (FORGE), CRM deal support (CLOSER), build (RENDER)."""

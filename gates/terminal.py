@@ -1,0 +1,94 @@
+"""Findings written for a person at a terminal: where, what, and what the sources say instead."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import TextIO
+
+from prefect_review_gate.validators.findings import Finding, Severity
+
+__all__ = ["format_report", "wants_color"]
+
+_WINDOW = 70  # characters of the draft line shown on each side of a finding
+_COLORS = {Severity.BLOCK: "\033[31m", Severity.WARN: "\033[33m", Severity.INFO: "\033[36m"}
+_BOLD, _DIM, _RESET = "\033[1m", "\033[2m", "\033[0m"
+
+
+def wants_color(stream: TextIO) -> bool:
+    """Color only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    return stream.isatty() and "NO_COLOR" not in os.environ
+
+
+def format_report(draft_name: str, draft: str, findings: Sequence[Finding], color: bool = False) -> str:
+    """A readable report: each finding with its line, the offending text marked, and the evidence."""
+    paint = _painter(color)
+    lines: list[str] = []
+    line_starts = [0] + [i + 1 for i, c in enumerate(draft) if c == "\n"]
+    for finding in findings:
+        lines.append("")
+        if finding.start is None or finding.end is None:
+            lines.append(f"{draft_name}: {paint(finding.severity, finding.code)}  {finding.message}")
+        else:
+            line_no = _line_of(line_starts, finding.start)
+            column = finding.start - line_starts[line_no] + 1
+            header = f"{draft_name}:{line_no + 1}:{column}: {paint(finding.severity, finding.code)}"
+            lines.append(f"{header}  {finding.message}")
+            lines.extend(_excerpt(draft, line_starts[line_no], finding.start, finding.end, paint))
+        if finding.evidence:
+            who = f"[{finding.evidence_source}] says" if finding.evidence_source else "closest in the sources"
+            lines.append(f"    {paint(None, who + ':')} {finding.evidence}")
+    lines.append("")
+    lines.append(_summary(findings))
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def _line_of(line_starts: list[int], offset: int) -> int:
+    low, high = 0, len(line_starts) - 1
+    while low < high:
+        middle = (low + high + 1) // 2
+        if line_starts[middle] <= offset:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _excerpt(draft: str, line_start: int, start: int, end: int, paint: _Paint) -> list[str]:
+    line_end = draft.find("\n", line_start)
+    line_end = len(draft) if line_end < 0 else line_end
+    mark_end = max(min(end, line_end), start + 1)
+    left = max(line_start, start - _WINDOW)
+    right = min(line_end, mark_end + _WINDOW)
+    before, marked, after = draft[left:start], draft[start:mark_end], draft[mark_end:right]
+    prefix = "…" if left > line_start else ""
+    suffix = "…" if right < line_end else ""
+    text = f"    {prefix}{before}{paint(Severity.BLOCK, marked, bold=True)}{after}{suffix}"
+    underline = " " * (4 + len(prefix) + len(before)) + "^" * max(1, len(marked))
+    return [text, underline]
+
+
+def _summary(findings: Sequence[Finding]) -> str:
+    blocking = sum(1 for f in findings if f.severity is Severity.BLOCK)
+    warnings = sum(1 for f in findings if f.severity is Severity.WARN)
+    if not findings:
+        return "No findings: every citation, quote, number and URL checked is backed by the sources."
+    counts = f"{blocking} blocking finding{'s' * (blocking != 1)}, {warnings} warning{'s' * (warnings != 1)}"
+    if blocking:
+        return f"{counts}. Fix or remove the marked claims, or have a reviewer override them with a reason."
+    return f"{counts}. Nothing blocks; read the warnings before approving."
+
+
+class _Paint:
+    def __init__(self, color: bool) -> None:
+        self.color = color
+
+    def __call__(self, severity: Severity | None, text: str, bold: bool = False) -> str:
+        if not self.color:
+            return text
+        code = _COLORS.get(severity, _DIM) if severity else _DIM
+        return f"{_BOLD if bold else ''}{code}{text}{_RESET}"
+
+
+def _painter(color: bool) -> _Paint:
+    return _Paint(color)

@@ -1,0 +1,183 @@
+"""Grounding: does a draft's every citation, quote, number and URL come from the sources it was given?
+
+Codes, all `block` (DESIGN.md, `review-gate validate`):
+  unknown_source      a citation marker names no source
+  unsupported_quote   a quoted passage is not in the sources its sentence cites (any source if none)
+  unsupported_number  a number in a cited sentence is in none of the cited sources
+  unknown_url         a URL is in no source
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from prefect_review_gate.validators.evidence import (
+    closest_id,
+    closest_number,
+    closest_passage,
+    closest_url,
+)
+from prefect_review_gate.validators.findings import Code, Finding, Severity
+from prefect_review_gate.validators.markdown import Draft, Sentence, parse_draft
+from prefect_review_gate.validators.sources import SourceDocument, SourceLibrary
+from prefect_review_gate.validators.text import UrlToken, normalize_passage, split_ellipsis
+
+__all__ = ["validate_draft"]
+
+# Hosts reserved for documentation and loopback (RFC 2606, RFC 6761) cannot be a fabricated reference.
+_RESERVED_HOSTS = ("localhost", "127.0.0.1", "0.0.0.0", "[::1]", "example.com", "example.org", "example.net")
+_RESERVED_SUFFIXES = (".localhost", ".example", ".test", ".invalid", ".local")
+
+
+def validate_draft(draft: str, sources: SourceLibrary | Mapping[str, str]) -> list[Finding]:
+    """Check a markdown draft against its sources; return findings ordered by position.
+
+    Args:
+        draft: the draft's text; finding offsets are Python str offsets into it.
+        sources: a `SourceLibrary`, or a mapping of source id to text.
+    """
+    library = sources if isinstance(sources, SourceLibrary) else SourceLibrary.from_texts(sources)
+    parsed = parse_draft(draft)
+    findings = [
+        *_check_citations(parsed, library),
+        *_check_sentences(parsed, library),
+        *_check_urls(parsed.urls, library),
+    ]
+    return sorted(findings, key=lambda f: (f.start or 0, f.end or 0, f.code))
+
+
+def _check_citations(draft: Draft, library: SourceLibrary) -> list[Finding]:
+    findings = []
+    for citation in draft.citations:
+        if citation.source_id in library:
+            continue
+        guess = closest_id(citation.source_id, list(library))
+        hint = f"; the closest source is [{guess}]" if guess else ""
+        findings.append(
+            Finding(
+                code=Code.UNKNOWN_SOURCE,
+                severity=Severity.BLOCK,
+                message=f"[{citation.source_id}] names no source{hint}",
+                start=citation.start,
+                end=citation.end,
+                source_ids=[citation.source_id],
+                evidence=f"known sources: {', '.join(sorted(library))}",
+            )
+        )
+    return findings
+
+
+def _check_sentences(draft: Draft, library: SourceLibrary) -> list[Finding]:
+    findings: list[Finding] = []
+    for sentence in draft.sentences:
+        cited = [library[sid] for sid in sentence.cited_ids if sid in library]
+        for quote in sentence.quotes:
+            finding = _check_quote(draft.text[quote.start : quote.end], quote.start, quote.end, cited, library)
+            if finding:
+                findings.append(finding)
+        if cited:
+            findings.extend(_check_numbers(sentence, cited))
+    return findings
+
+
+def _check_quote(
+    quote: str, start: int, end: int, cited: list[SourceDocument], library: SourceLibrary
+) -> Finding | None:
+    fragments = split_ellipsis(normalize_passage(quote))
+    if not fragments:
+        return None
+    candidates = cited or list(library.values())
+    if any(_holds_in_order(doc.normalized, fragments) for doc in candidates):
+        return None
+    passage = closest_passage(quote, candidates)
+    where = "the cited sources" if cited else "any source"
+    return Finding(
+        code=Code.UNSUPPORTED_QUOTE,
+        severity=Severity.BLOCK,
+        message=f"this quote is not in {where}"
+        + (f"; the closest passage is in [{passage.source_id}]" if passage else ""),
+        start=start,
+        end=end,
+        source_ids=[doc.id for doc in cited],
+        evidence=passage.text if passage else None,
+        evidence_source=passage.source_id if passage else None,
+    )
+
+
+def _holds_in_order(haystack: str, fragments: list[str]) -> bool:
+    """True when every fragment occurs at word boundaries, each after the one before."""
+    position = 0
+    for fragment in fragments:
+        found = _find_word_aligned(haystack, fragment, position)
+        if found < 0:
+            return False
+        position = found + len(fragment)
+    return True
+
+
+def _find_word_aligned(haystack: str, needle: str, start: int) -> int:
+    check_left = needle[0].isalnum()
+    check_right = needle[-1].isalnum()
+    index = haystack.find(needle, start)
+    while index >= 0:
+        left_ok = not check_left or index == 0 or not haystack[index - 1].isalnum()
+        after = index + len(needle)
+        right_ok = not check_right or after == len(haystack) or not haystack[after].isalnum()
+        if left_ok and right_ok:
+            return index
+        index = haystack.find(needle, index + 1)
+    return -1
+
+
+def _check_numbers(sentence: Sentence, cited: list[SourceDocument]) -> list[Finding]:
+    findings = []
+    for number in sentence.numbers:
+        if any(number.supported_by(*doc.number_keys) for doc in cited):
+            continue
+        near = closest_number(number, cited)
+        findings.append(
+            Finding(
+                code=Code.UNSUPPORTED_NUMBER,
+                severity=Severity.BLOCK,
+                message=f"{number.text} is in none of the cited sources ("
+                + ", ".join(f"[{doc.id}]" for doc in cited)
+                + ")"
+                + (f"; the closest figure there is {near.figure} in [{near.source_id}]" if near else ""),
+                start=number.start,
+                end=number.end,
+                source_ids=[doc.id for doc in cited],
+                evidence=near.text if near else None,
+                evidence_source=near.source_id if near else None,
+            )
+        )
+    return findings
+
+
+def _is_reserved(url: UrlToken) -> bool:
+    host = url.key.partition("://")[2].partition("/")[0].rpartition("@")[2]
+    host = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    return host in _RESERVED_HOSTS or host.endswith(_RESERVED_SUFFIXES)
+
+
+def _check_urls(urls: list[UrlToken], library: SourceLibrary) -> list[Finding]:
+    known = library.url_keys
+    findings = []
+    for url in urls:
+        if _is_reserved(url) or url.key in library.url_prefixes:
+            continue
+        near = closest_url(url.key, known)
+        findings.append(
+            Finding(
+                code=Code.UNKNOWN_URL,
+                severity=Severity.BLOCK,
+                message=f"{url.text} appears in no source"
+                + (f"; the closest address in the sources is {near[1]}" if near else ""),
+                start=url.start,
+                end=url.end,
+                source_ids=[near[0]] if near else [],
+                evidence=near[1] if near else None,
+                evidence_source=near[0] if near else None,
+            )
+        )
+    return findings
+

@@ -1,0 +1,275 @@
+"""Read a markdown draft into sentences, citation markers, quotes, numbers and URLs, with offsets.
+
+Markdown syntax must never be mistaken for a claim: code (fenced or inline) is not prose, a link's
+text is not a citation, a link's target is a URL and not a number, table rows and list items are
+sentences of their own, list numbering and dates are not figures.
+
+Offsets always refer to the draft as given. Masked regions are blanked with spaces in working copies
+so that every offset stays valid.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from prefect_review_gate.validators.text import NumberToken, UrlToken, find_numbers, find_urls
+
+__all__ = ["Citation", "Draft", "Quote", "Sentence", "parse_draft"]
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """One id inside a citation marker: `[a, b]` gives two, each with the span of the id alone."""
+
+    source_id: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """A passage in double quotes; the span excludes the quote marks."""
+
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(slots=True)
+class Sentence:
+    """A sentence (or table row, heading, list item sentence) and what it contains."""
+
+    start: int
+    end: int
+    citations: list[Citation] = field(default_factory=list)
+    quotes: list[Quote] = field(default_factory=list)
+    numbers: list[NumberToken] = field(default_factory=list)
+
+    @property
+    def cited_ids(self) -> list[str]:
+        return list(dict.fromkeys(c.source_id for c in self.citations))
+
+
+@dataclass(slots=True)
+class Draft:
+    text: str
+    sentences: list[Sentence]
+    citations: list[Citation]
+    urls: list[UrlToken]
+
+
+_FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})[^\n]*\n.*?(?:^[ \t]{0,3}\1[`~]*[ \t]*$|\Z)", re.M | re.S)
+_INLINE_CODE = re.compile(r"(`+)(?!`).+?(?<!`)\1(?!`)", re.S)
+_HTML_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
+_LINK_TARGET = re.compile(r"\]\(([^)\s]*)(?:\s+\"[^\"]*\")?\)")
+_MARKER = re.compile(r"\[([a-z0-9][a-z0-9._-]*(?:[ \t]*,[ \t]*[a-z0-9][a-z0-9._-]*)*)\]")
+_ID_IN_MARKER = re.compile(r"[a-z0-9][a-z0-9._-]*")
+_TASK_BOX = re.compile(r"^[ \t]*(?:[-*+]|\d+[.)])[ \t]+$")
+
+_MONTH = (
+    r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
+    r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
+)
+_DAY = r"\d{1,2}(?:st|nd|rd|th)?"
+_DATE = re.compile(
+    rf"\b(?:{_MONTH}[ \t]+{_DAY},?[ \t]+\d{{4}}|{_DAY}[ \t]+{_MONTH},?[ \t]+\d{{4}}|{_MONTH},?[ \t]+\d{{4}}"
+    rf"|{_MONTH}[ \t]+{_DAY}\b|(?:Q[1-4]|H[12])[ \t]+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}}(?:T[\d:.]+Z?)?"
+    rf"|\d{{1,2}}/\d{{1,2}}/\d{{2,4}})"
+)
+_LIST_NUMBER = re.compile(r"^([ \t]*>?[ \t]*)(\d+(?:\.\d+)*[.)])(?=[ \t])", re.M)
+_HEADING_NUMBER = re.compile(r"^([ \t]*#{1,6}[ \t]+)(\d+(?:\.\d+)*\.?)(?=[ \t])", re.M)
+
+_HEADING = re.compile(r"[ \t]{0,3}#{1,6}(?:[ \t]|$)")
+_LIST_ITEM = re.compile(r"[ \t]*(?:[-*+]|\d+[.)])[ \t]+")
+_TABLE_ROW = re.compile(r"[ \t]*\|")
+_TABLE_RULE = re.compile(r"[ \t]*\|?[ \t]*:?-{2,}:?[ \t]*(?:\|[ \t]*:?-{2,}:?[ \t]*)*\|?[ \t]*")
+_THEMATIC_BREAK = re.compile(r"[ \t]*(?:(?:-[ \t]*){3,}|(?:\*[ \t]*){3,}|(?:_[ \t]*){3,}|=+)[ \t]*")
+
+_SENTENCE_END = re.compile(r"[.!?]+[\"\u201d\u2019')\]*_]*(?=\s|$)")
+_ABBREVIATIONS = frozenset(
+    "e.g i.e eg ie vs cf approx etc al fig no nos mr mrs ms dr prof inc ltd co corp jr sr st vol pp ca".split()
+)
+_WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)$")
+
+
+def _blank(chars: list[str], start: int, end: int) -> None:
+    for i in range(start, end):
+        if chars[i] != "\n":
+            chars[i] = " "
+
+
+def _blank_matches(chars: list[str], pattern: re.Pattern[str], text: str, group: int = 0) -> None:
+    for m in pattern.finditer(text):
+        _blank(chars, m.start(group), m.end(group))
+
+
+def parse_draft(text: str) -> Draft:
+    """Split a markdown draft into sentences carrying their citations, quotes and numbers."""
+    chars = list(text)
+    _blank_matches(chars, _FENCE, text)
+    _blank_matches(chars, _HTML_COMMENT, text)
+    without_blocks = "".join(chars)
+    _blank_matches(chars, _INLINE_CODE, without_blocks)
+    prose = "".join(chars)
+
+    # URLs are checked wherever they are, code included: a fabricated address in a code block is
+    # still fabricated. Everything else reads only prose.
+    urls = find_urls(text)
+    _blank_matches(chars, _LINK_TARGET, prose, 1)
+    for url in find_urls(prose):
+        _blank(chars, url.start, url.end)
+    prose = "".join(chars)
+
+    citations, marker_spans = _find_citations(prose)
+    figures = _figures_view(prose, marker_spans)
+    sentences = []
+    for start, end, splittable in _blocks(prose):
+        sentences.extend(_sentences(prose, figures, start, end, splittable, marker_spans))
+    by_position = sorted(citations, key=lambda c: c.start)
+    index = 0
+    for sentence in sentences:
+        while index < len(by_position) and by_position[index].start < sentence.end:
+            if by_position[index].start >= sentence.start:
+                sentence.citations.append(by_position[index])
+            index += 1
+    return Draft(text=text, sentences=sentences, citations=by_position, urls=urls)
+
+
+def _find_citations(prose: str) -> tuple[list[Citation], list[tuple[int, int]]]:
+    citations: list[Citation] = []
+    spans: list[tuple[int, int]] = []
+    for m in _MARKER.finditer(prose):
+        after = prose[m.end() : m.end() + 1]
+        before = prose[m.start() - 1 : m.start()] if m.start() else ""
+        if after in ("(", "[") or before == "]":
+            continue  # a link [text](url) or a reference link [text][ref]
+        line_start = prose.rfind("\n", 0, m.start()) + 1
+        if after == ":" and not prose[line_start : m.start()].strip():
+            continue  # a link reference definition: [id]: https://...
+        if m.group(1) == "x" and _TASK_BOX.match(prose[line_start : m.start()]):
+            continue  # a task list box: - [x] done
+        spans.append((m.start(), m.end()))
+        for id_match in _ID_IN_MARKER.finditer(m.group(1)):
+            offset = m.start(1) + id_match.start()
+            citations.append(Citation(id_match.group(), offset, offset + len(id_match.group())))
+    return citations, spans
+
+
+def _figures_view(prose: str, marker_spans: list[tuple[int, int]]) -> str:
+    """The prose with everything blanked that holds digits but is not a figure."""
+    chars = list(prose)
+    for start, end in marker_spans:
+        _blank(chars, start, end)
+    _blank_matches(chars, _DATE, prose)
+    _blank_matches(chars, _LIST_NUMBER, prose, 2)
+    _blank_matches(chars, _HEADING_NUMBER, prose, 2)
+    return "".join(chars)
+
+
+def _blocks(prose: str) -> list[tuple[int, int, bool]]:
+    """(start, end, splittable) of each block: paragraph, list item, heading or table row.
+
+    Headings and table rows are one sentence each: a marker in a row's last cell covers the row.
+    """
+    blocks: list[tuple[int, int, bool]] = []
+    current: list[int] | None = None  # [start, end] of the open paragraph or list item
+    pos = 0
+    for line in prose.split("\n"):
+        start, end = pos, pos + len(line)
+        pos = end + 1
+        if not line.strip() or _TABLE_RULE.fullmatch(line) or _THEMATIC_BREAK.fullmatch(line):
+            current = None
+            continue
+        if _HEADING.match(line) or _TABLE_ROW.match(line):
+            current = None
+            blocks.append((start, end, False))
+            continue
+        if current is None or _LIST_ITEM.match(line):
+            current = [start, end]
+            blocks.append((start, end, True))
+        else:
+            current[1] = end
+            blocks[-1] = (current[0], end, True)
+    return blocks
+
+
+def _quotes(prose: str, start: int, end: int) -> list[Quote]:
+    """Double-quoted passages in a block: curly quotes pair up, straight quotes alternate."""
+    quotes = []
+    open_straight: int | None = None
+    open_curly: int | None = None
+    for i in range(start, end):
+        c = prose[i]
+        if c == '"':
+            if open_straight is None:
+                open_straight = i
+            else:
+                quotes.append((open_straight + 1, i))
+                open_straight = None
+        elif c == "\u201c":
+            open_curly = i
+        elif c == "\u201d" and open_curly is not None:
+            quotes.append((open_curly + 1, i))
+            open_curly = None
+    return [
+        Quote(s, e, prose[s:e])
+        for s, e in sorted(quotes)
+        if any(ch.isalnum() for ch in prose[s:e])
+    ]
+
+
+def _is_abbreviation(prose: str, block_start: int, dot: int, next_char: str) -> bool:
+    m = _WORD_BEFORE.search(prose, block_start, dot)
+    if m is None:
+        return False
+    word = m.group(1).lower().rstrip(".")
+    if word == "etc":
+        return not next_char.isupper()
+    return word in _ABBREVIATIONS or (len(word) == 1 and m.group(1).isupper())
+
+
+def _sentences(
+    prose: str,
+    figures: str,
+    start: int,
+    end: int,
+    splittable: bool,
+    marker_spans: list[tuple[int, int]],
+) -> list[Sentence]:
+    quotes = _quotes(prose, start, end)
+    cuts = [start]
+    if splittable:
+        marker_starts = {s: e for s, e in marker_spans if start <= s < end}
+        for m in _SENTENCE_END.finditer(prose, start, end):
+            cut = m.end()
+            if any(q.start <= m.start() < q.end for q in quotes):
+                continue
+            rest = len(prose[cut:end]) - len(prose[cut:end].lstrip())
+            next_pos = cut + rest
+            if next_pos >= end:
+                continue
+            if prose[m.start()] == "." and _is_abbreviation(prose, start, m.start(), prose[next_pos]):
+                continue
+            # A marker written after the period still belongs to the sentence before it.
+            while next_pos in marker_starts:
+                cut = marker_starts[next_pos]
+                while cut < end and prose[cut] in ".,;:":
+                    cut += 1
+                rest = len(prose[cut:end]) - len(prose[cut:end].lstrip())
+                next_pos = cut + rest
+            if next_pos < end:
+                cuts.append(cut)
+    cuts.append(end)
+    sentences = []
+    for s, e in zip(cuts, cuts[1:], strict=False):
+        s += len(prose[s:e]) - len(prose[s:e].lstrip())
+        e -= len(prose[s:e]) - len(prose[s:e].rstrip())
+        if s >= e:
+            continue
+        inner = [q for q in quotes if s <= q.start and q.end <= e]
+        numbers = [
+            n for n in find_numbers(figures, s, e) if not any(q.start <= n.start < q.end for q in inner)
+        ]
+        sentences.append(Sentence(s, e, quotes=inner, numbers=numbers))
+    return sentences
