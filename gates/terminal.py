@@ -36,7 +36,7 @@ def format_report(draft_name: str, draft: str, findings: Sequence[Finding], colo
             lines.append(f"{header}  {finding.message}")
             lines.extend(_excerpt(draft, line_starts[line_no], finding.start, finding.end, paint))
         if finding.evidence:
-            who = f"[{finding.evidence_source}] says" if finding.evidence_source else "closest in the sources"
+            who = f"[{finding.evidence_source}] says" if finding.evidence_source else "evidence"
             lines.append(f"    {paint(None, who + ':')} {finding.evidence}")
     lines.append("")
     lines.append(_summary(findings))

@@ -9,10 +9,9 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from rapidfuzz import fuzz, process
-
 from prefect_review_gate.validators.sources import SourceDocument
 from prefect_review_gate.validators.text import NumberToken, normalize_passage
+from rapidfuzz import fuzz, process
 
 __all__ = ["Passage", "closest_id", "closest_number", "closest_passage", "closest_url"]
 
@@ -39,9 +38,26 @@ def closest_id(unknown: str, known: Sequence[str]) -> str | None:
 
 
 def closest_url(key: str, known: Mapping[str, tuple[str, str]]) -> tuple[str, str] | None:
-    """(source id, URL as written) of the source URL most like `key`."""
-    match = process.extractOne(key, list(known), scorer=fuzz.ratio, score_cutoff=_MIN_SIMILARITY)
-    return known[match[0]] if match else None
+    """(source id, URL as written) of the source URL sharing the longest prefix with `key`.
+
+    An invented URL is usually a real site with a made-up path, so the longest shared prefix shows
+    the reviewer which real pages exist there; similarity breaks ties.
+    """
+    if not known:
+        return None
+    best = max(known, key=lambda other: (_shared_prefix(key, other), fuzz.ratio(key, other)))
+    if _shared_prefix(key, best) < key.find("://") + 4 and fuzz.ratio(key, best) < _MIN_SIMILARITY:
+        return None
+    return known[best]
+
+
+def _shared_prefix(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
 
 
 def closest_passage(quote: str, candidates: Sequence[SourceDocument]) -> Passage | None:
@@ -72,12 +88,23 @@ def _likeliest(needle: str, candidates: Sequence[SourceDocument], keep: int = 3)
     return ranked[:keep]
 
 
-def closest_number(number: NumberToken, candidates: Sequence[SourceDocument]) -> Passage | None:
-    """The source figure nearest in value (or spelling, for versions) to an unsupported number."""
+def closest_number(
+    number: NumberToken, candidates: Sequence[SourceDocument], claim: str = ""
+) -> Passage | None:
+    """The source figure most likely meant: near in value and said in words like the claim's.
+
+    `claim` is the draft's sentence; a figure from a passage about the same thing (sharing words)
+    beats a closer value from an unrelated line such as an image width.
+    """
+    claim_words = {w.lower() for w in _WORD.findall(claim)}
     best: tuple[float, SourceDocument, NumberToken] | None = None
     for doc in candidates:
         for other in doc.numbers:
             distance = _number_distance(number, other)
+            if claim_words:
+                window = doc.text[max(0, other.start - 120) : other.end + 120]
+                words = {w.lower() for w in _WORD.findall(window)}
+                distance += 1.0 - len(claim_words & words) / len(claim_words)
             if best is None or distance < best[0]:
                 best = (distance, doc, other)
     if best is None:

@@ -18,7 +18,7 @@ from prefect_review_gate.validators.evidence import (
     closest_url,
 )
 from prefect_review_gate.validators.findings import Code, Finding, Severity
-from prefect_review_gate.validators.markdown import Draft, Sentence, parse_draft
+from prefect_review_gate.validators.markdown import Draft, Quote, Sentence, parse_draft
 from prefect_review_gate.validators.sources import SourceDocument, SourceLibrary
 from prefect_review_gate.validators.text import UrlToken, normalize_passage, split_ellipsis
 
@@ -72,32 +72,34 @@ def _check_sentences(draft: Draft, library: SourceLibrary) -> list[Finding]:
     for sentence in draft.sentences:
         cited = [library[sid] for sid in sentence.cited_ids if sid in library]
         for quote in sentence.quotes:
-            finding = _check_quote(draft.text[quote.start : quote.end], quote.start, quote.end, cited, library)
+            finding = _check_quote(draft.text, quote, cited, library)
             if finding:
                 findings.append(finding)
         if cited:
-            findings.extend(_check_numbers(sentence, cited))
+            findings.extend(_check_numbers(sentence, cited, draft.text[sentence.start : sentence.end]))
     return findings
 
 
 def _check_quote(
-    quote: str, start: int, end: int, cited: list[SourceDocument], library: SourceLibrary
+    text: str, quote: Quote, cited: list[SourceDocument], library: SourceLibrary
 ) -> Finding | None:
-    fragments = split_ellipsis(normalize_passage(quote))
+    # The quote is read from the draft itself: inline code inside it is blanked in the parsed prose.
+    passage_text = text[quote.start : quote.end]
+    fragments = split_ellipsis(normalize_passage(passage_text))
     if not fragments:
         return None
     candidates = cited or list(library.values())
     if any(_holds_in_order(doc.normalized, fragments) for doc in candidates):
         return None
-    passage = closest_passage(quote, candidates)
+    passage = closest_passage(passage_text, candidates)
     where = "the cited sources" if cited else "any source"
     return Finding(
         code=Code.UNSUPPORTED_QUOTE,
         severity=Severity.BLOCK,
         message=f"this quote is not in {where}"
         + (f"; the closest passage is in [{passage.source_id}]" if passage else ""),
-        start=start,
-        end=end,
+        start=quote.start,
+        end=quote.end,
         source_ids=[doc.id for doc in cited],
         evidence=passage.text if passage else None,
         evidence_source=passage.source_id if passage else None,
@@ -129,12 +131,12 @@ def _find_word_aligned(haystack: str, needle: str, start: int) -> int:
     return -1
 
 
-def _check_numbers(sentence: Sentence, cited: list[SourceDocument]) -> list[Finding]:
+def _check_numbers(sentence: Sentence, cited: list[SourceDocument], claim: str) -> list[Finding]:
     findings = []
     for number in sentence.numbers:
         if any(number.supported_by(*doc.number_keys) for doc in cited):
             continue
-        near = closest_number(number, cited)
+        near = closest_number(number, cited, claim)
         findings.append(
             Finding(
                 code=Code.UNSUPPORTED_NUMBER,
@@ -180,4 +182,3 @@ def _check_urls(urls: list[UrlToken], library: SourceLibrary) -> list[Finding]:
             )
         )
     return findings
-

@@ -10,6 +10,7 @@ so that every offset stays valid.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -88,7 +89,35 @@ _THEMATIC_BREAK = re.compile(r"[ \t]*(?:(?:-[ \t]*){3,}|(?:\*[ \t]*){3,}|(?:_[ \
 
 _SENTENCE_END = re.compile(r"[.!?]+[\"\u201d\u2019')\]*_]*(?=\s|$)")
 _ABBREVIATIONS = frozenset(
-    "e.g i.e eg ie vs cf approx etc al fig no nos mr mrs ms dr prof inc ltd co corp jr sr st vol pp ca".split()
+    [
+        "e.g",
+        "i.e",
+        "eg",
+        "ie",
+        "vs",
+        "cf",
+        "approx",
+        "etc",
+        "al",
+        "fig",
+        "no",
+        "nos",
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "inc",
+        "ltd",
+        "co",
+        "corp",
+        "jr",
+        "sr",
+        "st",
+        "vol",
+        "pp",
+        "ca",
+    ]
 )
 _WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)$")
 
@@ -212,11 +241,7 @@ def _quotes(prose: str, start: int, end: int) -> list[Quote]:
         elif c == "\u201d" and open_curly is not None:
             quotes.append((open_curly + 1, i))
             open_curly = None
-    return [
-        Quote(s, e, prose[s:e])
-        for s, e in sorted(quotes)
-        if any(ch.isalnum() for ch in prose[s:e])
-    ]
+    return [Quote(s, e, prose[s:e]) for s, e in sorted(quotes) if any(ch.isalnum() for ch in prose[s:e])]
 
 
 def _is_abbreviation(prose: str, block_start: int, dot: int, next_char: str) -> bool:
@@ -262,7 +287,7 @@ def _sentences(
                 cuts.append(cut)
     cuts.append(end)
     sentences = []
-    for s, e in zip(cuts, cuts[1:], strict=False):
+    for s, e in itertools.pairwise(cuts):
         s += len(prose[s:e]) - len(prose[s:e].lstrip())
         e -= len(prose[s:e]) - len(prose[s:e].rstrip())
         if s >= e:

@@ -26,10 +26,13 @@ _TYPOGRAPHY = str.maketrans(
         "\u201a": "'",
         "\u201b": "'",
         "\u2032": "'",
-        "\u201c": '"',
-        "\u201d": '"',
-        "\u201e": '"',
-        "\u2033": '"',
+        # Double quotes inside a quoted passage become single quotes or vanish when it is quoted,
+        # so they are dropped on both sides.
+        '"': None,
+        "\u201c": None,
+        "\u201d": None,
+        "\u201e": None,
+        "\u2033": None,
         "\u2013": "-",
         "\u2014": "-",
         "\u2011": "-",
@@ -50,8 +53,8 @@ _SPACES = re.compile(r"\s+")
 def normalize_passage(text: str) -> str:
     """The form quotes and sources are compared in.
 
-    Tolerated: whitespace and line breaks, quote and dash style, letter case, markdown emphasis and
-    link syntax (the link text stays). Words and their order are kept exactly.
+    Tolerated: whitespace and line breaks, quote and dash style (double quotes dropped), letter case,
+    markdown emphasis and link syntax (the link text stays). Words and their order are kept exactly.
     """
     text = _MD_LINK.sub(r"\1", text)
     text = text.translate(_TYPOGRAPHY)

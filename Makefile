@@ -1,0 +1,33 @@
+# Every target sets itself up: it creates .venv (or reuses it) and installs what it needs.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-dev
+
+.PHONY: demo test check bench clean
+
+demo: $(STAMP)  ## the main job: validate the bundled example draft (exit 1 = fabrications found, as planted)
+	@$(BIN)/review-gate validate examples/proposal/draft.md --sources examples/proposal/sources; \
+	status=$$?; if [ $$status -gt 1 ]; then exit $$status; fi
+
+test: $(STAMP)  ## the whole test suite
+	$(BIN)/python -m pytest
+
+check: $(STAMP)  ## lint, format and type checks, as CI runs them
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	rm -rf .typecheck && $(BIN)/pip install -q --no-deps --target .typecheck .
+	cd .typecheck && ../$(BIN)/mypy -p prefect_review_gate
+
+bench: $(STAMP)  ## benchmarks: print figures, never fail
+	$(BIN)/python benchmarks/grounding_bench.py
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) .typecheck .pytest_cache .mypy_cache .ruff_cache .hypothesis

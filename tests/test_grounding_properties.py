@@ -1,0 +1,70 @@
+"""Properties: the validator never raises, every span lies inside the draft, true quotes always pass."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from prefect_review_gate.validators import Code, validate_draft
+
+# Markdown and citation syntax mixed with arbitrary Unicode, so the parser's corners get exercised.
+MARKDOWN_BITS = st.sampled_from(
+    [
+        "[a]", "[b, a]", "[nope]", "[x]", "](", "](http://a.io/x)", '"', "\u201c", "\u201d",
+        "...", "\u2026", "`", "```\n", "|", "\n", "\n\n", "# ", "- ", "1. ", "12,000", "3.5%",
+        "$4", "10x", "v2.1.3", "May 2026", "https://a.io/p", "e.g. ", ". ", "**", "_", "<!--",
+        "-->", "\r\n", "\ufeff", "\u00a0",
+    ]
+)  # fmt: skip
+DRAFTS = st.lists(st.one_of(st.text(max_size=12), MARKDOWN_BITS), max_size=40).map("".join)
+SOURCE_TEXTS = st.lists(st.one_of(st.text(max_size=20), MARKDOWN_BITS), max_size=20).map("".join)
+SOURCES = st.dictionaries(st.sampled_from(["a", "b", "c-1"]), SOURCE_TEXTS, min_size=1)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(draft=DRAFTS, sources=SOURCES)
+def test_never_raises_and_spans_lie_inside_the_draft(draft: str, sources: dict[str, str]) -> None:
+    findings = validate_draft(draft, sources)
+    for finding in findings:
+        assert finding.start is not None and finding.end is not None
+        assert 0 <= finding.start <= finding.end <= len(draft)
+
+
+@settings(max_examples=300, deadline=None)
+@given(draft=st.text(max_size=300), sources=st.dictionaries(st.just("a"), st.text(max_size=300), min_size=1))
+def test_arbitrary_unicode_never_raises(draft: str, sources: dict[str, str]) -> None:
+    for finding in validate_draft(draft, sources):
+        assert finding.start is not None and finding.end is not None
+        assert 0 <= finding.start <= finding.end <= len(draft)
+
+
+WORDS = st.lists(
+    st.text(alphabet=st.characters(categories=["Lu", "Ll"]), min_size=1, max_size=8), min_size=3, max_size=60
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(words=WORDS, data=st.data())
+def test_a_verbatim_slice_of_the_cited_source_is_never_an_unsupported_quote(
+    words: list[str], data: st.DataObject
+) -> None:
+    source = " ".join(words)
+    first = data.draw(st.integers(0, len(words) - 1))
+    last = data.draw(st.integers(first, len(words) - 1))
+    quoted = " ".join(words[first : last + 1])
+    spacing = data.draw(st.sampled_from([" ", "\n", "  "]))
+    draft = f"The source says \u201c{quoted.replace(' ', spacing)}\u201d [a]."
+    codes = [f.code for f in validate_draft(draft, {"a": source})]
+    assert Code.UNSUPPORTED_QUOTE not in codes
+
+
+@settings(max_examples=200, deadline=None)
+@given(numbers=st.lists(st.integers(0, 10**7), min_size=1, max_size=20), data=st.data())
+def test_a_number_of_the_cited_source_is_supported_with_or_without_separators(
+    numbers: list[int], data: st.DataObject
+) -> None:
+    source = " and ".join(f"{n:,}" for n in numbers) + "."
+    n = data.draw(st.sampled_from(numbers))
+    written = data.draw(st.sampled_from([f"{n}", f"{n:,}"]))
+    draft = f"It counts {written} items [a]."
+    blocking = [f for f in validate_draft(draft, {"a": source}) if f.blocking]
+    assert blocking == []
