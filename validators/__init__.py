@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from prefect_review_gate.validators.claude_citations import response_text, validate_claude_citations
 from prefect_review_gate.validators.errors import (
+    CommitInterrupted,
+    ContentMismatch,
     DeliveryFailed,
     FabricationDetected,
     InputError,
+    ReviewClosed,
     ReviewExpired,
     ReviewGateError,
     ReviewRejected,
@@ -18,10 +22,13 @@ from prefect_review_gate.validators.sources import SourceDocument, SourceLibrary
 
 __all__ = [
     "Code",
+    "CommitInterrupted",
+    "ContentMismatch",
     "DeliveryFailed",
     "FabricationDetected",
     "Finding",
     "InputError",
+    "ReviewClosed",
     "ReviewExpired",
     "ReviewGateError",
     "ReviewRejected",
@@ -31,5 +38,7 @@ __all__ = [
     "SourceLibrary",
     "UnauthorizedReviewer",
     "has_blocking",
+    "response_text",
+    "validate_claude_citations",
     "validate_draft",
 ]

@@ -8,8 +8,11 @@ classes: validators <- gates <- flows.
     │   └── SourceError            a source folder or document that cannot be used
     ├── FabricationDetected        blocking findings where policy says they end the review
     ├── UnauthorizedReviewer       a decision from someone the policy does not list
-    ├── ReviewRejected             a reviewer rejected the request
-    ├── ReviewExpired              nobody decided before the deadline
+    ├── ReviewClosed               a review ended without approval; nothing was committed
+    │   ├── ReviewRejected         a reviewer (or the policy) rejected the request
+    │   └── ReviewExpired          nobody decided before the deadline
+    ├── ContentMismatch            content to commit is not the content that was approved
+    ├── CommitInterrupted          an action started but its outcome was never recorded
     └── DeliveryFailed             a channel (Slack, e-mail) could not be reached
 
 Expected outcomes of validation are `Finding`s, never exceptions.
@@ -18,9 +21,12 @@ Expected outcomes of validation are `Finding`s, never exceptions.
 from __future__ import annotations
 
 __all__ = [
+    "CommitInterrupted",
+    "ContentMismatch",
     "DeliveryFailed",
     "FabricationDetected",
     "InputError",
+    "ReviewClosed",
     "ReviewExpired",
     "ReviewGateError",
     "ReviewRejected",
@@ -49,12 +55,37 @@ class UnauthorizedReviewer(ReviewGateError):
     """A decision came from someone the review policy does not allow to decide."""
 
 
-class ReviewRejected(ReviewGateError):
-    """A reviewer rejected the request; nothing was committed."""
+class ReviewClosed(ReviewGateError):
+    """A review ended without approval. `verdict` holds the gate's verdict when there is one."""
+
+    state_name = "Closed"
+
+    def __init__(self, message: str, verdict: object | None = None) -> None:
+        super().__init__(message)
+        self.verdict = verdict
 
 
-class ReviewExpired(ReviewGateError):
+class ReviewRejected(ReviewClosed):
+    """A reviewer (or the policy) rejected the request; nothing was committed."""
+
+    state_name = "Rejected"
+
+
+class ReviewExpired(ReviewClosed):
     """The review reached its deadline undecided; nothing was committed."""
+
+    state_name = "Expired"
+
+
+class ContentMismatch(ReviewGateError):
+    """The content to commit differs from the content the decision was made on."""
+
+
+class CommitInterrupted(ReviewGateError):
+    """An action was started but its outcome was never recorded (the process died mid-action).
+
+    It is not run again, because it may have happened; a person must check and resolve it.
+    """
 
 
 class DeliveryFailed(ReviewGateError):

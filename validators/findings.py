@@ -28,6 +28,7 @@ class Code(StrEnum):
     CITATION_MISMATCH = "citation_mismatch"
     UNKNOWN_DOCUMENT = "unknown_document"
     UNCITED_NUMBER = "uncited_number"
+    UNCHECKED_CITATION = "unchecked_citation"
 
 
 class Finding(BaseModel):

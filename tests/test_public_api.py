@@ -1,0 +1,39 @@
+"""The validators' public surface is pinned: removing or renaming a name must be a deliberate change."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import prefect_review_gate.validators as validators
+
+
+def test_validators_all_is_pinned() -> None:
+    assert sorted(validators.__all__) == sorted(
+        [
+            "Code", "CommitInterrupted", "ContentMismatch", "DeliveryFailed", "FabricationDetected",
+            "Finding", "InputError", "ReviewClosed", "ReviewExpired", "ReviewGateError", "ReviewRejected",
+            "Severity", "SourceDocument", "SourceError", "SourceLibrary", "UnauthorizedReviewer",
+            "has_blocking", "response_text", "validate_claude_citations", "validate_draft",
+        ]
+    )  # fmt: skip
+    for name in validators.__all__:
+        assert hasattr(validators, name)
+
+
+def test_every_error_is_a_review_gate_error() -> None:
+    for name in validators.__all__:
+        value = getattr(validators, name)
+        if isinstance(value, type) and issubclass(value, Exception):
+            assert issubclass(value, validators.ReviewGateError), name
+
+
+def test_validators_import_neither_prefect_nor_slack_nor_network_clients() -> None:
+    code = (
+        "import sys, prefect_review_gate.validators; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in "
+        "('prefect', 'slack_sdk', 'slack_bolt', 'anthropic', 'httpx', 'requests', 'urllib3')]; "
+        "print(','.join(bad))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""
