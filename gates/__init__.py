@@ -1,1 +1,102 @@
-"""The review gate: review requests, decisions, channels (Slack, Prefect UI, CLI) and commit."""
+"""The review gate: review requests, decisions, channels (Slack, Prefect UI, CLI) and commit.
+
+Names are imported on first use (PEP 562), so `review-gate validate`, which lives in this package
+but needs only the validators, starts without importing Prefect.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from prefect_review_gate.gates.actions import (
+        Action,
+        CreateContact,
+        CreateRepository,
+        GitPush,
+        LogNote,
+        PublishProposal,
+        PublishRelease,
+        SendEmail,
+        UpdateDeal,
+        content_hash,
+        parse_action,
+    )
+    from prefect_review_gate.gates.channels import ReviewChannel
+    from prefect_review_gate.gates.commit import ActionOutcome, CommitReport, commit, outcome_state
+    from prefect_review_gate.gates.decision import Channel, Outcome, ReviewDecision, ReviewVerdict
+    from prefect_review_gate.gates.executors import executor, register_executor
+    from prefect_review_gate.gates.gate import request_review
+    from prefect_review_gate.gates.policy import OnBlocking, ReviewPolicy
+    from prefect_review_gate.gates.request import ReviewRecord, ReviewRequest, ReviewStatus
+
+_HOMES = {
+    "Action": "prefect_review_gate.gates.actions",
+    "ActionOutcome": "prefect_review_gate.gates.commit",
+    "Channel": "prefect_review_gate.gates.decision",
+    "CommitReport": "prefect_review_gate.gates.commit",
+    "CreateContact": "prefect_review_gate.gates.actions",
+    "CreateRepository": "prefect_review_gate.gates.actions",
+    "GitPush": "prefect_review_gate.gates.actions",
+    "LogNote": "prefect_review_gate.gates.actions",
+    "OnBlocking": "prefect_review_gate.gates.policy",
+    "Outcome": "prefect_review_gate.gates.decision",
+    "PublishProposal": "prefect_review_gate.gates.actions",
+    "PublishRelease": "prefect_review_gate.gates.actions",
+    "ReviewChannel": "prefect_review_gate.gates.channels",
+    "ReviewDecision": "prefect_review_gate.gates.decision",
+    "ReviewPolicy": "prefect_review_gate.gates.policy",
+    "ReviewRecord": "prefect_review_gate.gates.request",
+    "ReviewRequest": "prefect_review_gate.gates.request",
+    "ReviewStatus": "prefect_review_gate.gates.request",
+    "ReviewVerdict": "prefect_review_gate.gates.decision",
+    "SendEmail": "prefect_review_gate.gates.actions",
+    "UpdateDeal": "prefect_review_gate.gates.actions",
+    "commit": "prefect_review_gate.gates.commit",
+    "content_hash": "prefect_review_gate.gates.actions",
+    "executor": "prefect_review_gate.gates.executors",
+    "outcome_state": "prefect_review_gate.gates.commit",
+    "parse_action": "prefect_review_gate.gates.actions",
+    "register_executor": "prefect_review_gate.gates.executors",
+    "request_review": "prefect_review_gate.gates.gate",
+}
+
+__all__ = [
+    "Action",
+    "ActionOutcome",
+    "Channel",
+    "CommitReport",
+    "CreateContact",
+    "CreateRepository",
+    "GitPush",
+    "LogNote",
+    "OnBlocking",
+    "Outcome",
+    "PublishProposal",
+    "PublishRelease",
+    "ReviewChannel",
+    "ReviewDecision",
+    "ReviewPolicy",
+    "ReviewRecord",
+    "ReviewRequest",
+    "ReviewStatus",
+    "ReviewVerdict",
+    "SendEmail",
+    "UpdateDeal",
+    "commit",
+    "content_hash",
+    "executor",
+    "outcome_state",
+    "parse_action",
+    "register_executor",
+    "request_review",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_HOMES[name]), name)
+    globals()[name] = value
+    return value

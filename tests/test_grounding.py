@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from prefect_review_gate.validators import Finding, Severity, SourceLibrary, validate_draft
 
 FASTAPI = """\

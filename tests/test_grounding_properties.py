@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from prefect_review_gate.validators import Code, validate_draft
 
 # Markdown and citation syntax mixed with arbitrary Unicode, so the parser's corners get exercised.

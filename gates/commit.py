@@ -1,0 +1,166 @@
+"""`commit`: run approved actions exactly once, and nothing at all for any other verdict.
+
+Every action gets an idempotency key (review id, index, content hash). The ledger records, in
+Prefect's result storage, first the intent to run an action and then its outcome, under a lock:
+- an outcome on record is returned instead of running the action again (retries, re-runs after a
+  suspend, a second process racing for the same commit);
+- an intent without an outcome means a process died mid-action: the action may have happened, so
+  it is not run again (`CommitInterrupted`) until a person resolves it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from prefect.client.schemas.objects import State
+from prefect.locking.filesystem import FileSystemLockManager
+from prefect.results import ResultStore, aget_default_result_storage
+from prefect.serializers import JSONSerializer
+from prefect.settings import get_current_settings
+from prefect.states import Cancelled
+from pydantic import BaseModel, Field, SerializeAsAny
+
+from prefect_review_gate.gates.actions import Action, content_hash
+from prefect_review_gate.gates.decision import Outcome, ReviewVerdict
+from prefect_review_gate.gates.executors import executor_for
+from prefect_review_gate.validators.errors import (
+    CommitInterrupted,
+    ContentMismatch,
+    ReviewClosed,
+    ReviewExpired,
+    ReviewRejected,
+)
+
+__all__ = ["ActionOutcome", "CommitReport", "commit", "idempotency_key", "outcome_state"]
+
+_LOCK_WAIT_SECONDS = 60.0
+_LOCK_HOLD_SECONDS = 600.0
+
+
+class ActionOutcome(BaseModel):
+    index: int
+    kind: str
+    idempotency_key: str
+    result: Any = None
+    replayed: bool = Field(default=False, description="True when the recorded outcome was returned instead.")
+
+
+class CommitReport(BaseModel):
+    review_id: str
+    content_hash: str
+    actions: list[SerializeAsAny[Action]]
+    outcomes: list[ActionOutcome]
+
+
+def idempotency_key(review_id: str, index: int, digest: str) -> str:
+    return f"{review_id}:{index}:{digest}"
+
+
+def outcome_state(closed: ReviewClosed) -> State[Any]:
+    """The final flow-run state for a review that ended without approval: `Rejected` or `Expired`.
+
+    A Cancelled state, not Failed: the run did what it should (it stopped), nothing crashed, and
+    flow retries must not ask again.
+    """
+    return Cancelled(name=closed.state_name, message=str(closed))
+
+
+async def commit(verdict: ReviewVerdict, actions: Sequence[Action] | None = None) -> CommitReport:
+    """Run the verdict's approved actions once each, or raise for any other verdict.
+
+    Args:
+        verdict: what `request_review` returned.
+        actions: optionally, the actions the caller means to commit; they must be exactly the
+            content the verdict was made on (after any reviewer's edit, the edited content).
+
+    Raises:
+        ReviewRejected, ReviewExpired: the review ended without approval; nothing ran.
+        ContentMismatch: the content differs from what was approved; nothing ran.
+        CommitInterrupted: an earlier attempt died in the middle of an action.
+        ReviewGateError: an action kind has no executor; nothing ran.
+    """
+    if verdict.outcome is Outcome.REJECTED:
+        raise ReviewRejected(f"review {verdict.review_id} was rejected: {verdict.reason}", verdict)
+    if verdict.outcome is Outcome.EXPIRED:
+        raise ReviewExpired(f"review {verdict.review_id} expired: {verdict.reason}", verdict)
+    approved = list(verdict.actions)
+    if content_hash(approved) != verdict.content_hash:
+        raise ContentMismatch(
+            f"review {verdict.review_id}: the approved actions do not match their content hash"
+        )
+    if actions is not None and content_hash(actions) != verdict.content_hash:
+        raise ContentMismatch(
+            f"review {verdict.review_id} approved other content than the actions given to commit; "
+            "commit verdict.actions (a reviewer may have edited them) or request a new review"
+        )
+    runners = [executor_for(action) for action in approved]  # every executor exists before any runs
+    ledger = await CommitLedger.default()
+    outcomes = []
+    for index, (action, run) in enumerate(zip(approved, runners, strict=True)):
+        key = idempotency_key(verdict.review_id, index, verdict.content_hash)
+        outcomes.append(await ledger.run_once(index, action, key, run))
+    return CommitReport(
+        review_id=verdict.review_id, content_hash=verdict.content_hash, actions=approved, outcomes=outcomes
+    )
+
+
+class CommitLedger:
+    """Intent and outcome records of committed actions in Prefect result storage, under file locks.
+
+    Locks serialize racing commits of the same action; they expire (a dead process cannot hold one
+    forever) without risk, because the intent record, not the lock, is what stops a second run.
+    """
+
+    def __init__(self, store: ResultStore, locks: FileSystemLockManager) -> None:
+        self.store = store
+        self.locks = locks
+
+    @classmethod
+    async def default(cls) -> CommitLedger:
+        home = Path(get_current_settings().home).expanduser()
+        store = ResultStore(result_storage=await aget_default_result_storage(), serializer=JSONSerializer())
+        return cls(store, FileSystemLockManager(lock_files_directory=home / "review-gate" / "locks"))
+
+    async def run_once(self, index: int, action: Action, key: str, run: Any) -> ActionOutcome:
+        record_key = "review-gate-commit-" + hashlib.sha256(key.encode()).hexdigest()
+        intent_key = record_key + "-intent"
+        holder = f"review-gate:{uuid.uuid4()}"
+        acquired = await self.locks.aacquire_lock(
+            record_key, holder, acquire_timeout=_LOCK_WAIT_SECONDS, hold_timeout=_LOCK_HOLD_SECONDS
+        )
+        if not acquired:
+            raise CommitInterrupted(f"action {index} ({action.kind}) is being committed by another process")
+        try:
+            if await self.store.aexists(record_key):
+                recorded = await self.store.aread(record_key)
+                return ActionOutcome.model_validate({**recorded.result, "replayed": True})
+            if await self.store.aexists(intent_key):
+                raise CommitInterrupted(
+                    f"action {index} ({action.kind}, key {key}) was started but its outcome was never "
+                    "recorded: it may have happened. Check it, then resolve it by hand."
+                )
+            await self.store.awrite(key=intent_key, obj={"key": key, "kind": action.kind})
+            try:
+                result = run(action, key)
+                if inspect.isawaitable(result):
+                    result = await result
+            except Exception:
+                # A clean failure means it did not happen: forget the intent so a retry may run it.
+                _forget(self.store, intent_key)
+                raise
+            outcome = ActionOutcome(index=index, kind=action.kind, idempotency_key=key, result=result)
+            await self.store.awrite(key=record_key, obj=outcome.model_dump(mode="json"))
+            return outcome
+        finally:
+            self.locks.release_lock(record_key, holder)
+
+
+def _forget(store: ResultStore, key: str) -> None:
+    basepath = getattr(store.result_storage, "basepath", None)
+    if basepath is not None:
+        (Path(basepath).expanduser() / key).unlink(missing_ok=True)

@@ -1,0 +1,179 @@
+"""What a review leaves on Prefect: a record artifact per review, human artifacts, and events.
+
+The record is a keyed artifact (`review-gate-<id>`, type `review-gate`) whose latest version holds
+the review's current state; the CLI lists open reviews with one query over them, no worker needed.
+Events (`review_gate.requested|approved|rejected|expired|committed`) name the flow run as a related
+resource so Prefect automations can notify or count.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from uuid import UUID
+
+from prefect.client.orchestration import PrefectClient
+from prefect.client.schemas.actions import ArtifactCreate
+from prefect.client.schemas.filters import (
+    ArtifactCollectionFilter,
+    ArtifactCollectionFilterKey,
+    ArtifactCollectionFilterType,
+)
+from prefect.events import emit_event
+
+from prefect_review_gate.gates.request import ReviewRecord
+from prefect_review_gate.validators.errors import InputError
+
+__all__ = [
+    "RECORD_TYPE",
+    "emit_review_event",
+    "load_record",
+    "load_records",
+    "record_key",
+    "save_record",
+    "write_decision_artifact",
+    "write_findings_artifact",
+]
+
+RECORD_TYPE = "review-gate"
+_NAMESPACE = uuid.UUID("8f7c2a57-3c1e-4f55-9b0c-6a0e8d1f2b44")
+
+
+def record_key(review_id: str) -> str:
+    return f"review-gate-{review_id}"
+
+
+async def save_record(client: PrefectClient, record: ReviewRecord) -> None:
+    await client.create_artifact(
+        ArtifactCreate(
+            key=record_key(record.request.id),
+            type=RECORD_TYPE,
+            description=f"review-gate record: {record.status.value}",
+            data=record.model_dump(mode="json"),
+            flow_run_id=record.request.flow_run_id,
+        )
+    )
+
+
+async def load_record(client: PrefectClient, review_id: str) -> ReviewRecord | None:
+    """The latest state of one review, or None when no such review exists."""
+    found = await client.read_latest_artifacts(
+        artifact_filter=ArtifactCollectionFilter(
+            key=ArtifactCollectionFilterKey(any_=[record_key(review_id)])
+        ),
+        limit=1,
+    )
+    if not found:
+        return None
+    return _parse(found[0].data)
+
+
+async def load_records(client: PrefectClient, page: int = 200) -> list[ReviewRecord]:
+    """The latest state of every review (all statuses), newest first."""
+    records: list[ReviewRecord] = []
+    offset = 0
+    while True:
+        batch = await client.read_latest_artifacts(
+            artifact_filter=ArtifactCollectionFilter(type=ArtifactCollectionFilterType(any_=[RECORD_TYPE])),
+            limit=page,
+            offset=offset,
+        )
+        records += [_parse(a.data) for a in batch]
+        if len(batch) < page:
+            return records
+        offset += page
+
+
+def _parse(data: Any) -> ReviewRecord:
+    try:
+        return ReviewRecord.model_validate(data)
+    except ValueError as exc:
+        raise InputError(f"a review-gate record on the Prefect API is unreadable: {exc}") from None
+
+
+def emit_review_event(
+    event: str, record: ReviewRecord, payload: dict[str, Any] | None = None, sequence: str = ""
+) -> None:
+    """Emit `review_gate.<event>` about a review, related to its flow run.
+
+    The event id is derived from the review, the event and `sequence`, so a flow that re-runs after a
+    suspend replays the same ids instead of announcing the same thing twice.
+    """
+    request = record.request
+    emit_event(
+        event=f"review_gate.{event}",
+        resource={
+            "prefect.resource.id": f"review-gate.review.{request.id}",
+            "prefect.resource.name": f"review {request.id}",
+        },
+        related=[
+            {
+                "prefect.resource.id": f"prefect.flow-run.{request.flow_run_id}",
+                "prefect.resource.role": "flow-run",
+            },
+            {
+                "prefect.resource.id": f"review-gate.requester.{request.requester}",
+                "prefect.resource.role": "requester",
+            },
+        ],
+        payload={
+            "review_id": request.id,
+            "status": record.status.value,
+            "content_hash": request.content_hash,
+            "actions": len(request.actions),
+            "findings": len(request.findings),
+            **(payload or {}),
+        },
+        id=uuid.uuid5(_NAMESPACE, f"{request.id}:{request.round}:{event}:{sequence}"),
+    )
+
+
+async def write_findings_artifact(client: PrefectClient, record: ReviewRecord) -> None:
+    request = record.request
+    rows = [
+        {
+            "severity": f.severity.value,
+            "code": f.code,
+            "message": f.message,
+            "where": f.pointer or (f"chars {f.start}-{f.end}" if f.start is not None else ""),
+            "evidence": f.evidence or "",
+        }
+        for f in request.findings
+    ]
+    await client.create_artifact(
+        ArtifactCreate(
+            key=f"review-gate-{request.id}-findings",
+            type="table",
+            description=f"Findings of review {request.id} ({len(rows)})",
+            data=rows
+            or [{"severity": "", "code": "", "message": "no findings", "where": "", "evidence": ""}],
+            flow_run_id=request.flow_run_id,
+        )
+    )
+
+
+async def write_decision_artifact(client: PrefectClient, record: ReviewRecord, flow_run_id: UUID) -> None:
+    lines = [f"# Review {record.request.id}: {record.status.value}", "", record.note, ""]
+    lines += ["| reviewer | outcome | channel | when | comment | override reason | content hash |"]
+    lines += ["|---|---|---|---|---|---|---|"]
+    for vote in record.votes:
+        when = vote.decided_at.isoformat() if vote.decided_at else ""
+        cells = [
+            vote.reviewer,
+            vote.outcome.value,
+            vote.channel.value,
+            when,
+            vote.comment,
+            vote.override_reason,
+        ]
+        cells = [c.replace("|", "\\|").replace("\n", " ") for c in cells]
+        lines.append("| " + " | ".join(cells) + f" | `{vote.content_hash[:12]}` |")
+    await client.create_artifact(
+        ArtifactCreate(
+            key=f"review-gate-{record.request.id}-decision",
+            type="markdown",
+            description=f"Decision on review {record.request.id}",
+            data="\n".join(lines),
+            flow_run_id=flow_run_id,
+        )
+    )

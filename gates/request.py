@@ -1,0 +1,101 @@
+"""`ReviewRequest` and `ReviewRecord`: what reviewers are asked, and where the review stands.
+
+The record is what every channel reads: the Prefect UI form's description, the CLI's `pending` and
+`show`, and Slack's message are all rendered from it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from prefect_review_gate.gates.actions import Action, parse_actions
+from prefect_review_gate.gates.decision import ReviewDecision
+from prefect_review_gate.gates.policy import ReviewPolicy
+from prefect_review_gate.validators.findings import Finding, Severity
+
+__all__ = ["ReviewRecord", "ReviewRequest", "ReviewStatus"]
+
+
+class ReviewStatus(StrEnum):
+    OPEN = "open"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+class ReviewRequest(BaseModel):
+    """One question to reviewers: may these actions, with these findings, be committed?"""
+
+    id: str = Field(description="Stable across re-runs of the flow: derived from the run and the content.")
+    flow_run_id: UUID
+    flow_run_name: str = ""
+    flow_name: str = ""
+    deployment_id: UUID | None = None
+    requester: str = Field(description="Who asks: an agent or a person; never approves its own request.")
+    actions: list[dict[str, Any]] = Field(description="The actions in JSON form, with their kind.")
+    findings: list[Finding] = Field(default_factory=list)
+    content_hash: str
+    policy: ReviewPolicy
+    created_at: datetime
+    deadline: datetime
+    round: int = Field(default=0, description="Bumped when an edit replaces the content.")
+
+    def typed_actions(self) -> list[Action]:
+        return parse_actions(self.actions)
+
+    @property
+    def blocking(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity is Severity.BLOCK]
+
+    def describe(self, flow_run_url: str | None = None) -> str:
+        """Markdown for the Prefect UI's resume form: the actions, the findings, how to decide."""
+        lines = [f"## Review `{self.id}` requested by {self.requester}", ""]
+        lines.append(f"Decide before **{self.deadline:%Y-%m-%d %H:%M %Z}**. " + self._who_decides())
+        lines += ["", "### Actions", ""]
+        for index, action in enumerate(self.typed_actions()):
+            lines += [f"{index + 1}. " + action.preview().replace("\n", "\n   "), ""]
+        lines += ["### Findings", ""]
+        if not self.findings:
+            lines.append("No findings: the validators found nothing to flag.")
+        for finding in self.findings:
+            lines.append(f"- **{finding.severity.value}** `{finding.code}`: {finding.message}")
+            if finding.evidence:
+                lines.append(f"  - sources say: {finding.evidence}")
+        if self.blocking:
+            lines += ["", "Blocking findings exist: to approve anyway, write an **override reason**."]
+        lines += [
+            "",
+            "Choose **approved** or **rejected**, give your name as the policy lists it, "
+            "and leave the content hash as it is.",
+        ]
+        if flow_run_url:
+            lines.append(f"[Open the flow run]({flow_run_url})")
+        return "\n".join(lines)
+
+    def _who_decides(self) -> str:
+        people = ", ".join(self.policy.reviewers)
+        needed = self.policy.approvals_required
+        return f"{needed} approval{'s' * (needed != 1)} needed from: {people}."
+
+
+class ReviewRecord(BaseModel):
+    """Where a review stands: its request, status and the votes counted so far."""
+
+    request: ReviewRequest
+    status: ReviewStatus = ReviewStatus.OPEN
+    votes: list[ReviewDecision] = Field(default_factory=list)
+    updated_at: datetime
+    note: str = Field(default="", description="The last thing that happened, for a person.")
+
+    @property
+    def approvals(self) -> list[str]:
+        return [v.reviewer for v in self.votes if v.outcome == "approved"]
+
+    @property
+    def is_open(self) -> bool:
+        return self.status is ReviewStatus.OPEN

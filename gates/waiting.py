@@ -1,0 +1,84 @@
+"""Waiting for one decision, without holding a worker when the run can be suspended.
+
+From a deployment the gate suspends the run (the process exits; the flow re-runs from the top on
+resume). Elsewhere it pauses in-process. Either way the key of each wait is `<review id>-<n>`, so a
+re-run replays decisions already given, in order, instead of asking again.
+
+Prefect's own pause timeout fails a run outright, so the gate keeps its deadline itself: in-process,
+a timer resumes the run with an `expired` decision at the deadline; for suspended runs a sweeper
+(`review-gate expire`, or the `expire_overdue_reviews` flow on a schedule) does the same. Prefect's
+timeout is set a grace period later, as a backstop that still fails closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from prefect.client.orchestration import get_client
+from prefect.context import FlowRunContext
+from prefect.flow_runs import apause_flow_run, asuspend_flow_run
+
+from prefect_review_gate.gates.decision import Channel, Outcome, ReviewDecision
+from prefect_review_gate.gates.request import ReviewRequest
+
+__all__ = ["BACKSTOP_GRACE", "expired_decision", "resume_with", "wait_for_decision"]
+
+BACKSTOP_GRACE = timedelta(minutes=2)
+POLL_INTERVAL_SECONDS = 1  # how soon a paused, in-process run notices it was resumed
+
+
+def expired_decision(request: ReviewRequest, when: datetime) -> ReviewDecision:
+    return ReviewDecision(
+        outcome=Outcome.EXPIRED,
+        reviewer="review-gate",
+        comment="Nobody decided before the deadline.",
+        content_hash=request.content_hash,
+        channel=Channel.GATE,
+        decided_at=when,
+    )
+
+
+async def resume_with(flow_run_id: UUID, decision: ReviewDecision) -> tuple[bool, str]:
+    """Resume a paused run with a decision. Returns (accepted, reason the server gave if not)."""
+    async with get_client() as client:
+        result = await client.resume_flow_run(flow_run_id, run_input=decision.model_dump(mode="json"))
+    accepted = result.status.value == "ACCEPT"
+    reason = getattr(result.details, "reason", "") or ""
+    return accepted, reason
+
+
+async def wait_for_decision(request: ReviewRequest, sequence: int, now: datetime) -> ReviewDecision:
+    """Block until the next decision on `request` (or its replay after a suspend)."""
+    context = FlowRunContext.get()
+    if context is None or context.flow_run is None:
+        raise RuntimeError("the review gate waits only inside a flow run")
+    form = ReviewDecision.with_initial_data(description=request.describe(), content_hash=request.content_hash)
+    key = f"{request.id}-{sequence}"
+    remaining = max((request.deadline - now).total_seconds(), 0.0)
+    backstop = int(remaining + BACKSTOP_GRACE.total_seconds())
+    if context.flow_run.deployment_id is not None:
+        decision = await asuspend_flow_run(wait_for_input=form, key=key, timeout=backstop)
+        return ReviewDecision.model_validate(decision.model_dump())
+    timer = asyncio.create_task(_expire_at_deadline(context.flow_run.id, request, remaining))
+    try:
+        decision = await apause_flow_run(
+            wait_for_input=form, key=key, timeout=backstop, poll_interval=POLL_INTERVAL_SECONDS
+        )
+    finally:
+        timer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await timer
+    return ReviewDecision.model_validate(decision.model_dump())
+
+
+async def _expire_at_deadline(flow_run_id: UUID, request: ReviewRequest, delay: float) -> None:
+    await asyncio.sleep(delay)
+    # Retry briefly: the run may not have reached its paused state yet when the deadline is near.
+    for _ in range(20):
+        accepted, _reason = await resume_with(flow_run_id, expired_decision(request, request.deadline))
+        if accepted:
+            return
+        await asyncio.sleep(0.5)

@@ -1,0 +1,235 @@
+"""The gate on a real Prefect API, pause path (a flow run outside any deployment)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prefect import flow
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import StateType
+
+from prefect_review_gate.gates import (
+    Action,
+    Channel,
+    Outcome,
+    ReviewPolicy,
+    commit,
+    outcome_state,
+    register_executor,
+    request_review,
+)
+from prefect_review_gate.gates.reviews import decide, get_review, list_pending
+from prefect_review_gate.validators import Finding, ReviewClosed, Severity, UnauthorizedReviewer
+
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("prefect_api")]
+
+
+class AppendLine(Action):
+    """A test action whose executor appends a line to a file: side effects are counted, not mocked."""
+
+    kind: str = "test.append_line"
+    path: str
+    line: str
+
+
+def _append(action: AppendLine, key: str) -> dict[str, str]:
+    with open(action.path, "a", encoding="utf-8") as handle:
+        handle.write(action.line + "\n")
+    return {"written": action.line, "key": key}
+
+
+register_executor("test.append_line", _append, replace=True)
+
+
+@flow
+async def gated_append(path: str, line: str, policy: dict[str, Any], blocking: bool = False) -> Any:
+    actions = [AppendLine(path=path, line=line)]
+    findings = (
+        [
+            Finding(
+                code="unsupported_number",
+                severity=Severity.BLOCK,
+                message="400% is in no source",
+                start=0,
+                end=4,
+            )
+        ]
+        if blocking
+        else []
+    )
+    verdict = await request_review(
+        actions, policy=ReviewPolicy.model_validate(policy), findings=findings, requester="agent:test"
+    )
+    try:
+        report = await commit(verdict, actions)
+    except ReviewClosed as closed:
+        return outcome_state(closed)
+    return report.model_dump(mode="json")
+
+
+async def _wait_paused(flow_name_line: str, timeout: float = 60) -> str:
+    """The review id of the open review whose action writes `flow_name_line`, once its run is paused."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        for pending in await list_pending():
+            if pending.waiting and any(
+                a.get("line") == flow_name_line for a in pending.record.request.actions
+            ):
+                return pending.record.request.id
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"no paused review for {flow_name_line!r}")
+
+
+async def _run_with(
+    tmp_path: Path, line: str, policy: dict[str, Any], reviewers: Callable[[str], Awaitable[None]], **kw: Any
+) -> tuple[Any, list[str]]:
+    out = tmp_path / "side-effects.txt"
+    run = asyncio.create_task(gated_append(str(out), line, policy, return_state=True, **kw))
+    review_id = await _wait_paused(line)
+    await reviewers(review_id)
+    state = await asyncio.wait_for(run, 60)
+    lines = out.read_text().splitlines() if out.exists() else []
+    return state, lines
+
+
+POLICY = {"reviewers": ["alice", "bob", "carol"], "timeout": 600}
+
+
+async def test_approve_commits_once_and_records_everything(tmp_path: Path) -> None:
+    async def approve(review_id: str) -> None:
+        await decide(review_id, Outcome.APPROVED, "alice", channel=Channel.CLI, comment="looks right")
+
+    state, lines = await _run_with(tmp_path, "approved-line", POLICY, approve)
+    assert state.is_completed(), state
+    assert lines == ["approved-line"]
+    result = await state.result()
+    assert result["outcomes"][0]["replayed"] is False
+    async with get_client() as client:
+        run = await client.read_flow_run(state.state_details.flow_run_id)
+        artifacts = await client.read_artifacts()
+    keys = {a.key for a in artifacts if a.flow_run_id == run.id}
+    review_id = result["review_id"]
+    assert {
+        f"review-gate-{review_id}",
+        f"review-gate-{review_id}-findings",
+        f"review-gate-{review_id}-decision",
+    } <= keys
+    record = await get_review(review_id)
+    assert record.status.value == "approved"
+    assert [(v.reviewer, v.channel.value, v.comment) for v in record.votes] == [
+        ("alice", "cli", "looks right")
+    ]
+
+
+async def test_reject_runs_nothing_and_ends_in_a_rejected_state(tmp_path: Path) -> None:
+    async def reject(review_id: str) -> None:
+        await decide(review_id, Outcome.REJECTED, "bob", channel=Channel.CLI, comment="invented figure")
+
+    state, lines = await _run_with(tmp_path, "rejected-line", POLICY, reject)
+    assert lines == []
+    assert state.type is StateType.CANCELLED and state.name == "Rejected"
+    assert "invented figure" in (state.message or "")
+
+
+async def test_unauthorized_and_requester_are_refused_and_the_review_keeps_waiting(tmp_path: Path) -> None:
+    async def outsiders_then_alice(review_id: str) -> None:
+        with pytest.raises(UnauthorizedReviewer):
+            await decide(review_id, Outcome.APPROVED, "mallory", channel=Channel.CLI)
+        record = await get_review(review_id)
+        # A hand-made resume that skips the CLI's check is refused by the gate itself.
+        from prefect_review_gate.gates.decision import ReviewDecision
+        from prefect_review_gate.gates.waiting import resume_with
+
+        for who in ("mallory", "agent:test"):
+            forged = ReviewDecision(
+                outcome=Outcome.APPROVED,
+                reviewer=who,
+                content_hash=record.request.content_hash,
+                channel=Channel.UI,
+            )
+            accepted, _ = await resume_with(record.request.flow_run_id, forged)
+            assert accepted
+            await _wait_paused("guarded-line")
+        await decide(review_id, Outcome.APPROVED, "alice", channel=Channel.CLI)
+
+    policy = {**POLICY, "reviewers": ["alice", "agent:test"]}
+    state, lines = await _run_with(tmp_path, "guarded-line", policy, outsiders_then_alice)
+    assert state.is_completed()
+    assert lines == ["guarded-line"]
+
+
+async def test_quorum_two_of_three_needs_distinct_people(tmp_path: Path) -> None:
+    async def votes(review_id: str) -> None:
+        await decide(review_id, Outcome.APPROVED, "alice", channel=Channel.CLI)
+        await _wait_paused("quorum-line")
+        record = await get_review(review_id)
+        assert record.is_open and record.approvals == ["alice"]
+        await decide(review_id, Outcome.APPROVED, "alice", channel=Channel.CLI)  # the same person again
+        await _wait_paused("quorum-line")
+        assert (await get_review(review_id)).approvals == ["alice"]
+        await decide(review_id, Outcome.APPROVED, "carol", channel=Channel.CLI)
+
+    state, lines = await _run_with(tmp_path, "quorum-line", {**POLICY, "approvals_required": 2}, votes)
+    assert state.is_completed()
+    assert lines == ["quorum-line"]
+    review = await get_review((await state.result())["review_id"])
+    assert review.approvals == ["alice", "carol"]
+
+
+async def test_invalid_resume_input_is_refused_and_the_run_keeps_waiting(tmp_path: Path) -> None:
+    async def bad_then_good(review_id: str) -> None:
+        record = await get_review(review_id)
+        async with get_client() as client:
+            for bad in ({}, {"outcome": "maybe", "reviewer": "alice"}, {"reviewer": "alice"}):
+                result = await client.resume_flow_run(record.request.flow_run_id, run_input=bad)
+                assert result.status.value == "REJECT", bad
+                run = await client.read_flow_run(record.request.flow_run_id)
+                assert run.state is not None and run.state.type is StateType.PAUSED
+        await decide(review_id, Outcome.REJECTED, "alice", channel=Channel.CLI)
+
+    state, lines = await _run_with(tmp_path, "invalid-input-line", POLICY, bad_then_good)
+    assert state.name == "Rejected" and lines == []
+
+
+async def test_blocking_findings_need_an_override_reason(tmp_path: Path) -> None:
+    async def approve_with_reason(review_id: str) -> None:
+        with pytest.raises(Exception, match="override reason"):
+            await decide(review_id, Outcome.APPROVED, "alice", channel=Channel.CLI)
+        await decide(
+            review_id,
+            Outcome.APPROVED,
+            "alice",
+            channel=Channel.CLI,
+            override_reason="figure checked by phone",
+        )
+
+    state, lines = await _run_with(tmp_path, "override-line", POLICY, approve_with_reason, blocking=True)
+    assert state.is_completed() and lines == ["override-line"]
+    record = await get_review((await state.result())["review_id"])
+    assert record.votes[0].override_reason == "figure checked by phone"
+
+
+async def test_expiry_ends_the_run_expired_before_prefects_timeout(tmp_path: Path) -> None:
+    out = tmp_path / "side-effects.txt"
+    state = await asyncio.wait_for(
+        gated_append(str(out), "expiring-line", {**POLICY, "timeout": 2}, return_state=True), 60
+    )
+    assert state.type is StateType.CANCELLED and state.name == "Expired", state
+    assert not out.exists()
+
+
+async def test_double_resume_after_the_decision_is_refused(tmp_path: Path) -> None:
+    seen: dict[str, str] = {}
+
+    async def approve_twice(review_id: str) -> None:
+        seen["id"] = review_id
+        await decide(review_id, Outcome.APPROVED, "alice", channel=Channel.CLI)
+
+    _, lines = await _run_with(tmp_path, "double-line", POLICY, approve_twice)
+    assert lines == ["double-line"]
+    with pytest.raises(Exception, match="already decided"):
+        await decide(seen["id"], Outcome.APPROVED, "bob", channel=Channel.CLI)
