@@ -193,7 +193,7 @@ def _url_reads_alone(url: str) -> bool:
 
 def build_material(doc: SourceDocument) -> Material:
     numbers = sorted({n.text for n in doc.numbers if _reads_alone(n.text)})
-    urls = sorted({u.text for u in doc.urls if _url_reads_alone(u.text)})
+    urls = sorted({u.text for u in find_urls(doc.text) if _url_reads_alone(u.text)})
     return Material(doc, quote_runs(doc.text), numbers, urls)
 
 
@@ -312,7 +312,7 @@ def _fabricated_number(rng: random.Random, number: str, doc: SourceDocument) -> 
         i = rng.choice(positions)
         changed = number[:i] + str((int(number[i]) + rng.randint(1, 9)) % 10) + number[i + 1 :]
         tokens = find_numbers(f"about {changed} in")
-        if len(tokens) == 1 and not tokens[0].supported_by(*doc.number_keys):
+        if len(tokens) == 1 and not doc.holds_number(tokens[0]):
             return changed
     return str(rng.randint(10**6, 10**7))  # a seven-digit figure no description is likely to hold
 
@@ -345,7 +345,7 @@ def _fabricated_url(rng: random.Random, url: str, material: Material, library: S
     for _ in range(5):
         host = rest.split("/", 1)[0] if rng.random() < 0.7 else f"docs.{material.doc.id}-cloud.io"
         fake = f"{scheme}://{host}/{rng.choice(FAKE_PATHS)}"
-        if not any(u.key in library.url_prefixes for u in find_urls(fake)):
+        if not any(library.knows_url([u.key]) for u in find_urls(fake)):
             return fake
     return None
 

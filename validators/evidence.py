@@ -5,18 +5,21 @@ Only called for claims that failed, so it may be slower than the checks themselv
 
 from __future__ import annotations
 
+import heapq
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from prefect_review_gate.validators.sources import SourceDocument
-from prefect_review_gate.validators.text import NumberToken, normalize_passage
 from rapidfuzz import fuzz, process
+
+from prefect_review_gate.validators.sources import SourceDocument, SourceLibrary
+from prefect_review_gate.validators.text import NumberToken, find_numbers, normalize_passage
 
 __all__ = ["Passage", "closest_id", "closest_number", "closest_passage", "closest_url"]
 
 _CONTEXT = 240  # characters of source shown around a match
 _MIN_SIMILARITY = 50.0
+_NUMBER_SHORTLIST = 12
 _WORD = re.compile(r"[^\W_]{4,}")
 _BOUNDARY = re.compile(r"(?:[.!?][\"')\]]*\s|\n\s*\n)")
 _SPACES = re.compile(r"\s+")
@@ -37,18 +40,32 @@ def closest_id(unknown: str, known: Sequence[str]) -> str | None:
     return match[0] if match else None
 
 
-def closest_url(key: str, known: Mapping[str, tuple[str, str]]) -> tuple[str, str] | None:
-    """(source id, URL as written) of the source URL sharing the longest prefix with `key`.
+def closest_url(key: str, library: SourceLibrary) -> tuple[str, str] | None:
+    """(source id, URL as written) of the source URL on the same site most like `key`, if any.
 
-    An invented URL is usually a real site with a made-up path, so the longest shared prefix shows
-    the reviewer which real pages exist there; similarity breaks ties.
+    An invented URL is usually a real site with a made-up path: the real pages on that site, by
+    longest shared prefix then similarity, show the reviewer what exists.
     """
-    if not known:
+    path = key.partition("://")[2]
+    host = path.partition("/")[0]
+    if not host:
         return None
-    best = max(known, key=lambda other: (_shared_prefix(key, other), fuzz.ratio(key, other)))
-    if _shared_prefix(key, best) < key.find("://") + 4 and fuzz.ratio(key, best) < _MIN_SIMILARITY:
+    found: dict[str, tuple[str, str]] = {}
+    # Narrowest first: pages under the same path, then the same site. Popular hosts (github.com)
+    # appear thousands of times; the path keeps the search small and the evidence relevant.
+    sections = [path[:cut] for cut in range(len(path), len(host), -1) if path[cut - 1] == "/"]
+    needles = [*sections[:3], host]
+    for needle in needles:
+        for source_id, url in library.urls_on(needle):
+            if url.key.partition("://")[2].partition("/")[0] == host:
+                found.setdefault(url.key, (source_id, url.text))
+        if found:
+            break
+    if not found:
         return None
-    return known[best]
+    # Character-wise common prefix on purpose: URLs, not file system paths.
+    best = max(found, key=lambda other: (_shared_prefix(key, other), fuzz.ratio(key, other)))
+    return found[best]
 
 
 def _shared_prefix(a: str, b: str) -> int:
@@ -84,7 +101,11 @@ def _likeliest(needle: str, candidates: Sequence[SourceDocument], keep: int = 3)
     if len(candidates) <= keep:
         return list(candidates)
     words = set(_WORD.findall(needle))
-    ranked = sorted(candidates, key=lambda doc: -sum(1 for word in words if word in doc.normalized))
+
+    def shared(doc: SourceDocument) -> int:
+        return sum(1 for word in words if word in doc.text or word.capitalize() in doc.text)
+
+    ranked = sorted(candidates, key=shared, reverse=True)
     return ranked[:keep]
 
 
@@ -97,20 +118,46 @@ def closest_number(
     beats a closer value from an unrelated line such as an image width.
     """
     claim_words = {w.lower() for w in _WORD.findall(claim)}
+    scored = [
+        (_number_distance(number, other), doc, other)
+        for doc in candidates
+        for other in _numbers_near_words(doc, claim_words) or doc.numbers
+    ]
+    # Words are compared only for the figures nearest in value: the window scan is the costly part.
     best: tuple[float, SourceDocument, NumberToken] | None = None
-    for doc in candidates:
-        for other in doc.numbers:
-            distance = _number_distance(number, other)
-            if claim_words:
-                window = doc.text[max(0, other.start - 120) : other.end + 120]
-                words = {w.lower() for w in _WORD.findall(window)}
-                distance += 1.0 - len(claim_words & words) / len(claim_words)
-            if best is None or distance < best[0]:
-                best = (distance, doc, other)
+    for distance, doc, other in heapq.nsmallest(_NUMBER_SHORTLIST, scored, key=lambda item: item[0]):
+        if claim_words:
+            window = doc.text[max(0, other.start - 120) : other.end + 120]
+            words = {w.lower() for w in _WORD.findall(window)}
+            distance += 1.0 - len(claim_words & words) / len(claim_words)
+        if best is None or distance < best[0]:
+            best = (distance, doc, other)
     if best is None:
         return None
     _, doc, other = best
     return Passage(doc.id, _context(doc.text, other.start, other.end), figure=other.text)
+
+
+def _numbers_near_words(doc: SourceDocument, words: set[str], per_word: int = 4) -> list[NumberToken]:
+    """Numbers in lines of `doc` that hold the claim's longer words: where the figure meant is said.
+
+    Tokenizing those lines, not the whole source, keeps evidence cheap; an empty result makes the
+    caller fall back to every number of the source.
+    """
+    lowered = doc.lowered
+    if lowered is None:
+        return []
+    lines: set[tuple[int, int]] = set()
+    for word in sorted(words, key=len, reverse=True)[:8]:
+        position = lowered.find(word)
+        for _ in range(per_word):
+            if position < 0:
+                break
+            start = lowered.rfind("\n", 0, position) + 1
+            end = lowered.find("\n", position)
+            lines.add((start, len(lowered) if end < 0 else end))
+            position = lowered.find(word, position + len(word))
+    return [token for start, end in sorted(lines) for token in find_numbers(doc.text, start, end)]
 
 
 def _number_distance(a: NumberToken, b: NumberToken) -> float:

@@ -9,6 +9,8 @@ Codes, all `block` (DESIGN.md, `review-gate validate`):
 
 from __future__ import annotations
 
+import bisect
+import re
 from collections.abc import Mapping
 
 from prefect_review_gate.validators.evidence import (
@@ -23,6 +25,8 @@ from prefect_review_gate.validators.sources import SourceDocument, SourceLibrary
 from prefect_review_gate.validators.text import UrlToken, normalize_passage, split_ellipsis
 
 __all__ = ["validate_draft"]
+
+_WORD = re.compile(r"[^\W_]+")
 
 # Hosts reserved for documentation and loopback (RFC 2606, RFC 6761) cannot be a fabricated reference.
 _RESERVED_HOSTS = ("localhost", "127.0.0.1", "0.0.0.0", "[::1]", "example.com", "example.org", "example.net")
@@ -41,7 +45,7 @@ def validate_draft(draft: str, sources: SourceLibrary | Mapping[str, str]) -> li
     findings = [
         *_check_citations(parsed, library),
         *_check_sentences(parsed, library),
-        *_check_urls(parsed.urls, library),
+        *_check_urls(parsed, library),
     ]
     return sorted(findings, key=lambda f: (f.start or 0, f.end or 0, f.code))
 
@@ -70,7 +74,7 @@ def _check_citations(draft: Draft, library: SourceLibrary) -> list[Finding]:
 def _check_sentences(draft: Draft, library: SourceLibrary) -> list[Finding]:
     findings: list[Finding] = []
     for sentence in draft.sentences:
-        cited = [library[sid] for sid in sentence.cited_ids if sid in library]
+        cited = _known(sentence, library)
         for quote in sentence.quotes:
             finding = _check_quote(draft.text, quote, cited, library)
             if finding:
@@ -88,9 +92,12 @@ def _check_quote(
     fragments = split_ellipsis(normalize_passage(passage_text))
     if not fragments:
         return None
-    candidates = cited or list(library.values())
-    if any(_holds_in_order(doc.normalized, fragments) for doc in candidates):
+    anchors = [max(_WORD.findall(fragment), key=len) for fragment in fragments]
+    # Uncited: only sources holding the first fragment's longest word can hold the quote.
+    candidates = cited or library.documents_with(anchors[0])
+    if any(_holds_in_order(doc, fragments, anchors) for doc in candidates):
         return None
+    candidates = candidates or list(library.values())
     passage = closest_passage(passage_text, candidates)
     where = "the cited sources" if cited else "any source"
     return Finding(
@@ -106,35 +113,21 @@ def _check_quote(
     )
 
 
-def _holds_in_order(haystack: str, fragments: list[str]) -> bool:
-    """True when every fragment occurs at word boundaries, each after the one before."""
-    position = 0
-    for fragment in fragments:
-        found = _find_word_aligned(haystack, fragment, position)
-        if found < 0:
+def _holds_in_order(doc: SourceDocument, fragments: list[str], anchors: list[str]) -> bool:
+    """True when every fragment occurs in `doc`, each after the one before."""
+    previous = -1
+    for fragment, anchor in zip(fragments, anchors, strict=True):
+        words = [w for w in _WORD.findall(fragment) if len(w) > 2]
+        previous = doc.find_quote(fragment, anchor, words, previous)
+        if previous < 0:
             return False
-        position = found + len(fragment)
     return True
-
-
-def _find_word_aligned(haystack: str, needle: str, start: int) -> int:
-    check_left = needle[0].isalnum()
-    check_right = needle[-1].isalnum()
-    index = haystack.find(needle, start)
-    while index >= 0:
-        left_ok = not check_left or index == 0 or not haystack[index - 1].isalnum()
-        after = index + len(needle)
-        right_ok = not check_right or after == len(haystack) or not haystack[after].isalnum()
-        if left_ok and right_ok:
-            return index
-        index = haystack.find(needle, index + 1)
-    return -1
 
 
 def _check_numbers(sentence: Sentence, cited: list[SourceDocument], claim: str) -> list[Finding]:
     findings = []
     for number in sentence.numbers:
-        if any(number.supported_by(*doc.number_keys) for doc in cited):
+        if any(doc.holds_number(number) for doc in cited):
             continue
         near = closest_number(number, cited, claim)
         findings.append(
@@ -161,13 +154,20 @@ def _is_reserved(url: UrlToken) -> bool:
     return host in _RESERVED_HOSTS or host.endswith(_RESERVED_SUFFIXES)
 
 
-def _check_urls(urls: list[UrlToken], library: SourceLibrary) -> list[Finding]:
-    known = library.url_keys
+def _check_urls(draft: Draft, library: SourceLibrary) -> list[Finding]:
+    starts = [sentence.start for sentence in draft.sentences]
     findings = []
-    for url in urls:
-        if _is_reserved(url) or url.key in library.url_prefixes:
+    for url in draft.urls:
+        if _is_reserved(url):
             continue
-        near = closest_url(url.key, known)
+        # The sources the URL's sentence cites are searched first: that is where a real one comes from.
+        index = bisect.bisect_right(starts, url.start) - 1
+        sentence = draft.sentences[index] if index >= 0 else None
+        cited = [] if sentence is None or url.start >= sentence.end else _known(sentence, library)
+        spellings = list(dict.fromkeys([url.key, url.text.rstrip("/")]))
+        if library.knows_url(spellings, first=cited):
+            continue
+        near = closest_url(url.key, library)
         findings.append(
             Finding(
                 code=Code.UNKNOWN_URL,
@@ -182,3 +182,7 @@ def _check_urls(urls: list[UrlToken], library: SourceLibrary) -> list[Finding]:
             )
         )
     return findings
+
+
+def _known(sentence: Sentence, library: SourceLibrary) -> list[SourceDocument]:
+    return [library[sid] for sid in sentence.cited_ids if sid in library]

@@ -74,7 +74,8 @@ _MONTH = (
 )
 _DAY = r"\d{1,2}(?:st|nd|rd|th)?"
 _DATE = re.compile(
-    rf"\b(?:{_MONTH}[ \t]+{_DAY},?[ \t]+\d{{4}}|{_DAY}[ \t]+{_MONTH},?[ \t]+\d{{4}}|{_MONTH},?[ \t]+\d{{4}}"
+    rf"(?=[A-Z\d])\b(?:{_MONTH}[ \t]+{_DAY},?[ \t]+\d{{4}}|{_DAY}[ \t]+{_MONTH},?[ \t]+\d{{4}}"
+    rf"|{_MONTH},?[ \t]+\d{{4}}"
     rf"|{_MONTH}[ \t]+{_DAY}\b|(?:Q[1-4]|H[12])[ \t]+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}}(?:T[\d:.]+Z?)?"
     rf"|\d{{1,2}}/\d{{1,2}}/\d{{2,4}})"
 )
@@ -122,10 +123,14 @@ _ABBREVIATIONS = frozenset(
 _WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)$")
 
 
+_NOT_NEWLINE = re.compile(r"[^\n]")
+_NON_SPACE = re.compile(r"\S")
+_QUOTE_MARK = re.compile('["\u201c\u201d]')
+
+
 def _blank(chars: list[str], start: int, end: int) -> None:
-    for i in range(start, end):
-        if chars[i] != "\n":
-            chars[i] = " "
+    """Blank `chars[start:end]` with spaces, keeping line breaks (line structure carries meaning)."""
+    chars[start:end] = _NOT_NEWLINE.sub(" ", "".join(chars[start:end]))
 
 
 def _blank_matches(chars: list[str], pattern: re.Pattern[str], text: str, group: int = 0) -> None:
@@ -133,28 +138,40 @@ def _blank_matches(chars: list[str], pattern: re.Pattern[str], text: str, group:
         _blank(chars, m.start(group), m.end(group))
 
 
+def _skip_spaces(text: str, position: int, end: int) -> int:
+    """The first non-space position in text[position:end], or `end`."""
+    m = _NON_SPACE.search(text, position, end)
+    return m.start() if m else end
+
+
 def parse_draft(text: str) -> Draft:
     """Split a markdown draft into sentences carrying their citations, quotes and numbers."""
     chars = list(text)
-    _blank_matches(chars, _FENCE, text)
-    _blank_matches(chars, _HTML_COMMENT, text)
+    # Each pass is skipped when its marker is absent: most drafts have no code or comments.
+    if "```" in text or "~~~" in text:
+        _blank_matches(chars, _FENCE, text)
+    if "<!--" in text:
+        _blank_matches(chars, _HTML_COMMENT, text)
     without_blocks = "".join(chars)
-    _blank_matches(chars, _INLINE_CODE, without_blocks)
+    if "`" in without_blocks:
+        _blank_matches(chars, _INLINE_CODE, without_blocks)
     prose = "".join(chars)
 
     # URLs are checked wherever they are, code included: a fabricated address in a code block is
     # still fabricated. Everything else reads only prose.
     urls = find_urls(text)
-    _blank_matches(chars, _LINK_TARGET, prose, 1)
+    if "](" in prose:
+        _blank_matches(chars, _LINK_TARGET, prose, 1)
     for url in find_urls(prose):
         _blank(chars, url.start, url.end)
     prose = "".join(chars)
 
     citations, marker_spans = _find_citations(prose)
     figures = _figures_view(prose, marker_spans)
+    marker_ends = dict(marker_spans)
     sentences = []
     for start, end, splittable in _blocks(prose):
-        sentences.extend(_sentences(prose, figures, start, end, splittable, marker_spans))
+        sentences.extend(_sentences(prose, figures, start, end, splittable, marker_ends))
     by_position = sorted(citations, key=lambda c: c.start)
     index = 0
     for sentence in sentences:
@@ -228,8 +245,8 @@ def _quotes(prose: str, start: int, end: int) -> list[Quote]:
     quotes = []
     open_straight: int | None = None
     open_curly: int | None = None
-    for i in range(start, end):
-        c = prose[i]
+    for m in _QUOTE_MARK.finditer(prose, start, end):
+        i, c = m.start(), m.group()
         if c == '"':
             if open_straight is None:
                 open_straight = i
@@ -238,14 +255,14 @@ def _quotes(prose: str, start: int, end: int) -> list[Quote]:
                 open_straight = None
         elif c == "\u201c":
             open_curly = i
-        elif c == "\u201d" and open_curly is not None:
+        elif open_curly is not None:
             quotes.append((open_curly + 1, i))
             open_curly = None
     return [Quote(s, e, prose[s:e]) for s, e in sorted(quotes) if any(ch.isalnum() for ch in prose[s:e])]
 
 
 def _is_abbreviation(prose: str, block_start: int, dot: int, next_char: str) -> bool:
-    m = _WORD_BEFORE.search(prose, block_start, dot)
+    m = _WORD_BEFORE.search(prose, max(block_start, dot - 24), dot)
     if m is None:
         return False
     word = m.group(1).lower().rstrip(".")
@@ -260,41 +277,42 @@ def _sentences(
     start: int,
     end: int,
     splittable: bool,
-    marker_spans: list[tuple[int, int]],
+    marker_ends: dict[int, int],
 ) -> list[Sentence]:
     quotes = _quotes(prose, start, end)
     cuts = [start]
     if splittable:
-        marker_starts = {s: e for s, e in marker_spans if start <= s < end}
         for m in _SENTENCE_END.finditer(prose, start, end):
             cut = m.end()
             if any(q.start <= m.start() < q.end for q in quotes):
                 continue
-            rest = len(prose[cut:end]) - len(prose[cut:end].lstrip())
-            next_pos = cut + rest
+            next_pos = _skip_spaces(prose, cut, end)
             if next_pos >= end:
                 continue
             if prose[m.start()] == "." and _is_abbreviation(prose, start, m.start(), prose[next_pos]):
                 continue
             # A marker written after the period still belongs to the sentence before it.
-            while next_pos in marker_starts:
-                cut = marker_starts[next_pos]
+            while next_pos in marker_ends:
+                cut = marker_ends[next_pos]
                 while cut < end and prose[cut] in ".,;:":
                     cut += 1
-                rest = len(prose[cut:end]) - len(prose[cut:end].lstrip())
-                next_pos = cut + rest
+                next_pos = _skip_spaces(prose, cut, end)
             if next_pos < end:
                 cuts.append(cut)
     cuts.append(end)
     sentences = []
+    block_numbers = find_numbers(figures, start, end)
     for s, e in itertools.pairwise(cuts):
-        s += len(prose[s:e]) - len(prose[s:e].lstrip())
-        e -= len(prose[s:e]) - len(prose[s:e].rstrip())
+        s = _skip_spaces(prose, s, e)
+        while e > s and prose[e - 1].isspace():
+            e -= 1
         if s >= e:
             continue
         inner = [q for q in quotes if s <= q.start and q.end <= e]
         numbers = [
-            n for n in find_numbers(figures, s, e) if not any(q.start <= n.start < q.end for q in inner)
+            n
+            for n in block_numbers
+            if s <= n.start < e and not any(q.start <= n.start < q.end for q in inner)
         ]
         sentences.append(Sentence(s, e, quotes=inner, numbers=numbers))
     return sentences

