@@ -14,6 +14,7 @@ It always exits 0: it measures, it does not gate.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import math
 import random
@@ -101,7 +102,7 @@ FAKE_PATHS = ("enterprise/pricing", "docs/v9/benchmarks", "blog/roadmap-preview"
 class SourceSet:
     texts: dict[str, str]
     total_bytes: int
-    note: str  # why there are fewer bytes than asked for, if there are
+    note: str  # what the sources are, and why there are fewer bytes than asked for, if there are
 
 
 def source_id(name: str) -> str:
@@ -128,22 +129,40 @@ def read_descriptions(site_packages: Path, min_chars: int) -> list[tuple[str, st
     return sorted(found.items())
 
 
+def read_stdlib_docstrings(min_chars: int) -> list[tuple[str, str]]:
+    """(id, docstrings) of standard-library modules: more real prose, written by Python's authors.
+
+    Package descriptions alone come to about 1 MB on a typical environment; the issue asks for
+    about 2 MB, so modules' docstrings (module, classes, functions, in source order) make up the rest.
+    """
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    found = []
+    for path in sorted(stdlib.glob("*.py")):
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (SyntaxError, UnicodeDecodeError, ValueError):
+            continue
+        nodes = [tree, *(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.ClassDef))]
+        docs = [d for d in (ast.get_docstring(n) for n in nodes) if d]
+        body = "\n\n".join(docs)
+        if len(body) >= min_chars:
+            found.append((source_id("py-" + path.stem), body))
+    return found
+
+
 def load_sources(site_packages: Path, target_bytes: int, min_chars: int) -> SourceSet:
-    """Packages in name order until `target_bytes`; fewer when not enough are installed."""
-    descriptions = read_descriptions(site_packages, min_chars)
+    """Packages in name order, then standard-library docstrings, until `target_bytes`."""
     texts: dict[str, str] = {}
     total = 0
-    for sid, body in descriptions:
+    for sid, body in [*read_descriptions(site_packages, min_chars), *read_stdlib_docstrings(min_chars // 2)]:
         if total >= target_bytes:
             break
         texts[sid] = body
         total += len(body.encode())
-    note = ""
+    packages = sum(1 for sid in texts if not sid.startswith("py-"))
+    note = f"{packages} package descriptions and {len(texts) - packages} standard-library modules' docstrings"
     if total < target_bytes:
-        note = (
-            f"only {len(texts)} installed packages have a description of >= {min_chars:,} chars, "
-            f"{total:,} bytes in all (target {target_bytes:,}): using what exists"
-        )
+        note += f"; only {total:,} bytes in all (target {target_bytes:,}): using what exists"
     return SourceSet(texts, total, note)
 
 
@@ -685,7 +704,7 @@ def _mib(n: int) -> str:
 
 def print_sizes(r: Results) -> None:
     p = r.parsed
-    print(f"  sources    {len(r.sources.texts)} package descriptions, {r.sources.total_bytes:,} bytes")
+    print(f"  sources    {len(r.sources.texts)} sources, {r.sources.total_bytes:,} bytes")
     if r.sources.note:
         print(f"             NOTE: {r.sources.note}")
     print(

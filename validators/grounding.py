@@ -92,12 +92,13 @@ def _check_quote(
     fragments = split_ellipsis(normalize_passage(passage_text))
     if not fragments:
         return None
-    anchors = [max(_WORD.findall(fragment), key=len) for fragment in fragments]
+    words = [_WORD.findall(fragment) for fragment in fragments]
+    anchors = [max(fragment_words, key=len) for fragment_words in words]
     # Uncited: only sources holding the first fragment's longest word can hold the quote.
     candidates = cited or library.documents_with(anchors[0])
-    if any(_holds_in_order(doc, fragments, anchors) for doc in candidates):
+    if any(_holds_in_order(doc, fragments, anchors, words) for doc in candidates):
         return None
-    candidates = candidates or list(library.values())
+    candidates = cited or list(library.values())
     passage = closest_passage(passage_text, candidates)
     where = "the cited sources" if cited else "any source"
     return Finding(
@@ -113,12 +114,13 @@ def _check_quote(
     )
 
 
-def _holds_in_order(doc: SourceDocument, fragments: list[str], anchors: list[str]) -> bool:
+def _holds_in_order(
+    doc: SourceDocument, fragments: list[str], anchors: list[str], words: list[list[str]]
+) -> bool:
     """True when every fragment occurs in `doc`, each after the one before."""
     previous = -1
-    for fragment, anchor in zip(fragments, anchors, strict=True):
-        words = [w for w in _WORD.findall(fragment) if len(w) > 2]
-        previous = doc.find_quote(fragment, anchor, words, previous)
+    for fragment, anchor, fragment_words in zip(fragments, anchors, words, strict=True):
+        previous = doc.find_quote(fragment, anchor, fragment_words, previous)
         if previous < 0:
             return False
     return True

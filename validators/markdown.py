@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from prefect_review_gate.validators.text import NumberToken, UrlToken, find_numbers, find_urls
@@ -125,17 +126,25 @@ _WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)$")
 
 _NOT_NEWLINE = re.compile(r"[^\n]")
 _NON_SPACE = re.compile(r"\S")
+_ALNUM = re.compile(r"[^\W_]")
 _QUOTE_MARK = re.compile('["\u201c\u201d]')
 
 
-def _blank(chars: list[str], start: int, end: int) -> None:
-    """Blank `chars[start:end]` with spaces, keeping line breaks (line structure carries meaning)."""
-    chars[start:end] = _NOT_NEWLINE.sub(" ", "".join(chars[start:end]))
+def _blanked(text: str, spans: Iterable[tuple[int, int]]) -> str:
+    """`text` with each span replaced by spaces, keeping line breaks (line structure carries meaning)."""
+    parts, position = [], 0
+    for start, end in sorted(spans):
+        start = max(start, position)
+        if start >= end:
+            continue
+        parts += [text[position:start], _NOT_NEWLINE.sub(" ", text[start:end])]
+        position = end
+    parts.append(text[position:])
+    return "".join(parts)
 
 
-def _blank_matches(chars: list[str], pattern: re.Pattern[str], text: str, group: int = 0) -> None:
-    for m in pattern.finditer(text):
-        _blank(chars, m.start(group), m.end(group))
+def _spans(pattern: re.Pattern[str], text: str, group: int = 0) -> list[tuple[int, int]]:
+    return [(m.start(group), m.end(group)) for m in pattern.finditer(text)]
 
 
 def _skip_spaces(text: str, position: int, end: int) -> int:
@@ -146,25 +155,22 @@ def _skip_spaces(text: str, position: int, end: int) -> int:
 
 def parse_draft(text: str) -> Draft:
     """Split a markdown draft into sentences carrying their citations, quotes and numbers."""
-    chars = list(text)
     # Each pass is skipped when its marker is absent: most drafts have no code or comments.
-    if "```" in text or "~~~" in text:
-        _blank_matches(chars, _FENCE, text)
-    if "<!--" in text:
-        _blank_matches(chars, _HTML_COMMENT, text)
-    without_blocks = "".join(chars)
-    if "`" in without_blocks:
-        _blank_matches(chars, _INLINE_CODE, without_blocks)
-    prose = "".join(chars)
+    prose = text
+    if "```" in prose or "~~~" in prose:
+        prose = _blanked(prose, _spans(_FENCE, prose))
+    if "<!--" in prose:
+        prose = _blanked(prose, _spans(_HTML_COMMENT, prose))
+    if "`" in prose:
+        prose = _blanked(prose, _spans(_INLINE_CODE, prose))
 
     # URLs are checked wherever they are, code included: a fabricated address in a code block is
     # still fabricated. Everything else reads only prose.
     urls = find_urls(text)
+    hidden = [(url.start, url.end) for url in find_urls(prose)]
     if "](" in prose:
-        _blank_matches(chars, _LINK_TARGET, prose, 1)
-    for url in find_urls(prose):
-        _blank(chars, url.start, url.end)
-    prose = "".join(chars)
+        hidden += _spans(_LINK_TARGET, prose, 1)
+    prose = _blanked(prose, hidden)
 
     citations, marker_spans = _find_citations(prose)
     figures = _figures_view(prose, marker_spans)
@@ -204,13 +210,10 @@ def _find_citations(prose: str) -> tuple[list[Citation], list[tuple[int, int]]]:
 
 def _figures_view(prose: str, marker_spans: list[tuple[int, int]]) -> str:
     """The prose with everything blanked that holds digits but is not a figure."""
-    chars = list(prose)
-    for start, end in marker_spans:
-        _blank(chars, start, end)
-    _blank_matches(chars, _DATE, prose)
-    _blank_matches(chars, _LIST_NUMBER, prose, 2)
-    _blank_matches(chars, _HEADING_NUMBER, prose, 2)
-    return "".join(chars)
+    spans = [*marker_spans, *_spans(_DATE, prose), *_spans(_LIST_NUMBER, prose, 2)]
+    if "#" in prose:
+        spans += _spans(_HEADING_NUMBER, prose, 2)
+    return _blanked(prose, spans)
 
 
 def _blocks(prose: str) -> list[tuple[int, int, bool]]:
@@ -258,7 +261,7 @@ def _quotes(prose: str, start: int, end: int) -> list[Quote]:
         elif open_curly is not None:
             quotes.append((open_curly + 1, i))
             open_curly = None
-    return [Quote(s, e, prose[s:e]) for s, e in sorted(quotes) if any(ch.isalnum() for ch in prose[s:e])]
+    return [Quote(s, e, prose[s:e]) for s, e in sorted(quotes) if _ALNUM.search(prose, s, e)]
 
 
 def _is_abbreviation(prose: str, block_start: int, dot: int, next_char: str) -> bool:

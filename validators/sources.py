@@ -236,21 +236,22 @@ class SourceLibrary(Mapping[str, SourceDocument]):
         _, _, starts, documents = self._corpus
         return documents[bisect.bisect_right(starts, position) - 1]
 
-    def documents_with(self, word: str) -> list[SourceDocument]:
-        """Sources whose lower-cased text contains `word` (lower-cased), in library order."""
-        _, lowered, _, documents = self._corpus
+    def documents_with(self, word: str) -> Iterator[SourceDocument]:
+        """Sources whose lower-cased text contains `word` (lower-cased), in library order, lazily.
+
+        Lazily, because the caller usually stops at the first source that holds what it looks for.
+        """
+        _, lowered, starts, documents = self._corpus
         if lowered is None:
-            return documents
-        _, _, starts, _ = self._corpus
-        found = []
+            yield from documents
+            return
         position = lowered.find(word)
         while position >= 0:
             index = bisect.bisect_right(starts, position) - 1
-            found.append(documents[index])
+            yield documents[index]
             if index + 1 == len(starts):
-                break
+                return
             position = lowered.find(word, starts[index + 1])  # one hit per source is enough
-        return found
 
     def knows_url(self, spellings: Sequence[str], first: Sequence[SourceDocument] = ()) -> bool:
         """True when some source has this URL or one under it; `first` (the cited ones) are tried first."""
