@@ -52,6 +52,11 @@ def test_unknown_source_flags_the_id_alone() -> None:
     assert "closest source is [fastapi]" in findings[0].message
 
 
+def test_adjacent_markers_are_two_citations_unless_a_reference_is_defined() -> None:
+    assert check("It takes 24.4 ms [fastapi][starlette].") == [("unsupported_number", "24.4")]
+    assert check("See [fastapi][nosuch].") == [("unknown_source", "nosuch")]
+
+
 def test_markdown_link_is_not_a_citation() -> None:
     assert check("Read [fastapi-docs](https://fastapi.tiangolo.com/tutorial/) first.") == []
 
@@ -61,8 +66,8 @@ def test_markdown_link_is_not_a_citation() -> None:
     [
         "- [x] done with the migration",
         "- [ ] open item",
-        "See [the guide][guide-ref] for details.",
-        "[guide-ref]: https://fastapi.tiangolo.com/tutorial/",
+        "See [the guide][guide-ref] and [docs][1].\n\n[guide-ref]: https://fastapi.tiangolo.com/tutorial/\n"
+        "[1]: https://fastapi.tiangolo.com/fastapi-cli/",
         "Footnote here[^note-1].",
         "Code `[not-a-source]` is not prose.",
     ],

@@ -67,6 +67,7 @@ _HTML_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
 _LINK_TARGET = re.compile(r"\]\(([^)\s]*)(?:\s+\"[^\"]*\")?\)")
 _MARKER = re.compile(r"\[([a-z0-9][a-z0-9._-]*(?:[ \t]*,[ \t]*[a-z0-9][a-z0-9._-]*)*)\]")
 _ID_IN_MARKER = re.compile(r"[a-z0-9][a-z0-9._-]*")
+_REFERENCE_DEFINITION = re.compile(r"^[ \t]{0,3}\[([^\]\n]+)\]:[ \t]", re.M)
 _TASK_BOX = re.compile(r"^[ \t]*(?:[-*+]|\d+[.)])[ \t]+$")
 
 _MONTH = (
@@ -191,11 +192,16 @@ def parse_draft(text: str) -> Draft:
 def _find_citations(prose: str) -> tuple[list[Citation], list[tuple[int, int]]]:
     citations: list[Citation] = []
     spans: list[tuple[int, int]] = []
+    # `[a][b]` is a reference link only when `[b]: url` is defined; otherwise two citations.
+    defined = {label.lower() for label in _REFERENCE_DEFINITION.findall(prose)} if "]:" in prose else set()
     for m in _MARKER.finditer(prose):
         after = prose[m.end() : m.end() + 1]
-        before = prose[m.start() - 1 : m.start()] if m.start() else ""
-        if after in ("(", "[") or before == "]":
-            continue  # a link [text](url) or a reference link [text][ref]
+        if after == "(":
+            continue  # a link: [text](url)
+        if after == "[" and _label_at(prose, m.end()) in defined:
+            continue  # the text of a reference link: [text][ref]
+        if prose[m.start() - 1 : m.start()] == "]" and m.group(1).lower() in defined:
+            continue  # the label of a reference link
         line_start = prose.rfind("\n", 0, m.start()) + 1
         if after == ":" and not prose[line_start : m.start()].strip():
             continue  # a link reference definition: [id]: https://...
@@ -206,6 +212,12 @@ def _find_citations(prose: str) -> tuple[list[Citation], list[tuple[int, int]]]:
             offset = m.start(1) + id_match.start()
             citations.append(Citation(id_match.group(), offset, offset + len(id_match.group())))
     return citations, spans
+
+
+def _label_at(prose: str, position: int) -> str:
+    """The text of the bracket pair opening at `position`, lower-cased ('' when it does not close)."""
+    end = prose.find("]", position, position + 200)
+    return prose[position + 1 : end].lower() if end > position else ""
 
 
 def _figures_view(prose: str, marker_spans: list[tuple[int, int]]) -> str:
