@@ -65,10 +65,16 @@ def _check_citations(draft: Draft, library: SourceLibrary) -> list[Finding]:
                 start=citation.start,
                 end=citation.end,
                 source_ids=[citation.source_id],
-                evidence=f"known sources: {', '.join(sorted(library))}",
+                evidence=_known_ids(library),
             )
         )
     return findings
+
+
+def _known_ids(library: SourceLibrary, shown: int = 20) -> str:
+    ids = sorted(library)
+    more = f" and {len(ids) - shown} more" if len(ids) > shown else ""
+    return f"known sources: {', '.join(ids[:shown])}{more}"
 
 
 def _check_sentences(draft: Draft, library: SourceLibrary) -> list[Finding]:
