@@ -10,15 +10,17 @@ Prefect's result storage, first the intent to run an action and then its outcome
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import inspect
-import uuid
+import os
+import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from prefect.client.schemas.objects import State
-from prefect.locking.filesystem import FileSystemLockManager
 from prefect.results import ResultStore, aget_default_result_storage
 from prefect.serializers import JSONSerializer
 from prefect.settings import get_current_settings
@@ -39,7 +41,7 @@ from prefect_review_gate.validators.errors import (
 __all__ = ["ActionOutcome", "CommitReport", "commit", "idempotency_key", "outcome_state"]
 
 _LOCK_WAIT_SECONDS = 60.0
-_LOCK_HOLD_SECONDS = 600.0
+_LOCK_POLL_SECONDS = 0.05
 
 
 class ActionOutcome(BaseModel):
@@ -112,28 +114,26 @@ async def commit(verdict: ReviewVerdict, actions: Sequence[Action] | None = None
 class CommitLedger:
     """Intent and outcome records of committed actions in Prefect result storage, under file locks.
 
-    Locks serialize racing commits of the same action; they expire (a dead process cannot hold one
-    forever) without risk, because the intent record, not the lock, is what stops a second run.
+    Locks serialize racing commits of the same action, in one process or in many. They are the
+    operating system's: a process that dies, however it dies, holds none, and the intent record,
+    not the lock, is what stops a second run of an action that may have happened.
     """
 
-    def __init__(self, store: ResultStore, locks: FileSystemLockManager) -> None:
+    def __init__(self, store: ResultStore, lock_directory: Path) -> None:
         self.store = store
-        self.locks = locks
+        self.lock_directory = lock_directory
 
     @classmethod
     async def default(cls) -> CommitLedger:
         home = Path(get_current_settings().home).expanduser()
         store = ResultStore(result_storage=await aget_default_result_storage(), serializer=JSONSerializer())
-        return cls(store, FileSystemLockManager(lock_files_directory=home / "review-gate" / "locks"))
+        return cls(store, home / "review-gate" / "locks")
 
     async def run_once(self, index: int, action: Action, key: str, run: Any) -> ActionOutcome:
         record_key = "review-gate-commit-" + hashlib.sha256(key.encode()).hexdigest()
         intent_key = record_key + "-intent"
-        holder = f"review-gate:{uuid.uuid4()}"
-        acquired = await self.locks.aacquire_lock(
-            record_key, holder, acquire_timeout=_LOCK_WAIT_SECONDS, hold_timeout=_LOCK_HOLD_SECONDS
-        )
-        if not acquired:
+        lock = _FileLock(self.lock_directory / f"{record_key}.lock")
+        if not await lock.acquire(_LOCK_WAIT_SECONDS):
             raise CommitInterrupted(f"action {index} ({action.kind}) is being committed by another process")
         try:
             if await self.store.aexists(record_key):
@@ -157,7 +157,73 @@ class CommitLedger:
             await self.store.awrite(key=record_key, obj=outcome.model_dump(mode="json"))
             return outcome
         finally:
-            self.locks.release_lock(record_key, holder)
+            lock.release()
+
+
+class _FileLock:
+    """An exclusive lock on a file (flock, or msvcrt on Windows), polled without blocking the loop.
+
+    Not Prefect's FileSystemLockManager: its lock file outlives a killed holder until it expires,
+    a racing reader can find it empty and fail, and it waits with `time.sleep` inside async code,
+    which stalls a second commit on the same event loop until it times out.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    async def acquire(self, timeout: float) -> bool:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        deadline = time.monotonic() + timeout
+        try:
+            while not _try_lock(fd):
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    return False
+                await asyncio.sleep(_LOCK_POLL_SECONDS)
+        except BaseException:  # cancelled while waiting: do not leak the descriptor
+            os.close(fd)
+            raise
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            try:
+                _unlock(fd)
+            finally:
+                os.close(fd)
+
+
+if sys.platform == "win32":
+    import msvcrt
+
+    def _try_lock(fd: int) -> bool:
+        os.lseek(fd, 0, os.SEEK_SET)
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+
+    def _unlock(fd: int) -> None:
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
+else:
+    import fcntl
+
+    def _try_lock(fd: int) -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def _unlock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def _forget(store: ResultStore, key: str) -> None:

@@ -109,7 +109,10 @@ async def request_review(
         problem = _refusal(decision, request, votes, now)
         if problem:
             logger.warning("Decision from %r not counted: %s", decision.reviewer, problem)
-            record = record.model_copy(update={"note": f"Not counted ({decision.reviewer}): {problem}"})
+            note = f"Not counted ({decision.reviewer}): {problem}"
+            record = record.model_copy(update={"note": note, "updated_at": now})
+            # Saved, so that whoever sent it sees why in `review-gate show` and not only in the logs.
+            await _save(record)
             records.emit_review_event(
                 "refused", record, {"reviewer": decision.reviewer, "reason": problem}, str(sequence)
             )
@@ -152,7 +155,13 @@ def _refusal(
         return "not a reviewer this policy lists"
     if any(v.reviewer == decision.reviewer for v in votes):
         return "already approved; approvals must come from distinct reviewers"
-    if decision.outcome is Outcome.APPROVED and request.blocking and not decision.override_reason.strip():
+    # An edit replaces the blocked content and is validated again; only approving as is needs a reason.
+    if (
+        decision.outcome is Outcome.APPROVED
+        and decision.edited_actions is None
+        and request.blocking
+        and not decision.override_reason.strip()
+    ):
         return "approving despite blocking findings needs an override reason"
     return ""
 

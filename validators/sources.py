@@ -229,7 +229,9 @@ class SourceLibrary(Mapping[str, SourceDocument]):
             position += len(doc.text) + len(_SEPARATOR)
         corpus = _SEPARATOR.join(doc.text for doc in documents)
         lowered_parts = [doc.lowered for doc in documents]
-        lowered = None if any(p is None for p in lowered_parts) else _SEPARATOR.join(lowered_parts)  # type: ignore[misc]
+        lowered = None
+        if all(part is not None for part in lowered_parts):
+            lowered = _SEPARATOR.join(part for part in lowered_parts if part is not None)
         return corpus, lowered, starts, documents
 
     def _document_at(self, position: int) -> SourceDocument:
