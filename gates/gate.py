@@ -95,33 +95,40 @@ async def request_review(
 
     sequence = 0
     votes: list[ReviewDecision] = []
+    # A re-run after a suspend replays the decisions already processed: it rebuilds the same state
+    # but must not save, announce or post them again.
+    seen = record.decisions_seen
     while True:
-        decision = await wait_for_decision(record.request, sequence, clock())
+        decision, received_at = await wait_for_decision(record.request, sequence, clock())
         sequence += 1
-        now = clock()
-        decision = decision.model_copy(update={"decided_at": decision.decided_at or now})
+        quiet = sequence <= seen
+        arrived = received_at or clock()
+        decision = decision.model_copy(update={"decided_at": decision.decided_at or arrived})
         request = record.request
+        record = record.model_copy(update={"decisions_seen": max(seen, sequence), "updated_at": arrived})
 
-        if now.timestamp() >= request.deadline.timestamp():
+        if arrived.timestamp() >= request.deadline.timestamp():
             note = "The deadline passed before the policy's approvals came in."
             late = _gate_decision(request, Outcome.EXPIRED, note, request.deadline)
             return await _close(record, ReviewStatus.EXPIRED, [*votes, late], note, channels, logger)
-        problem = _refusal(decision, request, votes, now)
+        problem = _refusal(decision, request, votes, arrived)
         if problem:
-            logger.warning("Decision from %r not counted: %s", decision.reviewer, problem)
-            note = f"Not counted ({decision.reviewer}): {problem}"
-            record = record.model_copy(update={"note": note, "updated_at": now})
-            # Saved, so that whoever sent it sees why in `review-gate show` and not only in the logs.
-            await _save(record)
-            records.emit_review_event(
-                "refused", record, {"reviewer": decision.reviewer, "reason": problem}, str(sequence)
-            )
+            record = record.model_copy(update={"note": f"Not counted ({decision.reviewer}): {problem}"})
+            if not quiet:
+                logger.warning("Decision from %r not counted: %s", decision.reviewer, problem)
+                # Saved, so that whoever sent it sees why in `review-gate show`, not only in the logs.
+                await _save(record)
+                records.emit_review_event(
+                    "refused", record, {"reviewer": decision.reviewer, "reason": problem}, str(sequence)
+                )
             continue
         if decision.outcome is Outcome.REJECTED:
             note = f"Rejected by {decision.reviewer}" + (f": {decision.comment}" if decision.comment else ".")
             return await _close(record, ReviewStatus.REJECTED, [*votes, decision], note, channels, logger)
         if decision.edited_actions is not None:
-            record, votes = await _replace_content(record, decision, revalidate, channels, logger, sequence)
+            record, votes = await _replace_content(
+                record, decision, revalidate, channels, logger, sequence, quiet
+            )
             if len(votes) >= record.request.policy.approvals_required:
                 note = f"Approved with edits by {', '.join(v.reviewer for v in votes)}."
                 return await _close(record, ReviewStatus.APPROVED, votes, note, channels, logger)
@@ -132,7 +139,9 @@ async def request_review(
             note = f"Approved by {', '.join(v.reviewer for v in votes)}."
             return await _close(record, ReviewStatus.APPROVED, votes, note, channels, logger)
         note = f"Approved by {decision.reviewer}; {needed - len(votes)} more approval(s) needed."
-        record = record.model_copy(update={"votes": list(votes), "note": note, "updated_at": now})
+        record = record.model_copy(update={"votes": list(votes), "note": note})
+        if quiet:
+            continue
         await _save(record)
         records.emit_review_event("vote", record, {"reviewer": decision.reviewer}, str(sequence))
         for channel in channels:
@@ -201,9 +210,10 @@ async def _open(
         created_at=created_at,
         deadline=existing.request.deadline if existing else now + policy.timeout,
     )
-    record = ReviewRecord(request=request, updated_at=now, note="Waiting for reviewers.")
     if existing is not None:
-        return record, False
+        seen = existing.decisions_seen
+        return ReviewRecord(request=request, updated_at=now, note=existing.note, decisions_seen=seen), False
+    record = ReviewRecord(request=request, updated_at=now, note="Waiting for reviewers.")
     async with get_client() as client:
         await records.save_record(client, record)
         await records.write_findings_artifact(client, record)
@@ -218,8 +228,12 @@ async def _replace_content(
     channels: Sequence[ReviewChannel],
     logger: logging.Logger | logging.LoggerAdapter[logging.Logger],
     sequence: int,
+    quiet: bool = False,
 ) -> tuple[ReviewRecord, list[ReviewDecision]]:
-    """A reviewer edited the content: validate it again and start a new round on it."""
+    """A reviewer edited the content: validate it again and start a new round on it.
+
+    `quiet` replays an edit already announced (a re-run after a suspend): same state, no records.
+    """
     try:
         edited = parse_actions(decision.edited_actions or [])
     except InputError as exc:
@@ -246,9 +260,11 @@ async def _replace_content(
         if blocked
         else f"{decision.reviewer} edited and approved the content."
     )
-    for channel in channels:
+    for channel in [] if quiet else channels:
         await _deliver(channel.withdraw, record, logger, f"{channel.name}: withdraw")
     record = record.model_copy(update={"request": request, "votes": votes, "note": note})
+    if quiet:
+        return record, votes
     await _save(record)
     async with get_client() as client:
         await records.write_findings_artifact(client, record)

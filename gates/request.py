@@ -91,6 +91,9 @@ class ReviewRecord(BaseModel):
     votes: list[ReviewDecision] = Field(default_factory=list)
     updated_at: datetime
     note: str = Field(default="", description="The last thing that happened, for a person.")
+    decisions_seen: int = Field(
+        default=0, description="Decisions processed so far: a re-run replays these without announcing them."
+    )
 
     @property
     def approvals(self) -> list[str]:

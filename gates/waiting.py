@@ -50,8 +50,14 @@ async def resume_with(flow_run_id: UUID, decision: ReviewDecision) -> tuple[bool
     return accepted, reason
 
 
-async def wait_for_decision(request: ReviewRequest, sequence: int, now: datetime) -> ReviewDecision:
-    """Block until the next decision on `request` (or its replay after a suspend)."""
+async def wait_for_decision(
+    request: ReviewRequest, sequence: int, now: datetime
+) -> tuple[ReviewDecision, datetime | None]:
+    """Block until the next decision on `request` (or its replay after a suspend).
+
+    Returns the decision and when the Prefect server received it: the server's time, not the
+    sender's, decides whether it came before the deadline, and stays the same on every replay.
+    """
     context = FlowRunContext.get()
     if context is None or context.flow_run is None:
         raise RuntimeError("the review gate waits only inside a flow run")
@@ -61,7 +67,7 @@ async def wait_for_decision(request: ReviewRequest, sequence: int, now: datetime
     backstop = int(remaining + BACKSTOP_GRACE.total_seconds())
     if context.flow_run.deployment_id is not None:
         decision = await asuspend_flow_run(wait_for_input=form, key=key, timeout=backstop)
-        return ReviewDecision.model_validate(decision.model_dump())
+        return _typed(decision), await _received_at(context.flow_run.id, key)
     timer = asyncio.create_task(_expire_at_deadline(context.flow_run.id, request, remaining))
     try:
         decision = await apause_flow_run(
@@ -71,7 +77,25 @@ async def wait_for_decision(request: ReviewRequest, sequence: int, now: datetime
         timer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await timer
+    return _typed(decision), await _received_at(context.flow_run.id, key)
+
+
+def _typed(decision: ReviewDecision) -> ReviewDecision:
+    # The form is a subclass made by with_initial_data; callers get the plain model.
     return ReviewDecision.model_validate(decision.model_dump())
+
+
+async def _received_at(flow_run_id: UUID, key: str) -> datetime | None:
+    """When the server stored the input that resumed the wait keyed `key` (Paused or Suspended)."""
+    async with get_client() as client:
+        for state_name in ("paused", "suspended"):
+            prefix = f"{state_name}-{key}-response"
+            found = await client.filter_flow_run_input(
+                flow_run_id=flow_run_id, key_prefix=prefix, limit=1, exclude_keys=set()
+            )
+            if found and found[0].created is not None:
+                return found[0].created
+    return None
 
 
 async def _expire_at_deadline(flow_run_id: UUID, request: ReviewRequest, delay: float) -> None:

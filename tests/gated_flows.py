@@ -30,6 +30,7 @@ from prefect_review_gate.gates import (
     request_review,
 )
 from prefect_review_gate.gates.actions import parse_actions
+from prefect_review_gate.gates.request import ReviewRecord
 from prefect_review_gate.validators import Finding, ReviewClosed, Severity
 
 __all__ = [
@@ -133,6 +134,28 @@ async def durable_append_retrying(
     return await _gated_append(workdir, line, policy, revalidate, crash)
 
 
+class FileChannel:
+    """A channel that appends each call to a file: survives the process, so re-runs can be counted."""
+
+    name = "file"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _log(self, what: str, record: ReviewRecord) -> None:
+        with self.path.open("a", encoding="utf-8") as log:
+            log.write(f"{what} {record.status.value} {','.join(record.approvals)}\n")
+
+    async def notify(self, record: ReviewRecord) -> None:
+        self._log("notify", record)
+
+    async def update(self, record: ReviewRecord) -> None:
+        self._log("update", record)
+
+    async def withdraw(self, record: ReviewRecord) -> None:
+        self._log("withdraw", record)
+
+
 async def _gated_append(
     workdir: str, line: str, policy: dict[str, Any], revalidate: bool, crash: Crash
 ) -> Any:
@@ -146,6 +169,7 @@ async def _gated_append(
         policy=ReviewPolicy.model_validate(policy),
         requester="agent:test",
         revalidate=flag_400_percent if revalidate else None,
+        channels=[FileChannel(work / "channel.log")],
     )
     if crash == "exit_after_review" and _first_time(work / "crashed"):
         os._exit(1)  # the process dies with the approval in hand, before commit

@@ -269,6 +269,9 @@ async def test_quorum_under_suspend_replays_earlier_votes_by_pause_key(served: P
     assert _lines(tmp_path / "out.txt") == ["quorum-suspended-line"]
     assert set(run.empirical_policy.pause_keys or ()) == {f"{review_id}-0", f"{review_id}-1"}
     assert (await get_review(review_id)).approvals == ["alice", "carol"]
+    # Three runs of the flow body, yet each thing was told once: replays announce nothing.
+    channel_calls = (tmp_path / "channel.log").read_text().splitlines()
+    assert channel_calls == ["notify open ", "update open alice", "update approved alice,carol"]
 
 
 # --- 2. crashes between approval and commit, and racing commits ----------------------------------------
