@@ -26,7 +26,9 @@ from prefect_review_gate.gates.waiting import wait_for_decision
 from prefect_review_gate.validators.errors import DeliveryFailed, InputError, ReviewGateError
 from prefect_review_gate.validators.findings import Finding, has_blocking
 
-__all__ = ["Revalidate", "request_review"]
+__all__ = ["GATE_TAG", "Revalidate", "request_review"]
+
+GATE_TAG = "review-gate"
 
 Revalidate = Callable[[Sequence[Action]], Sequence[Finding] | Awaitable[Sequence[Finding]]]
 Clock = Callable[[], datetime]
@@ -217,6 +219,9 @@ async def _open(
     async with get_client() as client:
         await records.save_record(client, record)
         await records.write_findings_artifact(client, record)
+        # Tags make gated runs and each agent's runs filterable in the Prefect UI and automations.
+        tags = [*flow_run.tags, *(t for t in (GATE_TAG, requester) if t not in flow_run.tags)]
+        await client.update_flow_run(flow_run.id, tags=tags)
     records.emit_review_event("requested", record)
     return record, True
 

@@ -111,6 +111,7 @@ async def test_approve_commits_once_and_records_everything(tmp_path: Path) -> No
     async with get_client() as client:
         run = await client.read_flow_run(state.state_details.flow_run_id)
         artifacts = await client.read_artifacts()
+    assert {"review-gate", "agent:test"} <= set(run.tags)
     keys = {a.key for a in artifacts if a.flow_run_id == run.id}
     review_id = result["review_id"]
     assert {
