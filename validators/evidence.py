@@ -35,9 +35,12 @@ class Passage:
 
 
 def closest_id(unknown: str, known: Sequence[str]) -> str | None:
-    """The known source id a mistyped or invented one most resembles."""
-    match = process.extractOne(unknown, known, scorer=fuzz.WRatio, score_cutoff=60)
-    return match[0] if match else None
+    """The known source id a mistyped or invented one most resembles (near misses like 'fastapi-docs')."""
+    match = process.extractOne(unknown, known, scorer=fuzz.ratio, score_cutoff=60)
+    if match is None:  # an id that extends a known one: 'orjson-benchmarks' for 'orjson'
+        prefixed = [k for k in known if unknown.startswith(k) or k.startswith(unknown)]
+        return max(prefixed, key=len) if prefixed else None
+    return str(match[0])
 
 
 def closest_url(key: str, library: SourceLibrary) -> tuple[str, str] | None:

@@ -52,10 +52,14 @@ def validate_draft(draft: str, sources: SourceLibrary | Mapping[str, str]) -> li
 
 def _check_citations(draft: Draft, library: SourceLibrary) -> list[Finding]:
     findings = []
+    ids = list(library)
+    guesses: dict[str, str | None] = {}
     for citation in draft.citations:
         if citation.source_id in library:
             continue
-        guess = closest_id(citation.source_id, list(library))
+        if citation.source_id not in guesses:
+            guesses[citation.source_id] = closest_id(citation.source_id, ids)
+        guess = guesses[citation.source_id]
         hint = f"; the closest source is [{guess}]" if guess else ""
         findings.append(
             Finding(
