@@ -10,6 +10,7 @@ Codes, all `block` (DESIGN.md, `review-gate validate`):
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 from collections.abc import Mapping
 
@@ -104,12 +105,17 @@ def _check_quote(
         return None
     words = [_WORD.findall(fragment) for fragment in fragments]
     anchors = [max(fragment_words, key=len) for fragment_words in words]
-    # Uncited: only sources holding the first fragment's longest word can hold the quote.
-    candidates = cited or library.documents_with(anchors[0])
-    if any(_holds_in_order(doc, fragments, anchors, words) for doc in candidates):
+    held = None
+    if not cited and len(fragments) == 1:  # uncited, one piece: all sources searched at once
+        held = library.holds_fragment(fragments[0], anchors[0], words[0])
+    if held is not None:
+        supported = held
+    else:  # uncited otherwise: only sources holding the first piece's longest word can hold it
+        candidates = cited or library.documents_with(anchors[0])
+        supported = any(_holds_in_order(doc, fragments, anchors, words) for doc in candidates)
+    if supported:
         return None
-    candidates = cited or list(library.values())
-    passage = closest_passage(passage_text, candidates)
+    passage = closest_passage(passage_text, cited or _likely_sources(library, words))
     where = "the cited sources" if cited else "any source"
     return Finding(
         code=Code.UNSUPPORTED_QUOTE,
@@ -122,6 +128,16 @@ def _check_quote(
         evidence=passage.text if passage else None,
         evidence_source=passage.source_id if passage else None,
     )
+
+
+def _likely_sources(library: SourceLibrary, words: list[list[str]], limit: int = 8) -> list[SourceDocument]:
+    """Sources worth searching for an uncited quote's closest passage: those with its longest words."""
+    longest = sorted({w for fragment_words in words for w in fragment_words}, key=len, reverse=True)
+    found: dict[str, SourceDocument] = {}
+    for word in longest[:3]:
+        for doc in itertools.islice(library.documents_with(word), limit):
+            found.setdefault(doc.id, doc)
+    return list(found.values())
 
 
 def _holds_in_order(

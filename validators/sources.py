@@ -106,26 +106,34 @@ class SourceDocument:
     def find_quote(self, fragment: str, anchor: str, words: Sequence[str], after: int = -1) -> int:
         """Approximate position of the normalized `fragment` in the text after `after`, or -1.
 
-        `anchor` is the fragment's longest word, lower-cased; each of its hits in the lower-cased
-        text is checked in a window around it: as written first, normalized only when every word of
-        the fragment is in the window at all.
+        See `find_fragment`.
         """
         lowered = self.lowered
         if lowered is None:
             # Lower-casing changes this text's length (a dotted İ, say): no lower-cased offsets, so
             # the whole normalized text is searched, its position standing in for the text's.
             return find_word_aligned(self.normalized, fragment, max(after + 1, 0))
-        margin = 2 * len(fragment) + 300
-        position = lowered.find(anchor, after + 1)
-        while position >= 0:
-            raw = lowered[max(0, position - margin) : position + margin]
-            if find_word_aligned(raw, fragment) >= 0 or (
-                all(word in raw for word in words)
-                and find_word_aligned(normalize_passage(raw), fragment) >= 0
-            ):
-                return position
-            position = lowered.find(anchor, position + 1)
-        return -1
+        return find_fragment(lowered, fragment, anchor, words, after)
+
+
+def find_fragment(lowered: str, fragment: str, anchor: str, words: Sequence[str], after: int = -1) -> int:
+    """Approximate position of a normalized quote fragment in a lower-cased text after `after`, or -1.
+
+    Most quotes are copied as written, so the fragment is first looked for as is: one scan.
+    Otherwise (a line break or markup in the source) each hit of `anchor`, the fragment's longest
+    word, is checked in a window around it, normalized only when it holds every word at all.
+    """
+    verbatim = find_word_aligned(lowered, fragment, after + 1)
+    if verbatim >= 0:
+        return verbatim
+    margin = 2 * len(fragment) + 300
+    position = lowered.find(anchor, after + 1)
+    while position >= 0:
+        raw = lowered[max(0, position - margin) : position + margin]
+        if all(word in raw for word in words) and find_word_aligned(normalize_passage(raw), fragment) >= 0:
+            return position
+        position = lowered.find(anchor, position + 1)
+    return -1
 
 
 def _written_forms(digits: str, unit: str) -> list[str]:
@@ -254,6 +262,16 @@ class SourceLibrary(Mapping[str, SourceDocument]):
             if index + 1 == len(starts):
                 return
             position = lowered.find(word, starts[index + 1])  # one hit per source is enough
+
+    def holds_fragment(self, fragment: str, anchor: str, words: Sequence[str]) -> bool | None:
+        """Whether any source holds the quote fragment (see `find_fragment`), searching all at once.
+
+        None when the sources cannot be searched lower-cased together; ask each source instead.
+        """
+        lowered = self._corpus[1]
+        if lowered is None:
+            return None
+        return find_fragment(lowered, fragment, anchor, words) >= 0
 
     def knows_url(self, spellings: Sequence[str], first: Sequence[SourceDocument] = ()) -> bool:
         """True when some source has this URL or one under it; `first` (the cited ones) are tried first."""
