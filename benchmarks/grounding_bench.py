@@ -137,7 +137,8 @@ def read_stdlib_docstrings(min_chars: int) -> list[tuple[str, str]]:
     """
     stdlib = Path(sysconfig.get_paths()["stdlib"])
     found = []
-    for path in sorted(stdlib.glob("*.py")):
+    modules = [*stdlib.glob("*.py"), *stdlib.glob("*/*.py")]
+    for path in sorted(p for p in modules if p.parent.name not in ("site-packages", "test", "tests")):
         try:
             tree = ast.parse(path.read_text(encoding="utf-8"))
         except (SyntaxError, UnicodeDecodeError, ValueError):
@@ -146,7 +147,8 @@ def read_stdlib_docstrings(min_chars: int) -> list[tuple[str, str]]:
         docs = [d for d in (ast.get_docstring(n) for n in nodes) if d]
         body = "\n\n".join(docs)
         if len(body) >= min_chars:
-            found.append((source_id("py-" + path.stem), body))
+            name = path.stem if path.parent == stdlib else f"{path.parent.name}.{path.stem}"
+            found.append((source_id("py-" + name), body))
     return found
 
 
@@ -154,7 +156,7 @@ def load_sources(site_packages: Path, target_bytes: int, min_chars: int) -> Sour
     """Packages in name order, then standard-library docstrings, until `target_bytes`."""
     texts: dict[str, str] = {}
     total = 0
-    for sid, body in [*read_descriptions(site_packages, min_chars), *read_stdlib_docstrings(min_chars // 2)]:
+    for sid, body in [*read_descriptions(site_packages, min_chars), *read_stdlib_docstrings(min_chars // 4)]:
         if total >= target_bytes:
             break
         texts[sid] = body
