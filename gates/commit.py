@@ -16,11 +16,14 @@ import inspect
 import os
 import sys
 import time
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from prefect.client.schemas.objects import State
+from prefect.context import FlowRunContext
+from prefect.events import emit_event
 from prefect.results import ResultStore, aget_default_result_storage
 from prefect.serializers import JSONSerializer
 from prefect.settings import get_current_settings
@@ -40,6 +43,7 @@ from prefect_review_gate.validators.errors import (
 
 __all__ = ["ActionOutcome", "CommitReport", "commit", "idempotency_key", "outcome_state"]
 
+_EVENT_NAMESPACE = uuid.UUID("6d0f3d1e-2b6a-4c59-a1c3-7f9e0b8a5d21")
 _LOCK_WAIT_SECONDS = 60.0
 _LOCK_POLL_SECONDS = 0.05
 
@@ -106,8 +110,36 @@ async def commit(verdict: ReviewVerdict, actions: Sequence[Action] | None = None
     for index, (action, run) in enumerate(zip(approved, runners, strict=True)):
         key = idempotency_key(verdict.review_id, index, verdict.content_hash)
         outcomes.append(await ledger.run_once(index, action, key, run))
-    return CommitReport(
+    report = CommitReport(
         review_id=verdict.review_id, content_hash=verdict.content_hash, actions=approved, outcomes=outcomes
+    )
+    _announce_commit(report)
+    return report
+
+
+def _announce_commit(report: CommitReport) -> None:
+    """Emit `review_gate.committed`, related to the flow run committing, once per review and content."""
+    context = FlowRunContext.get()
+    related = []
+    if context is not None and context.flow_run is not None:
+        related.append(
+            {
+                "prefect.resource.id": f"prefect.flow-run.{context.flow_run.id}",
+                "prefect.resource.role": "flow-run",
+            }
+        )
+    emit_event(
+        event="review_gate.committed",
+        resource={"prefect.resource.id": f"review-gate.review.{report.review_id}"},
+        related=related,
+        payload={
+            "review_id": report.review_id,
+            "content_hash": report.content_hash,
+            "actions": [o.kind for o in report.outcomes],
+            "replayed": [o.replayed for o in report.outcomes],
+        },
+        # One id per review and content: a retry that replays the outcomes does not announce them again.
+        id=uuid.uuid5(_EVENT_NAMESPACE, f"{report.review_id}:{report.content_hash}:committed"),
     )
 
 
