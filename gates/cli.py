@@ -1,9 +1,25 @@
 """`review-gate`: the command line.
 
     review-gate validate DRAFT --sources DIR [--json]
+    review-gate pending [--json]
+    review-gate show ID [--json]
+    review-gate approve ID --as NAME [--comment TEXT] [--override-reason TEXT]
+    review-gate reject ID --as NAME --reason TEXT
+    review-gate expire
 
-Exit status: 0 no blocking finding, 1 blocking findings, 2 bad usage or unreadable input.
-Heavy imports stay inside the commands so that `validate` starts fast.
+`validate` exit status: 0 no blocking finding, 1 blocking findings, 2 bad usage or unreadable input.
+
+The review commands talk to the Prefect API that PREFECT_API_URL names. Exit status:
+    0  done
+    1  refused: the review is already decided, NAME may not decide it (not a listed reviewer, or
+       the requester), NAME already approved it, or its run is not waiting for a decision; also
+       an unexpected error from the API, reported in one line
+    2  bad usage: an unknown review id, a missing or empty option, approving a review with
+       blocking findings without --override-reason, or PREFECT_API_URL unset or unreachable
+Errors are one line on stderr.
+
+Heavy imports stay inside the commands so that `validate` starts fast: Prefect is imported only by
+the review commands.
 """
 
 from __future__ import annotations
@@ -15,11 +31,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from prefect_review_gate.validators.errors import InputError
+from prefect_review_gate.validators.errors import InputError, ReviewGateError
 
 __all__ = ["main"]
 
 EXIT_OK, EXIT_BLOCKING, EXIT_USAGE = 0, 1, 2
+EXIT_REFUSED = 1  # the review commands' "no": a decision that cannot be taken as asked
 
 
 class _Parser(argparse.ArgumentParser):
@@ -44,7 +61,68 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("--json", action="store_true", help="print findings as JSON (the stable contract)")
     validate.set_defaults(handler=_validate)
+    _add_review_commands(commands)
     return parser
+
+
+def _add_review_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
+    where = " Talks to the Prefect API named by PREFECT_API_URL."
+    pending = commands.add_parser(
+        "pending",
+        help="list open reviews: age, requester, actions, findings, approvals, whether the run waits",
+        description="List open reviews, oldest first." + where,
+    )
+    pending.add_argument("--json", action="store_true", help="print the list as JSON")
+    pending.set_defaults(handler=_pending)
+
+    show = commands.add_parser(
+        "show",
+        help="show one review: actions, findings with evidence, policy, deadline, votes",
+        description="Show one review in full, decided or not." + where,
+    )
+    show.add_argument("review_id", metavar="ID", help="the review id, as `pending` lists it")
+    show.add_argument("--json", action="store_true", help="print the review record as JSON")
+    show.set_defaults(handler=_show)
+
+    approve = commands.add_parser(
+        "approve",
+        help="approve a waiting review as a listed reviewer",
+        description="Approve a review: its run resumes and, once the policy's approvals are in, "
+        "commits the actions." + where,
+    )
+    _add_decision_arguments(approve)
+    approve.add_argument("--comment", default="", metavar="TEXT", help="why you approve")
+    approve.add_argument(
+        "--override-reason",
+        default="",
+        metavar="TEXT",
+        help="required when the review has blocking findings: why they are acceptable",
+    )
+    approve.set_defaults(handler=_approve)
+
+    reject = commands.add_parser(
+        "reject",
+        help="reject a waiting review: nothing commits",
+        description="Reject a review: its run ends in state Rejected and commits nothing." + where,
+    )
+    _add_decision_arguments(reject)
+    reject.add_argument("--reason", required=True, metavar="TEXT", help="why, for the requester")
+    reject.set_defaults(handler=_reject)
+
+    expire = commands.add_parser(
+        "expire",
+        help="close every waiting review past its deadline as expired",
+        description="Resume every waiting review past its deadline with an expired decision: "
+        "its run ends in state Expired and commits nothing." + where,
+    )
+    expire.set_defaults(handler=_expire)
+
+
+def _add_decision_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("review_id", metavar="ID", help="the review id, as `pending` lists it")
+    parser.add_argument(
+        "--as", dest="reviewer", required=True, metavar="NAME", help="who decides, as the policy lists it"
+    )
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -64,17 +142,61 @@ def _validate(args: argparse.Namespace) -> int:
     return EXIT_BLOCKING if blocking else EXIT_OK
 
 
+# The review commands import Prefect, through review_commands, only once they run.
+
+
+def _pending(args: argparse.Namespace) -> int:
+    from prefect_review_gate.gates import review_commands
+
+    return review_commands.pending(as_json=args.json)
+
+
+def _show(args: argparse.Namespace) -> int:
+    from prefect_review_gate.gates import review_commands
+
+    return review_commands.show(args.review_id, as_json=args.json)
+
+
+def _approve(args: argparse.Namespace) -> int:
+    from prefect_review_gate.gates import review_commands
+
+    return review_commands.approve(args.review_id, args.reviewer, args.comment, args.override_reason)
+
+
+def _reject(args: argparse.Namespace) -> int:
+    from prefect_review_gate.gates import review_commands
+
+    return review_commands.reject(args.review_id, args.reviewer, args.reason)
+
+
+def _expire(args: argparse.Namespace) -> int:
+    from prefect_review_gate.gates import review_commands
+
+    return review_commands.expire()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status (the console script exits with it)."""
     args = _build_parser().parse_args(argv)
     try:
         status: int = args.handler(args)
     except InputError as exc:
-        sys.stderr.write(f"review-gate {args.command}: {exc}\n")
+        _error(args.command, exc)
         return EXIT_USAGE
+    except ReviewGateError as exc:
+        _error(args.command, exc)
+        return EXIT_REFUSED
     except KeyboardInterrupt:
         return 130
     return status
+
+
+def _error(command: str, exc: Exception) -> None:
+    from prefect_review_gate.gates.terminal import printable
+
+    # Messages can quote what agents and reviewers wrote: one line, with no control characters.
+    message = printable(" ".join(str(exc).splitlines()))
+    sys.stderr.write(f"review-gate {command}: {message}\n")
 
 
 if __name__ == "__main__":

@@ -6,12 +6,14 @@ with a `ReviewDecision`, and the gate inside the run applies the policy again be
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from uuid import UUID
 
-from prefect.client.orchestration import get_client
+from prefect.client.orchestration import PrefectClient, get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-from prefect.client.schemas.objects import StateType
+from prefect.client.schemas.objects import State, StateType
 
 from prefect_review_gate.gates import records
 from prefect_review_gate.gates.decision import Channel, Outcome, ReviewDecision
@@ -19,29 +21,25 @@ from prefect_review_gate.gates.request import ReviewRecord
 from prefect_review_gate.gates.waiting import expired_decision, resume_with
 from prefect_review_gate.validators.errors import InputError, ReviewGateError, UnauthorizedReviewer
 
-__all__ = ["PendingReview", "decide", "expire_overdue", "get_review", "list_pending"]
+__all__ = ["PendingReview", "decide", "expire_overdue", "get_review", "get_review_status", "list_pending"]
+
+_PAGE = 200  # the API's largest page of flow runs
 
 
 @dataclass(frozen=True)
 class PendingReview:
     record: ReviewRecord
     waiting: bool  # the run is paused and can take a decision now
+    run_state: str = ""  # the run's state name ("Paused", "Suspended", "Running"...); "" if it is gone
 
 
 async def list_pending() -> list[PendingReview]:
     """Open reviews, oldest first, with whether their run is waiting for a decision right now."""
     async with get_client() as client:
         open_records = [r for r in await records.load_records(client) if r.is_open]
-        run_ids = [r.request.flow_run_id for r in open_records]
-        paused: set[object] = set()
-        for start in range(0, len(run_ids), 200):
-            runs = await client.read_flow_runs(
-                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=run_ids[start : start + 200])),
-                limit=200,
-            )
-            paused |= {run.id for run in runs if run.state and run.state.type is StateType.PAUSED}
+        states = await _run_states(client, [r.request.flow_run_id for r in open_records])
     open_records.sort(key=lambda r: r.request.created_at)
-    return [PendingReview(r, r.request.flow_run_id in paused) for r in open_records]
+    return [_with_state(r, states) for r in open_records]
 
 
 async def get_review(review_id: str) -> ReviewRecord:
@@ -51,6 +49,41 @@ async def get_review(review_id: str) -> ReviewRecord:
     if record is None:
         raise InputError(f"no review with id {review_id!r}; `review-gate pending` lists open reviews")
     return record
+
+
+async def get_review_status(review_id: str) -> PendingReview:
+    """The review's latest record (decided or not) and where its flow run stands now.
+
+    Raises `InputError` for an unknown id.
+    """
+    record = await get_review(review_id)
+    async with get_client() as client:
+        states = await _run_states(client, [record.request.flow_run_id])
+    return _with_state(record, states)
+
+
+async def _run_states(client: PrefectClient, run_ids: list[UUID]) -> dict[UUID, State]:
+    """The current state of each run that still exists, in pages the API accepts.
+
+    The pages are read concurrently: with hundreds of open reviews, reading these runs is most of
+    the time `review-gate pending` waits on the API.
+    """
+    pages = [run_ids[start : start + _PAGE] for start in range(0, len(run_ids), _PAGE)]
+    batches = await asyncio.gather(
+        *(
+            client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=page)), limit=_PAGE)
+            for page in pages
+        )
+    )
+    return {run.id: run.state for runs in batches for run in runs if run.state is not None}
+
+
+def _with_state(record: ReviewRecord, states: dict[UUID, State]) -> PendingReview:
+    state = states.get(record.request.flow_run_id)
+    if state is None:
+        return PendingReview(record, waiting=False)
+    waiting = record.is_open and state.type is StateType.PAUSED
+    return PendingReview(record, waiting=waiting, run_state=state.name or state.type.value.title())
 
 
 async def decide(
@@ -94,8 +127,10 @@ async def decide(
     )
     accepted, reason = await resume_with(request.flow_run_id, decision)
     if not accepted:
+        # Between two votes of a quorum the run is briefly running again: saying so saves a retry guess.
         raise ReviewGateError(
-            f"review {review_id}: the run did not take the decision ({reason or 'not paused'})"
+            f"review {review_id}: its flow run is not waiting for a decision right now "
+            f"({reason or 'not paused'}); it may be resuming after another decision, try again shortly"
         )
     return record
 

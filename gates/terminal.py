@@ -3,21 +3,38 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from typing import TextIO
 
 from prefect_review_gate.validators.findings import Finding, Severity
 
-__all__ = ["format_report", "wants_color"]
+__all__ = ["format_report", "printable", "wants_color"]
 
 _WINDOW = 70  # characters of the draft line shown on each side of a finding
 _COLORS = {Severity.BLOCK: "\033[31m", Severity.WARN: "\033[33m", Severity.INFO: "\033[36m"}
 _BOLD, _DIM, _RESET = "\033[1m", "\033[2m", "\033[0m"
+# C0/C1 controls except tab and newline, and the bidirectional overrides and isolates.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def wants_color(stream: TextIO) -> bool:
     """Color only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
     return stream.isatty() and "NO_COLOR" not in os.environ
+
+
+def printable(text: str) -> str:
+    """`text` with control and bidirectional-override characters shown as escapes (`\\x1b`).
+
+    Agents write most of what a reviewer reads. An escape sequence, a carriage return or a
+    right-to-left override in it could repaint or reorder the terminal and hide what is asked.
+    """
+    return _UNSAFE.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 
 def format_report(draft_name: str, draft: str, findings: Sequence[Finding], color: bool = False) -> str:

@@ -1,0 +1,243 @@
+"""`review-gate pending|show|approve|reject|expire`: reviews from the terminal, through the Prefect API.
+
+`cli` imports this module only when one of these commands runs, so `review-gate validate` starts
+without Prefect. Each command is one coroutine against the API that PREFECT_API_URL names. Errors
+from httpx and Prefect are mapped here, at the boundary, into the package's own tree, so that the
+CLI prints one line and never a traceback:
+
+    InputError        unknown id, a bad argument, PREFECT_API_URL unset or unreachable   (exit 2)
+    ReviewGateError   refused: already decided, not a reviewer, the run is not waiting  (exit 1)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import httpx
+from prefect.exceptions import ObjectNotFound
+from prefect.settings import PREFECT_API_URL
+from prefect.utilities.urls import url_for
+
+from prefect_review_gate.gates import review_text, reviews
+from prefect_review_gate.gates.decision import Channel, Outcome
+from prefect_review_gate.gates.request import ReviewRecord
+from prefect_review_gate.validators.errors import InputError, ReviewGateError
+
+__all__ = ["api_url", "approve", "expire", "pending", "reject", "run_against_api", "show"]
+
+T = TypeVar("T")
+
+
+def api_url() -> str:
+    """The Prefect API this CLI talks to. Raises `InputError` when none is configured.
+
+    Without it Prefect would start a throwaway local server on its own database: the reviews listed
+    there would not be the ones people are waiting on, so the CLI refuses rather than guess.
+    """
+    url = PREFECT_API_URL.value()
+    if not url:
+        raise InputError(
+            "PREFECT_API_URL is not set: point it at your Prefect server's API, "
+            "e.g. `export PREFECT_API_URL=http://127.0.0.1:4200/api`"
+        )
+    return str(url)
+
+
+def run_against_api(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run `work()` against the Prefect API, mapping foreign errors to one readable `ReviewGateError`."""
+    url = api_url()
+    try:
+        return asyncio.run(work())
+    except ReviewGateError:
+        raise
+    except httpx.TransportError as exc:
+        reason = str(exc) or type(exc).__name__
+        raise InputError(
+            f"cannot reach the Prefect API at {url} (PREFECT_API_URL): {reason}. "
+            "Start the server (`prefect server start`) or fix PREFECT_API_URL"
+        ) from None
+    except httpx.HTTPStatusError as exc:
+        raise InputError(_status_message(url, exc)) from None
+    except ObjectNotFound as exc:
+        raise InputError(f"not found on the Prefect API at {url} (PREFECT_API_URL): {exc}") from None
+    except Exception as exc:
+        # Anything else is a bug or an API this version does not know: still one line for a person.
+        raise ReviewGateError(
+            f"unexpected error talking to the Prefect API at {url}: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _status_message(url: str, exc: httpx.HTTPStatusError) -> str:
+    response = exc.response
+    text = (
+        f"the Prefect API at {url} (PREFECT_API_URL) answered {response.status_code} "
+        f"{response.reason_phrase} to {exc.request.method} {exc.request.url.path}"
+    )
+    if response.status_code == 404:
+        text += "; is PREFECT_API_URL a Prefect 3 server's API URL, ending in /api?"
+    return text
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _print(text: str) -> None:
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def _print_json(document: object) -> None:
+    sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+
+
+def pending(as_json: bool) -> int:
+    """Print the open reviews, oldest first."""
+    items = run_against_api(reviews.list_pending)
+    now = _now()
+    if as_json:
+        _print_json(review_text.pending_document(items, now))
+    else:
+        _print(review_text.pending_table(items, now))
+    return 0
+
+
+def show(review_id: str, as_json: bool) -> int:
+    """Print one review in full (any status). Raises `InputError` for an unknown id."""
+    item = run_against_api(lambda: reviews.get_review_status(review_id))
+    url = url_for("flow-run", obj_id=item.record.request.flow_run_id)
+    if as_json:
+        _print_json(review_text.review_document(item, url))
+    else:
+        _print(review_text.review_details(item, _now(), url))
+    return 0
+
+
+def approve(review_id: str, reviewer: str, comment: str, override_reason: str) -> int:
+    """Send an approval to the waiting run.
+
+    Raises:
+        InputError: unknown id; blocking findings and no override reason.
+        ReviewGateError: already decided, not waiting, or this reviewer already approved.
+        UnauthorizedReviewer: not a listed reviewer, or the requester.
+    """
+    reviewer = _required("--as", reviewer)
+
+    async def send() -> ReviewRecord:
+        await _refuse_early(review_id, reviewer, Outcome.APPROVED)
+        return await reviews.decide(
+            review_id,
+            Outcome.APPROVED,
+            reviewer,
+            channel=Channel.CLI,
+            comment=comment.strip(),
+            override_reason=override_reason.strip(),
+        )
+
+    record = run_against_api(send)
+    _print(_approval_sent(record, reviewer))
+    return 0
+
+
+def reject(review_id: str, reviewer: str, reason: str) -> int:
+    """Send a rejection to the waiting run; the reason is recorded as the reviewer's comment."""
+    reviewer = _required("--as", reviewer)
+    reason = _required("--reason", reason)
+
+    async def send() -> ReviewRecord:
+        await _refuse_early(review_id, reviewer, Outcome.REJECTED)
+        return await reviews.decide(
+            review_id, Outcome.REJECTED, reviewer, channel=Channel.CLI, comment=reason
+        )
+
+    record = run_against_api(send)
+    actions = len(record.request.actions)
+    _print(
+        f"Rejected review {review_id} as {reviewer}: {reason}\n"
+        f"The run ends in state Rejected and commits none of its {actions} action(s)."
+    )
+    return 0
+
+
+def expire() -> int:
+    """Resume every waiting review past its deadline with an `expired` decision; print what happened."""
+
+    now = _now()
+
+    async def sweep() -> tuple[list[reviews.PendingReview], list[str]]:
+        # Listed first only to name what expired and what could not be; expiring is expire_overdue's.
+        before = await reviews.list_pending()
+        return before, await reviews.expire_overdue(now)
+
+    before, expired = run_against_api(sweep)
+    _print(_expiry_report(before, expired, now))
+    return 0
+
+
+def _required(option: str, value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise InputError(f"{option} must not be empty")
+    return value
+
+
+async def _refuse_early(review_id: str, reviewer: str, outcome: Outcome) -> None:
+    """Refusals the gate would only log inside the run; the CLI says them to the reviewer instead."""
+    item = await reviews.get_review_status(review_id)
+    record = item.record
+    if not record.is_open:
+        return  # `decide` says "already decided" with the outcome
+    if outcome is Outcome.APPROVED and reviewer in record.approvals:
+        raise ReviewGateError(
+            f"{reviewer} already approved review {review_id}; approvals must come from distinct "
+            f"reviewers ({len(record.approvals)}/{record.request.policy.approvals_required} so far)"
+        )
+    if not item.run_state:
+        raise ReviewGateError(
+            f"review {review_id} is open but its flow run {record.request.flow_run_id} no longer exists "
+            "on the Prefect API; nothing can resume it"
+        )
+
+
+def _approval_sent(record: ReviewRecord, reviewer: str) -> str:
+    request = record.request
+    count, needed = len(record.approvals) + 1, request.policy.approvals_required
+    head = f"Approved review {request.id} as {reviewer} ({count}/{needed} approvals)."
+    if count >= needed:
+        tail = (
+            f"The run resumes and commits its {len(request.actions)} action(s); "
+            f"`review-gate show {request.id}` shows the outcome."
+        )
+    else:
+        others = [r for r in request.policy.reviewers if r not in {*record.approvals, reviewer}]
+        tail = f"It needs {needed - count} more approval(s), from: {', '.join(others)}."
+    return f"{head}\n{tail}"
+
+
+def _expiry_report(before: list[reviews.PendingReview], expired: list[str], now: datetime) -> str:
+    overdue = [p for p in before if p.record.request.deadline <= now]
+    if not overdue and not expired:
+        return "No open review is past its deadline."
+    lines: list[str] = []
+    if expired:
+        lines.append(f"Expired {len(expired)} review(s) past their deadline; their runs commit nothing:")
+        known = {p.record.request.id: p for p in before}
+        lines += [_expired_line(review_id, known.get(review_id), now) for review_id in expired]
+    stuck = [p for p in overdue if p.record.request.id not in expired]
+    if stuck:
+        lines.append(f"Past the deadline but not expired, because the run is not waiting ({len(stuck)}):")
+        lines += [f"  {p.record.request.id}  run {p.run_state or 'gone'}" for p in stuck]
+    return "\n".join(lines)
+
+
+def _expired_line(review_id: str, item: reviews.PendingReview | None, now: datetime) -> str:
+    if item is None:
+        return f"  {review_id}"
+    request = item.record.request
+    late = review_text.format_age((now - request.deadline).total_seconds())
+    run = request.flow_run_name or str(request.flow_run_id)
+    return f"  {review_id}  {request.requester}  flow run {run}  deadline passed {late} ago"

@@ -1,0 +1,144 @@
+"""A gated flow for tests that decide reviews from outside the run: the CLI, channels.
+
+The flow runs outside any deployment, so the gate pauses it in-process. Its one action appends a
+line to a file: side effects are counted, not mocked. The gate's clock can be shifted per line, to
+make a waiting review overdue without waiting for its deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import anyio
+from prefect import flow
+
+from prefect_review_gate.gates import (
+    Action,
+    ReviewPolicy,
+    commit,
+    outcome_state,
+    register_executor,
+    request_review,
+)
+from prefect_review_gate.gates.reviews import PendingReview, list_pending
+from prefect_review_gate.validators import Finding, ReviewClosed, Severity
+
+__all__ = [
+    "CLOCK_SHIFT",
+    "FINDINGS",
+    "Started",
+    "WriteLine",
+    "gated_write",
+    "run_cli",
+    "start_gated_write",
+    "wait_until_waiting",
+]
+
+# line -> how far the gate's clock is from the real one; tests change it while the run waits.
+CLOCK_SHIFT: dict[str, timedelta] = {}
+
+FINDINGS = [
+    Finding(
+        code="unsupported_number",
+        severity=Severity.BLOCK,
+        message="400% is in no source",
+        pointer="/actions/0/line",
+        source_ids=["pricing"],
+        evidence="Revenue grew 40% year over year.",
+    ),
+    Finding(code="uncited_number", severity=Severity.WARN, message="a number without a citation"),
+]
+
+
+class WriteLine(Action):
+    """Appends `line` to the file at `path`."""
+
+    kind: Literal["test.write_line"] = "test.write_line"
+    title: ClassVar[str] = "Append a line to a file"
+    path: str
+    line: str
+
+
+def _write(action: WriteLine, key: str) -> dict[str, str]:
+    with open(action.path, "a", encoding="utf-8") as handle:
+        handle.write(action.line + "\n")
+    return {"written": action.line, "key": key}
+
+
+register_executor("test.write_line", _write, replace=True)
+
+
+@flow(name="cli-gated-write")
+async def gated_write(path: str, line: str, policy: dict[str, Any], with_findings: bool = False) -> Any:
+    actions = [WriteLine(path=path, line=line)]
+
+    def clock() -> datetime:
+        return datetime.now(UTC) + CLOCK_SHIFT.get(line, timedelta(0))
+
+    verdict = await request_review(
+        actions,
+        policy=ReviewPolicy.model_validate(policy),
+        findings=FINDINGS if with_findings else [],
+        requester="agent:test",
+        clock=clock,
+    )
+    try:
+        report = await commit(verdict, actions)
+    except ReviewClosed as closed:
+        return outcome_state(closed)
+    return report.model_dump(mode="json")
+
+
+class Started:
+    """A gated run in progress in this event loop, and the file its action writes to."""
+
+    def __init__(self, task: asyncio.Task[Any], out: Path, line: str) -> None:
+        self.task, self.out, self.line = task, out, line
+
+    async def final_state(self, timeout: float = 60) -> Any:
+        return await asyncio.wait_for(self.task, timeout)
+
+    def written(self) -> list[str]:
+        return self.out.read_text(encoding="utf-8").splitlines() if self.out.exists() else []
+
+
+def start_gated_write(tmp_path: Path, line: str, policy: dict[str, Any], **kw: Any) -> Started:
+    out = tmp_path / "side-effects.txt"
+    task = asyncio.create_task(gated_write(str(out), line, policy, return_state=True, **kw))
+    return Started(task, out, line)
+
+
+async def wait_until_waiting(line: str, approvals: int = 0, timeout: float = 60) -> PendingReview:
+    """The open review whose action writes `line`, once its run waits with `approvals` counted."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        for pending in await list_pending():
+            request = pending.record.request
+            if (
+                pending.waiting
+                and len(pending.record.approvals) == approvals
+                and any(a.get("line") == line for a in request.actions)
+            ):
+                return pending
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"no waiting review for {line!r}")
+
+
+async def run_cli(
+    *args: str, api: str | None, extra_env: dict[str, str] | None = None
+) -> tuple[int, str, str]:
+    """`review-gate ARGS` as a user runs it: a new process, pointed at `api` by PREFECT_API_URL."""
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    if api is not None:
+        env["PREFECT_API_URL"] = api
+    env.update(extra_env or {})
+    with anyio.fail_after(120):
+        result = await anyio.run_process(
+            [sys.executable, "-m", "prefect_review_gate.gates.cli", *args], env=env, check=False
+        )
+    return result.returncode, result.stdout.decode(), result.stderr.decode()
