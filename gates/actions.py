@@ -63,8 +63,13 @@ class Action(BaseModel):
 
 
 def _excerpt(text: str, limit: int = _EXCERPT) -> str:
+    """One line, at most `limit` characters: agent-written text cannot add lines to a preview."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _line(value: object) -> str:
+    return _excerpt(str(value), limit=200)
 
 
 class SendEmail(Action):
@@ -76,9 +81,9 @@ class SendEmail(Action):
     body: str = Field(description="Plain-text body.")
 
     def preview(self) -> str:
-        cc = f"\n- cc: {', '.join(self.cc)}" if self.cc else ""
+        cc = f"\n- cc: {_line(', '.join(self.cc))}" if self.cc else ""
         return (
-            f"**{self.title}** to {', '.join(self.to)}{cc}\n- subject: {self.subject}\n"
+            f"**{self.title}** to {_line(', '.join(self.to))}{cc}\n- subject: {_line(self.subject)}\n"
             f"- body: {_excerpt(self.body)}"
         )
 
@@ -90,8 +95,10 @@ class UpdateDeal(Action):
     changes: dict[str, Any] = Field(min_length=1, description="Field name -> new value.")
 
     def preview(self) -> str:
-        changes = "\n".join(f"- {name} → {json.dumps(value)}" for name, value in self.changes.items())
-        return f"**{self.title}** `{self.deal_id}`\n{changes}"
+        changes = "\n".join(
+            f"- {_line(name)} → {_line(json.dumps(value))}" for name, value in self.changes.items()
+        )
+        return f"**{self.title}** `{_line(self.deal_id)}`\n{changes}"
 
 
 class CreateContact(Action):
@@ -117,7 +124,9 @@ class PublishProposal(Action):
     body: str = Field(description="The proposal in markdown.")
 
     def preview(self) -> str:
-        return f"**{self.title}** `{self.name}` for {self.client}\n\n> {_excerpt(self.body, 600)}"
+        return (
+            f"**{self.title}** `{_line(self.name)}` for {_line(self.client)}\n\n> {_excerpt(self.body, 600)}"
+        )
 
 
 class PublishRelease(Action):
