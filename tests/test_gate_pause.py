@@ -8,18 +8,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gate_helpers import WriteLine
 from prefect import flow
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import StateType
 
 from prefect_review_gate.gates import (
-    Action,
     Channel,
     Outcome,
     ReviewPolicy,
     commit,
     outcome_state,
-    register_executor,
     request_review,
 )
 from prefect_review_gate.gates.reviews import decide, get_review, list_pending
@@ -28,26 +27,9 @@ from prefect_review_gate.validators import Finding, ReviewClosed, Severity, Unau
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("prefect_api")]
 
 
-class AppendLine(Action):
-    """A test action whose executor appends a line to a file: side effects are counted, not mocked."""
-
-    kind: str = "test.append_line"
-    path: str
-    line: str
-
-
-def _append(action: AppendLine, key: str) -> dict[str, str]:
-    with open(action.path, "a", encoding="utf-8") as handle:
-        handle.write(action.line + "\n")
-    return {"written": action.line, "key": key}
-
-
-register_executor("test.append_line", _append, replace=True)
-
-
 @flow
 async def gated_append(path: str, line: str, policy: dict[str, Any], blocking: bool = False) -> Any:
-    actions = [AppendLine(path=path, line=line)]
+    actions = [WriteLine(path=path, line=line)]  # its executor appends the line: counted, not mocked
     findings = (
         [
             Finding(
