@@ -39,7 +39,7 @@ def _escape(match: re.Match[str]) -> str:
 
 def format_report(draft_name: str, draft: str, findings: Sequence[Finding], color: bool = False) -> str:
     """A readable report: each finding with its line, the offending text marked, and the evidence."""
-    paint = _painter(color)
+    paint = _Paint(color)
     lines: list[str] = []
     line_starts = [0] + [i + 1 for i, c in enumerate(draft) if c == "\n"]
     for finding in findings:
@@ -105,7 +105,3 @@ class _Paint:
             return text
         code = _COLORS.get(severity, _DIM) if severity else _DIM
         return f"{_BOLD if bold else ''}{code}{text}{_RESET}"
-
-
-def _painter(color: bool) -> _Paint:
-    return _Paint(color)

@@ -54,6 +54,7 @@ def validate_draft(draft: str, sources: SourceLibrary | Mapping[str, str]) -> li
 def _check_citations(draft: Draft, library: SourceLibrary) -> list[Finding]:
     findings = []
     ids = list(library)
+    known = _known_ids(library)
     guesses: dict[str, str | None] = {}
     for citation in draft.citations:
         if citation.source_id in library:
@@ -70,7 +71,7 @@ def _check_citations(draft: Draft, library: SourceLibrary) -> list[Finding]:
                 start=citation.start,
                 end=citation.end,
                 source_ids=[citation.source_id],
-                evidence=_known_ids(library),
+                evidence=known,
             )
         )
     return findings

@@ -31,11 +31,11 @@ class Citation:
 
 @dataclass(frozen=True, slots=True)
 class Quote:
-    """A passage in double quotes; the span excludes the quote marks."""
+    """A passage in double quotes; the span excludes the quote marks. Read its text from the draft:
+    the parser's working copy has inline code blanked."""
 
     start: int
     end: int
-    text: str
 
 
 @dataclass(slots=True)
@@ -273,7 +273,7 @@ def _quotes(prose: str, start: int, end: int) -> list[Quote]:
         elif open_curly is not None:
             quotes.append((open_curly + 1, i))
             open_curly = None
-    return [Quote(s, e, prose[s:e]) for s, e in sorted(quotes) if _ALNUM.search(prose, s, e)]
+    return [Quote(s, e) for s, e in sorted(quotes) if _ALNUM.search(prose, s, e)]
 
 
 def _is_abbreviation(prose: str, block_start: int, dot: int, next_char: str) -> bool:
