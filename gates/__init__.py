@@ -25,23 +25,24 @@ if TYPE_CHECKING:
     )
     from prefect_review_gate.gates.channels import ReviewChannel
     from prefect_review_gate.gates.commit import ActionOutcome, CommitReport, commit, outcome_state
-    from prefect_review_gate.gates.decision import Channel, Outcome, ReviewDecision, ReviewVerdict
+    from prefect_review_gate.gates.decision import ReviewDecision, ReviewVerdict
     from prefect_review_gate.gates.executors import executor, register_executor
     from prefect_review_gate.gates.gate import request_review
     from prefect_review_gate.gates.policy import OnBlocking, ReviewPolicy
     from prefect_review_gate.gates.request import ReviewRecord, ReviewRequest, ReviewStatus
+    from prefect_review_gate.gates.votes import Channel, Outcome, Vote
 
 _HOMES = {
     "Action": "prefect_review_gate.gates.actions",
     "ActionOutcome": "prefect_review_gate.gates.commit",
-    "Channel": "prefect_review_gate.gates.decision",
+    "Channel": "prefect_review_gate.gates.votes",
     "CommitReport": "prefect_review_gate.gates.commit",
     "CreateContact": "prefect_review_gate.gates.actions",
     "CreateRepository": "prefect_review_gate.gates.actions",
     "GitPush": "prefect_review_gate.gates.actions",
     "LogNote": "prefect_review_gate.gates.actions",
     "OnBlocking": "prefect_review_gate.gates.policy",
-    "Outcome": "prefect_review_gate.gates.decision",
+    "Outcome": "prefect_review_gate.gates.votes",
     "PublishProposal": "prefect_review_gate.gates.actions",
     "PublishRelease": "prefect_review_gate.gates.actions",
     "ReviewChannel": "prefect_review_gate.gates.channels",
@@ -53,6 +54,7 @@ _HOMES = {
     "ReviewVerdict": "prefect_review_gate.gates.decision",
     "SendEmail": "prefect_review_gate.gates.actions",
     "UpdateDeal": "prefect_review_gate.gates.actions",
+    "Vote": "prefect_review_gate.gates.votes",
     "commit": "prefect_review_gate.gates.commit",
     "content_hash": "prefect_review_gate.gates.actions",
     "executor": "prefect_review_gate.gates.executors",
@@ -84,6 +86,7 @@ __all__ = [
     "ReviewVerdict",
     "SendEmail",
     "UpdateDeal",
+    "Vote",
     "commit",
     "content_hash",
     "executor",

@@ -146,9 +146,9 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _pending(args: argparse.Namespace) -> int:
-    from prefect_review_gate.gates import review_commands
+    from prefect_review_gate.gates import pending_command
 
-    return review_commands.pending(as_json=args.json)
+    return pending_command.pending(as_json=args.json)
 
 
 def _show(args: argparse.Namespace) -> int:

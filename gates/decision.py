@@ -7,49 +7,21 @@ stay required: an empty "Resume" in the UI is refused and the run keeps waiting.
 
 from __future__ import annotations
 
-from datetime import datetime
-from enum import StrEnum
-from typing import Any
-
 from prefect.input import RunInput
 from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny
 
 from prefect_review_gate.gates.actions import Action
+from prefect_review_gate.gates.votes import Channel, Outcome, Vote
 
-__all__ = ["Channel", "Outcome", "ReviewDecision", "ReviewVerdict"]
-
-
-class Outcome(StrEnum):
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    EXPIRED = "expired"
+__all__ = ["Channel", "Outcome", "ReviewDecision", "ReviewVerdict", "Vote"]
 
 
-class Channel(StrEnum):
-    """Where a decision came from."""
+class ReviewDecision(Vote, RunInput):
+    """One reviewer's answer to one review, as the paused run's typed resume input.
 
-    UI = "ui"
-    CLI = "cli"
-    SLACK = "slack"
-    GATE = "gate"  # the gate itself: its deadline, or a policy that rejects without asking
-
-
-class ReviewDecision(RunInput):
-    """One reviewer's answer to one review."""
-
-    outcome: Outcome = Field(description="approved, rejected or expired.")
-    reviewer: str = Field(min_length=1, description="Who decides: your name, as the policy lists it.")
-    comment: str = Field(default="", description="Why; required in spirit for a rejection.")
-    override_reason: str = Field(
-        default="", description="Required to approve despite blocking findings: why they are acceptable."
-    )
-    content_hash: str = Field(description="The content this decision is made on (pre-filled; leave as is).")
-    channel: Channel = Field(default=Channel.UI, description="Where the decision was made.")
-    decided_at: datetime | None = Field(default=None, description="When; filled in by the gate if empty.")
-    edited_actions: list[dict[str, Any]] | None = Field(
-        default=None,
-        description="Optional: the actions as you want them instead (JSON); they are validated again.",
-    )
+    The fields are `Vote`'s; being a `RunInput` makes it the Prefect UI's resume form and has the
+    server validate every resume against its schema.
+    """
 
 
 class ReviewVerdict(BaseModel):
@@ -63,7 +35,7 @@ class ReviewVerdict(BaseModel):
     actions: list[SerializeAsAny[Action]] = Field(
         description="The content decided on (edited content when it was edited)."
     )
-    votes: list[ReviewDecision] = Field(default_factory=list)
+    votes: list[Vote] = Field(default_factory=list)
     reason: str = ""
 
     @property

@@ -1,7 +1,8 @@
 """What a review leaves on Prefect: a record artifact per review, human artifacts, and events.
 
-The record is a keyed artifact (`review-gate-<id>`, type `review-gate`) whose latest version holds
-the review's current state; the CLI lists open reviews with one query over them, no worker needed.
+The record is a keyed artifact (`review-gate-<id>`) whose latest version holds the review's current
+state; its type says whether the review is open (`review-gate`) or decided (`review-gate-closed`),
+so listing open reviews is one query however many were decided (`review_api`), no worker needed.
 Events (`review_gate.requested|approved|rejected|expired|committed`) name the flow run as a related
 resource so Prefect automations can notify or count.
 """
@@ -14,28 +15,21 @@ from uuid import UUID
 
 from prefect.client.orchestration import PrefectClient
 from prefect.client.schemas.actions import ArtifactCreate
-from prefect.client.schemas.filters import (
-    ArtifactCollectionFilter,
-    ArtifactCollectionFilterKey,
-    ArtifactCollectionFilterType,
-)
+from prefect.client.schemas.filters import ArtifactCollectionFilter, ArtifactCollectionFilterKey
 from prefect.events import emit_event
 
 from prefect_review_gate.gates.request import ReviewRecord
-from prefect_review_gate.validators.errors import InputError
+from prefect_review_gate.gates.review_api import CLOSED_RECORD_TYPE, OPEN_RECORD_TYPE, parse_record
 
 __all__ = [
-    "RECORD_TYPE",
     "emit_review_event",
     "load_record",
-    "load_records",
     "record_key",
     "save_record",
     "write_decision_artifact",
     "write_findings_artifact",
 ]
 
-RECORD_TYPE = "review-gate"
 _NAMESPACE = uuid.UUID("8f7c2a57-3c1e-4f55-9b0c-6a0e8d1f2b44")
 
 
@@ -47,7 +41,7 @@ async def save_record(client: PrefectClient, record: ReviewRecord) -> None:
     await client.create_artifact(
         ArtifactCreate(
             key=record_key(record.request.id),
-            type=RECORD_TYPE,
+            type=OPEN_RECORD_TYPE if record.is_open else CLOSED_RECORD_TYPE,
             description=f"review-gate record: {record.status.value}",
             data=record.model_dump(mode="json"),
             flow_run_id=record.request.flow_run_id,
@@ -65,30 +59,7 @@ async def load_record(client: PrefectClient, review_id: str) -> ReviewRecord | N
     )
     if not found:
         return None
-    return _parse(found[0].data)
-
-
-async def load_records(client: PrefectClient, page: int = 200) -> list[ReviewRecord]:
-    """The latest state of every review (all statuses), newest first."""
-    records: list[ReviewRecord] = []
-    offset = 0
-    while True:
-        batch = await client.read_latest_artifacts(
-            artifact_filter=ArtifactCollectionFilter(type=ArtifactCollectionFilterType(any_=[RECORD_TYPE])),
-            limit=page,
-            offset=offset,
-        )
-        records += [_parse(a.data) for a in batch]
-        if len(batch) < page:
-            return records
-        offset += page
-
-
-def _parse(data: Any) -> ReviewRecord:
-    try:
-        return ReviewRecord.model_validate(data)
-    except ValueError as exc:
-        raise InputError(f"a review-gate record on the Prefect API is unreadable: {exc}") from None
+    return parse_record(found[0].data)
 
 
 def emit_review_event(

@@ -14,8 +14,8 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from prefect_review_gate.gates.actions import Action, parse_actions
-from prefect_review_gate.gates.decision import ReviewDecision
 from prefect_review_gate.gates.policy import ReviewPolicy
+from prefect_review_gate.gates.votes import Vote
 from prefect_review_gate.validators.findings import Finding, Severity
 
 __all__ = ["ReviewRecord", "ReviewRequest", "ReviewStatus"]
@@ -88,7 +88,7 @@ class ReviewRecord(BaseModel):
 
     request: ReviewRequest
     status: ReviewStatus = ReviewStatus.OPEN
-    votes: list[ReviewDecision] = Field(default_factory=list)
+    votes: list[Vote] = Field(default_factory=list)
     updated_at: datetime
     note: str = Field(default="", description="The last thing that happened, for a person.")
     decisions_seen: int = Field(

@@ -1,9 +1,9 @@
-"""`review-gate pending|show|approve|reject|expire`: reviews from the terminal, through the Prefect API.
+"""`review-gate show|approve|reject|expire`: reviews from the terminal, through the Prefect API.
 
 `cli` imports this module only when one of these commands runs, so `review-gate validate` starts
 without Prefect. Each command is one coroutine against the API that PREFECT_API_URL names. Errors
-from httpx and Prefect are mapped here, at the boundary, into the package's own tree, so that the
-CLI prints one line and never a traceback:
+from httpx (in `review_api.run_against`) and Prefect are mapped at the boundary into the package's
+own tree, so that the CLI prints one line and never a traceback:
 
     InputError        unknown id, a bad argument, PREFECT_API_URL unset or unreachable   (exit 2)
     ReviewGateError   refused: already decided, not a reviewer, the run is not waiting  (exit 1)
@@ -11,76 +11,36 @@ CLI prints one line and never a traceback:
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-import httpx
 from prefect.exceptions import ObjectNotFound
-from prefect.settings import PREFECT_API_URL
 from prefect.utilities.urls import url_for
 
-from prefect_review_gate.gates import review_text, reviews
+from prefect_review_gate.gates import review_api, review_text, reviews
 from prefect_review_gate.gates.decision import Channel, Outcome
 from prefect_review_gate.gates.request import ReviewRecord
 from prefect_review_gate.validators.errors import InputError, ReviewGateError
 
-__all__ = ["api_url", "approve", "expire", "pending", "reject", "run_against_api", "show"]
+__all__ = ["approve", "expire", "reject", "run_against_api", "show"]
 
 T = TypeVar("T")
 
 
-def api_url() -> str:
-    """The Prefect API this CLI talks to. Raises `InputError` when none is configured.
-
-    Without it Prefect would start a throwaway local server on its own database: the reviews listed
-    there would not be the ones people are waiting on, so the CLI refuses rather than guess.
-    """
-    url = PREFECT_API_URL.value()
-    if not url:
-        raise InputError(
-            "PREFECT_API_URL is not set: point it at your Prefect server's API, "
-            "e.g. `export PREFECT_API_URL=http://127.0.0.1:4200/api`"
-        )
-    return str(url)
-
-
 def run_against_api(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run `work()` against the Prefect API, mapping foreign errors to one readable `ReviewGateError`."""
-    url = api_url()
-    try:
-        return asyncio.run(work())
-    except ReviewGateError:
-        raise
-    except httpx.TransportError as exc:
-        reason = str(exc) or type(exc).__name__
-        raise InputError(
-            f"cannot reach the Prefect API at {url} (PREFECT_API_URL): {reason}. "
-            "Start the server (`prefect server start`) or fix PREFECT_API_URL"
-        ) from None
-    except httpx.HTTPStatusError as exc:
-        raise InputError(_status_message(url, exc)) from None
-    except ObjectNotFound as exc:
-        raise InputError(f"not found on the Prefect API at {url} (PREFECT_API_URL): {exc}") from None
-    except Exception as exc:
-        # Anything else is a bug or an API this version does not know: still one line for a person.
-        raise ReviewGateError(
-            f"unexpected error talking to the Prefect API at {url}: {type(exc).__name__}: {exc}"
-        ) from exc
+    url = reviews.api_target().url
 
+    async def guarded() -> T:
+        try:
+            return await work()
+        except ObjectNotFound as exc:
+            raise InputError(f"not found on the Prefect API at {url} (PREFECT_API_URL): {exc}") from None
 
-def _status_message(url: str, exc: httpx.HTTPStatusError) -> str:
-    response = exc.response
-    text = (
-        f"the Prefect API at {url} (PREFECT_API_URL) answered {response.status_code} "
-        f"{response.reason_phrase} to {exc.request.method} {exc.request.url.path}"
-    )
-    if response.status_code == 404:
-        text += "; is PREFECT_API_URL a Prefect 3 server's API URL, ending in /api?"
-    return text
+    return review_api.run_against(url, guarded)
 
 
 def _now() -> datetime:
@@ -93,17 +53,6 @@ def _print(text: str) -> None:
 
 def _print_json(document: object) -> None:
     sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
-
-
-def pending(as_json: bool) -> int:
-    """Print the open reviews, oldest first."""
-    items = run_against_api(reviews.list_pending)
-    now = _now()
-    if as_json:
-        _print_json(review_text.pending_document(items, now))
-    else:
-        _print(review_text.pending_table(items, now))
-    return 0
 
 
 def show(review_id: str, as_json: bool) -> int:

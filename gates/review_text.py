@@ -12,11 +12,11 @@ from datetime import datetime
 from typing import Any
 
 from prefect_review_gate.gates.actions import parse_action
-from prefect_review_gate.gates.decision import ReviewDecision
 from prefect_review_gate.gates.policy import OnBlocking, ReviewPolicy
 from prefect_review_gate.gates.request import ReviewRecord, ReviewRequest
-from prefect_review_gate.gates.reviews import PendingReview
+from prefect_review_gate.gates.review_api import PendingReview
 from prefect_review_gate.gates.terminal import printable
+from prefect_review_gate.gates.votes import Vote
 from prefect_review_gate.validators.errors import InputError
 from prefect_review_gate.validators.findings import Finding
 
@@ -252,7 +252,7 @@ def _finding_lines(finding: Finding) -> list[str]:
     return lines
 
 
-def _vote_line(vote: ReviewDecision) -> str:
+def _vote_line(vote: Vote) -> str:
     when = f" {_when(vote.decided_at)}" if vote.decided_at else ""
     line = f"  {_flat(vote.reviewer)}: {vote.outcome.value} via {vote.channel.value}{when}"
     if vote.comment:

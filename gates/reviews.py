@@ -6,40 +6,40 @@ with a `ReviewDecision`, and the gate inside the run applies the policy again be
 
 from __future__ import annotations
 
-import asyncio
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from uuid import UUID
 
-from prefect.client.orchestration import PrefectClient, get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-from prefect.client.schemas.objects import State, StateType
+from prefect.client.orchestration import get_client
+from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_KEY, PREFECT_API_URL
 
-from prefect_review_gate.gates import records
+from prefect_review_gate.gates import records, review_api
 from prefect_review_gate.gates.decision import Channel, Outcome, ReviewDecision
 from prefect_review_gate.gates.request import ReviewRecord
+from prefect_review_gate.gates.review_api import ApiTarget, PendingReview
 from prefect_review_gate.gates.waiting import expired_decision, resume_with
 from prefect_review_gate.validators.errors import InputError, ReviewGateError, UnauthorizedReviewer
 
 __all__ = ["PendingReview", "decide", "expire_overdue", "get_review", "get_review_status", "list_pending"]
 
-_PAGE = 200  # the API's largest page of flow runs
 
+def api_target() -> ApiTarget:
+    """The API Prefect's settings name (environment, profile or settings file).
 
-@dataclass(frozen=True)
-class PendingReview:
-    record: ReviewRecord
-    waiting: bool  # the run is paused and can take a decision now
-    run_state: str = ""  # the run's state name ("Paused", "Suspended", "Running"...); "" if it is gone
+    Raises `InputError` when none is configured: Prefect would otherwise start a throwaway server
+    on its own database, whose reviews are not the ones people are waiting on.
+    """
+    url = PREFECT_API_URL.value()
+    if not url:
+        raise InputError(
+            "PREFECT_API_URL is not set: point it at your Prefect server's API, "
+            "e.g. `export PREFECT_API_URL=http://127.0.0.1:4200/api`"
+        )
+    # Setting.value() hands these back unwrapped (str), as Prefect's own client uses them.
+    return ApiTarget(str(url), PREFECT_API_KEY.value(), PREFECT_API_AUTH_STRING.value())
 
 
 async def list_pending() -> list[PendingReview]:
     """Open reviews, oldest first, with whether their run is waiting for a decision right now."""
-    async with get_client() as client:
-        open_records = [r for r in await records.load_records(client) if r.is_open]
-        states = await _run_states(client, [r.request.flow_run_id for r in open_records])
-    open_records.sort(key=lambda r: r.request.created_at)
-    return [_with_state(r, states) for r in open_records]
+    return await review_api.list_pending(api_target())
 
 
 async def get_review(review_id: str) -> ReviewRecord:
@@ -57,33 +57,9 @@ async def get_review_status(review_id: str) -> PendingReview:
     Raises `InputError` for an unknown id.
     """
     record = await get_review(review_id)
-    async with get_client() as client:
-        states = await _run_states(client, [record.request.flow_run_id])
-    return _with_state(record, states)
-
-
-async def _run_states(client: PrefectClient, run_ids: list[UUID]) -> dict[UUID, State]:
-    """The current state of each run that still exists, in pages the API accepts.
-
-    The pages are read concurrently: with hundreds of open reviews, reading these runs is most of
-    the time `review-gate pending` waits on the API.
-    """
-    pages = [run_ids[start : start + _PAGE] for start in range(0, len(run_ids), _PAGE)]
-    batches = await asyncio.gather(
-        *(
-            client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=page)), limit=_PAGE)
-            for page in pages
-        )
-    )
-    return {run.id: run.state for runs in batches for run in runs if run.state is not None}
-
-
-def _with_state(record: ReviewRecord, states: dict[UUID, State]) -> PendingReview:
-    state = states.get(record.request.flow_run_id)
-    if state is None:
-        return PendingReview(record, waiting=False)
-    waiting = record.is_open and state.type is StateType.PAUSED
-    return PendingReview(record, waiting=waiting, run_state=state.name or state.type.value.title())
+    async with api_target().client() as client:
+        states = await review_api.read_run_states(client, [record.request.flow_run_id])
+    return review_api.with_state(record, states)
 
 
 async def decide(

@@ -111,6 +111,17 @@ async def test_pending_and_show_describe_the_review_then_reject_ends_it_rejected
     assert f"Review {review_id}: rejected" in out
     assert "bob: rejected via cli" in out and "To decide" not in out
 
+    # A decided review leaves the listing; a new process lists without importing Prefect at all.
+    code, out, err = await run_cli(
+        "pending", "--json", api=prefect_api, extra_env={"PYTHONPROFILEIMPORTTIME": "1"}
+    )
+    assert code == 0, err
+    assert review_id not in out
+    imported = [
+        line.rsplit("|", 1)[-1].strip() for line in err.splitlines() if line.startswith("import time:")
+    ]
+    assert "httpx" in imported and not [m for m in imported if m.split(".")[0] == "prefect"]
+
 
 async def test_approve_commits_once_and_a_decided_review_is_refused(
     prefect_api: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -1,0 +1,35 @@
+"""`review-gate pending`: the open reviews, listed without importing Prefect when it can be.
+
+With PREFECT_API_URL in the environment the listing is plain httpx against the REST API and starts
+in a fraction of a second; otherwise Prefect's settings (a profile, a settings file) are asked for
+the API first, which costs Prefect's import time.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+
+from prefect_review_gate.gates import review_api, review_text
+from prefect_review_gate.gates.review_api import ApiTarget
+
+__all__ = ["pending"]
+
+
+def pending(as_json: bool) -> int:
+    """Print the open reviews, oldest first. Raises `InputError` when the API is unset or unreachable."""
+    target = ApiTarget.from_environment()
+    if target is None:
+        from prefect_review_gate.gates.reviews import api_target
+
+        target = api_target()
+    found = target
+    items = review_api.run_against(found.url, lambda: review_api.list_pending(found))
+    now = datetime.now(UTC)
+    if as_json:
+        text = json.dumps(review_text.pending_document(items, now), ensure_ascii=False, indent=2)
+    else:
+        text = review_text.pending_table(items, now)
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0

@@ -1,0 +1,188 @@
+"""Reading reviews from the Prefect REST API with httpx alone, without importing Prefect.
+
+Importing Prefect takes about two seconds; `review-gate pending` is asked for in well under that, so
+listing reviews talks to the API directly. Everything that writes (deciding, saving records) goes
+through Prefect's client in `reviews` and `records`; both share the reading done here.
+
+Review records are artifacts keyed `review-gate-<id>`. An open review's latest record has the type
+`review-gate` and a decided one `review-gate-closed`, so the server hands back open reviews only,
+however many reviews were ever decided.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from uuid import UUID
+
+import httpx
+
+from prefect_review_gate.gates.request import ReviewRecord
+from prefect_review_gate.validators.errors import InputError, ReviewGateError
+
+__all__ = [
+    "CLOSED_RECORD_TYPE",
+    "OPEN_RECORD_TYPE",
+    "ApiTarget",
+    "PendingReview",
+    "RunState",
+    "list_pending",
+    "parse_record",
+    "read_run_states",
+    "run_against",
+]
+
+OPEN_RECORD_TYPE = "review-gate"
+CLOSED_RECORD_TYPE = "review-gate-closed"
+_PAGE = 200  # the API's largest page of artifacts or flow runs
+_TIMEOUT_SECONDS = 30.0
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ApiTarget:
+    """Where the Prefect API is and how to authenticate, as Prefect's own client would."""
+
+    url: str
+    api_key: str | None = field(default=None, repr=False)
+    auth_string: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> ApiTarget | None:
+        """The API named by PREFECT_API_URL in the environment, or None when it is not there.
+
+        Prefect also reads profiles and settings files; a caller that gets None asks Prefect.
+        """
+        url = environ.get("PREFECT_API_URL", "").strip()
+        if not url:
+            return None
+        key, auth = environ.get("PREFECT_API_KEY"), environ.get("PREFECT_API_AUTH_STRING")
+        return cls(url, key or None, auth or None)
+
+    def client(self) -> httpx.AsyncClient:
+        headers = {}
+        if self.auth_string:
+            # Prefect's own precedence: an auth string wins over an API key.
+            headers["Authorization"] = "Basic " + base64.b64encode(self.auth_string.encode()).decode()
+        elif self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        return httpx.AsyncClient(
+            base_url=self.url.rstrip("/") + "/", headers=headers, timeout=_TIMEOUT_SECONDS
+        )
+
+
+@dataclass(frozen=True)
+class RunState:
+    type: str  # "PAUSED", "RUNNING", ... as the API spells it
+    name: str
+
+
+@dataclass(frozen=True)
+class PendingReview:
+    record: ReviewRecord
+    waiting: bool  # the run is paused and can take a decision now
+    run_state: str = ""  # the run's state name ("Paused", "Suspended", "Running"...); "" if it is gone
+
+
+def parse_record(data: Any) -> ReviewRecord:
+    try:
+        return ReviewRecord.model_validate(data)
+    except ValueError as exc:
+        raise InputError(f"a review-gate record on the Prefect API is unreadable: {exc}") from None
+
+
+async def read_open_records(client: httpx.AsyncClient) -> list[ReviewRecord]:
+    """The latest record of every open review."""
+    records: list[ReviewRecord] = []
+    offset = 0
+    while True:
+        body = {"artifacts": {"type": {"any_": [OPEN_RECORD_TYPE]}}, "limit": _PAGE, "offset": offset}
+        response = await client.post("artifacts/latest/filter", json=body)
+        response.raise_for_status()
+        batch = response.json()
+        records += [parse_record(item["data"]) for item in batch]
+        if len(batch) < _PAGE:
+            return records
+        offset += _PAGE
+
+
+async def read_run_states(client: httpx.AsyncClient, run_ids: list[UUID]) -> dict[UUID, RunState]:
+    """The current state of each run that still exists.
+
+    Pages are read concurrently: with hundreds of open reviews, this is most of the wait.
+    """
+
+    async def read(page: list[UUID]) -> list[dict[str, Any]]:
+        body = {"flow_runs": {"id": {"any_": [str(i) for i in page]}}, "limit": _PAGE}
+        response = await client.post("flow_runs/filter", json=body)
+        response.raise_for_status()
+        runs: list[dict[str, Any]] = response.json()
+        return runs
+
+    pages = [run_ids[start : start + _PAGE] for start in range(0, len(run_ids), _PAGE)]
+    batches = await asyncio.gather(*(read(page) for page in pages))
+    states = {}
+    for runs in batches:
+        for run in runs:
+            state = run.get("state") or {}
+            if state.get("type"):
+                states[UUID(run["id"])] = RunState(state["type"], state.get("name") or "")
+    return states
+
+
+def with_state(record: ReviewRecord, states: Mapping[UUID, RunState]) -> PendingReview:
+    state = states.get(record.request.flow_run_id)
+    if state is None:
+        return PendingReview(record, waiting=False)
+    waiting = record.is_open and state.type == "PAUSED"
+    return PendingReview(record, waiting=waiting, run_state=state.name or state.type.title())
+
+
+async def list_pending(target: ApiTarget) -> list[PendingReview]:
+    """Open reviews, oldest first, with whether their run is waiting for a decision right now."""
+    async with target.client() as client:
+        open_records = await read_open_records(client)
+        states = await read_run_states(client, [r.request.flow_run_id for r in open_records])
+    open_records.sort(key=lambda r: r.request.created_at)
+    return [with_state(r, states) for r in open_records]
+
+
+def run_against(url: str, work: Callable[[], Awaitable[T]]) -> T:
+    """Run `work()` against the API at `url`, mapping httpx's errors to one readable line."""
+
+    async def main() -> T:
+        return await work()
+
+    try:
+        return asyncio.run(main())
+    except ReviewGateError:
+        raise
+    except httpx.TransportError as exc:
+        reason = str(exc) or type(exc).__name__
+        raise InputError(
+            f"cannot reach the Prefect API at {url} (PREFECT_API_URL): {reason}. "
+            "Start the server (`prefect server start`) or fix PREFECT_API_URL"
+        ) from None
+    except httpx.HTTPStatusError as exc:
+        raise InputError(_status_message(url, exc)) from None
+    except Exception as exc:
+        # Anything else is a bug or an API this version does not know: still one line for a person.
+        raise ReviewGateError(
+            f"unexpected error talking to the Prefect API at {url}: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _status_message(url: str, exc: httpx.HTTPStatusError) -> str:
+    response = exc.response
+    text = (
+        f"the Prefect API at {url} (PREFECT_API_URL) answered {response.status_code} "
+        f"{response.reason_phrase} to {exc.request.method} {exc.request.url.path}"
+    )
+    if response.status_code == 404:
+        text += "; is PREFECT_API_URL a Prefect 3 server's API URL, ending in /api?"
+    return text
