@@ -1,13 +1,15 @@
 """`review-gate`: the command line.
 
     review-gate validate DRAFT --sources DIR [--json]
+    review-gate validate-actions PROPOSAL --world WORLD [--json]
     review-gate pending [--json]
     review-gate show ID [--json]
     review-gate approve ID --as NAME [--comment TEXT] [--override-reason TEXT]
     review-gate reject ID --as NAME --reason TEXT
     review-gate expire
 
-`validate` exit status: 0 no blocking finding, 1 blocking findings, 2 bad usage or unreadable input.
+`validate` and `validate-actions` exit status: 0 no blocking finding, 1 blocking findings, 2 bad
+usage or unreadable input.
 
 The review commands talk to the Prefect API that PREFECT_API_URL names. Exit status:
     0  done
@@ -61,6 +63,16 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("--json", action="store_true", help="print findings as JSON (the stable contract)")
     validate.set_defaults(handler=_validate)
+    actions = commands.add_parser(
+        "validate-actions",
+        help="check an agent's proposed actions and claims against a CRM snapshot and workspace",
+        description="Check PROPOSAL.json (task, actions, claims) against WORLD.json (CRM, workspace, "
+        "sources). Exit 0: nothing blocks; 1: blocking findings; 2: bad usage or unreadable input.",
+    )
+    actions.add_argument("proposal", type=Path, metavar="PROPOSAL", help="the proposal JSON file")
+    actions.add_argument("--world", type=Path, required=True, metavar="WORLD", help="the world JSON file")
+    actions.add_argument("--json", action="store_true", help="print findings as JSON (the stable contract)")
+    actions.set_defaults(handler=_validate_actions)
     _add_review_commands(commands)
     return parser
 
@@ -139,6 +151,23 @@ def _validate(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
     else:
         sys.stdout.write(format_report(str(args.draft), draft, findings, color=wants_color(sys.stdout)))
+    return EXIT_BLOCKING if blocking else EXIT_OK
+
+
+def _validate_actions(args: argparse.Namespace) -> int:
+    from prefect_review_gate.gates.terminal import format_pointer_report, wants_color
+    from prefect_review_gate.validators import World, has_blocking, validate_proposal
+    from prefect_review_gate.validators.world import load_json
+
+    proposal = load_json(args.proposal, "proposal")
+    findings = validate_proposal(proposal, World.from_file(args.world))
+    blocking = has_blocking(findings)
+    if args.json:
+        entries = [{**f.to_contract(), "pointer": f.pointer} for f in findings]
+        sys.stdout.write(json.dumps({"findings": entries, "blocking": blocking}, ensure_ascii=False) + "\n")
+    else:
+        report = format_pointer_report(str(args.proposal), proposal, findings, color=wants_color(sys.stdout))
+        sys.stdout.write(report)
     return EXIT_BLOCKING if blocking else EXIT_OK
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from prefect_review_gate.validators.findings import Finding, Severity
 
-__all__ = ["format_report", "printable", "wants_color"]
+__all__ = ["format_pointer_report", "format_report", "printable", "wants_color"]
 
 _WINDOW = 70  # characters of the draft line shown on each side of a finding
 _COLORS = {Severity.BLOCK: "\033[31m", Severity.WARN: "\033[33m", Severity.INFO: "\033[36m"}
@@ -60,6 +60,46 @@ def format_report(draft_name: str, draft: str, findings: Sequence[Finding], colo
     return "\n".join(lines).lstrip("\n") + "\n"
 
 
+def format_pointer_report(name: str, document: Any, findings: Sequence[Finding], color: bool = False) -> str:
+    """A readable report on a JSON document: each finding at its pointer, with the value it names."""
+    paint = _Paint(color)
+    lines: list[str] = []
+    for finding in findings:
+        pointer = finding.pointer or ""
+        lines += [
+            "",
+            f"{name}#{pointer}: {paint(finding.severity, finding.code)}  {printable(finding.message)}",
+        ]
+        value = _resolve(document, pointer)
+        if isinstance(value, str) and finding.start is not None and finding.end is not None:
+            line_start = value.rfind("\n", 0, finding.start) + 1
+            lines += [printable(x) for x in _excerpt(value, line_start, finding.start, finding.end, paint)]
+        elif isinstance(value, str | int | float) and not isinstance(value, bool):
+            lines.append(f"    {printable(str(value))[: 2 * _WINDOW]}")
+        if finding.evidence:
+            who = f"[{finding.evidence_source}] says" if finding.evidence_source else "evidence"
+            lines.append(f"    {paint(None, who + ':')} {printable(finding.evidence)}")
+    lines += [
+        "",
+        _summary(findings, nothing="No findings: every action and claim checked matches the world."),
+    ]
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def _resolve(document: Any, pointer: str) -> Any:
+    """The value an RFC 6901 pointer names, or None when it names nothing."""
+    value = document
+    for token in pointer.split("/")[1:]:
+        token = token.replace("~1", "/").replace("~0", "~")
+        if isinstance(value, dict):
+            value = value.get(token)
+        elif isinstance(value, list) and token.isdigit() and int(token) < len(value):
+            value = value[int(token)]
+        else:
+            return None
+    return value
+
+
 def _line_of(line_starts: list[int], offset: int) -> int:
     low, high = 0, len(line_starts) - 1
     while low < high:
@@ -85,11 +125,14 @@ def _excerpt(draft: str, line_start: int, start: int, end: int, paint: _Paint) -
     return [text, underline]
 
 
-def _summary(findings: Sequence[Finding]) -> str:
+_NOTHING_FOUND = "No findings: every citation, quote, number and URL checked is backed by the sources."
+
+
+def _summary(findings: Sequence[Finding], nothing: str = _NOTHING_FOUND) -> str:
     blocking = sum(1 for f in findings if f.severity is Severity.BLOCK)
     warnings = sum(1 for f in findings if f.severity is Severity.WARN)
     if not findings:
-        return "No findings: every citation, quote, number and URL checked is backed by the sources."
+        return nothing
     counts = f"{blocking} blocking finding{'s' * (blocking != 1)}, {warnings} warning{'s' * (warnings != 1)}"
     if blocking:
         return f"{counts}. Fix or remove the marked claims, or have a reviewer override them with a reason."

@@ -14,7 +14,8 @@ def test_validators_all_is_pinned() -> None:
             "Code", "CommitInterrupted", "ContentMismatch", "DeliveryFailed", "FabricationDetected",
             "Finding", "InputError", "ReviewClosed", "ReviewExpired", "ReviewGateError", "ReviewRejected",
             "Severity", "SourceDocument", "SourceError", "SourceLibrary", "UnauthorizedReviewer",
-            "has_blocking", "response_text", "validate_claude_citations", "validate_draft",
+            "World", "has_blocking", "response_text", "validate_claude_citations", "validate_draft",
+            "validate_proposal",
         ]
     )  # fmt: skip
     for name in validators.__all__:

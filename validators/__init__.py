@@ -18,7 +18,9 @@ from prefect_review_gate.validators.errors import (
 )
 from prefect_review_gate.validators.findings import Code, Finding, Severity, has_blocking
 from prefect_review_gate.validators.grounding import validate_draft
+from prefect_review_gate.validators.proposals import validate_proposal
 from prefect_review_gate.validators.sources import SourceDocument, SourceLibrary
+from prefect_review_gate.validators.world import World
 
 __all__ = [
     "Code",
@@ -37,8 +39,10 @@ __all__ = [
     "SourceError",
     "SourceLibrary",
     "UnauthorizedReviewer",
+    "World",
     "has_blocking",
     "response_text",
     "validate_claude_citations",
     "validate_draft",
+    "validate_proposal",
 ]
