@@ -7,6 +7,7 @@
     review-gate approve ID --as NAME [--comment TEXT] [--override-reason TEXT]
     review-gate reject ID --as NAME --reason TEXT
     review-gate expire
+    review-gate serve [--host HOST] [--port PORT] [--socket-mode]
 
 `validate` and `validate-actions` exit status: 0 no blocking finding, 1 blocking findings, 2 bad
 usage or unreadable input.
@@ -74,6 +75,7 @@ def _build_parser() -> argparse.ArgumentParser:
     actions.add_argument("--json", action="store_true", help="print findings as JSON (the stable contract)")
     actions.set_defaults(handler=_validate_actions)
     _add_review_commands(commands)
+    _add_serve_command(commands)
     return parser
 
 
@@ -202,6 +204,26 @@ def _expire(args: argparse.Namespace) -> int:
     from prefect_review_gate.gates import review_commands
 
     return review_commands.expire()
+
+
+def _add_serve_command(commands: argparse._SubParsersAction[_Parser]) -> None:
+    serve = commands.add_parser(
+        "serve",
+        help="serve Slack's interactivity requests: review buttons and modals resume runs",
+        description="Run the Slack interaction server (Bolt): HTTP at /slack/events, or Socket Mode. "
+        "Needs SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN (and SLACK_APP_TOKEN for --socket-mode); "
+        "decisions go to the Prefect API named by PREFECT_API_URL. Exit 2 when not configured.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=3000, help="port to listen on; 0 picks a free one")
+    serve.add_argument("--socket-mode", action="store_true", help="connect to Slack over Socket Mode instead")
+    serve.set_defaults(handler=_serve)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from prefect_review_gate.gates.slack.serve import run_serve
+
+    return run_serve(args.host, args.port, args.socket_mode)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -52,7 +52,16 @@ class ReviewPolicy(BaseModel):
         return self
 
     def may_decide(self, identity: str, requester: str | None) -> bool:
-        """True when `identity` is a listed reviewer and, unless allowed, not the requester."""
+        """True when `identity` is a listed reviewer (or a listed group's member), and not the requester.
+
+        The requester may decide only when `allow_requester` is set.
+        """
         if not self.allow_requester and requester is not None and identity == requester:
             return False
-        return identity in self.reviewers
+        if identity in self.reviewers:
+            return True
+        # `slack-group:S.../U...`: a member of a listed Slack user group, as the Slack server verified.
+        group, _, member = identity.partition("/")
+        if not member or not group.startswith("slack-group:") or group not in self.reviewers:
+            return False
+        return self.allow_requester or requester != f"slack:{member}"

@@ -1,0 +1,206 @@
+"""`SlackChannel`: the review as a Slack message with buttons, kept true until the review ends.
+
+It runs inside the gated flow: `notify` posts the message (to the policy's channel, the default
+channel, or as DMs to the listed reviewers), `update` rewrites it after each counted vote and after
+the final outcome from any channel, `withdraw` takes it back when an edit replaces the content.
+Where the messages are is kept on Prefect (see `locations`), so a run that re-runs after a suspend
+still finds them. Every failure is `DeliveryFailed`: the gate logs it and the review stays open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from uuid import UUID
+
+from prefect.utilities.urls import url_for
+from slack_sdk.web.async_client import AsyncWebClient
+
+from prefect_review_gate.gates.channels import ReviewChannel
+from prefect_review_gate.gates.request import ReviewRecord
+from prefect_review_gate.gates.slack.client import call_slack, web_client
+from prefect_review_gate.gates.slack.directory import ReviewerDirectory, group_members_of
+from prefect_review_gate.gates.slack.locations import (
+    MessageLocation,
+    PostedReview,
+    forget_posted,
+    load_posted,
+    save_posted,
+)
+from prefect_review_gate.gates.slack.render import review_blocks, review_text, slack_escape
+from prefect_review_gate.gates.slack.settings import SlackSettings
+from prefect_review_gate.validators.errors import DeliveryFailed, InputError, ReviewGateError
+
+__all__ = ["SlackChannel", "configured_slack_channel"]
+
+FlowRunUrl = Callable[[UUID], str | None]
+
+
+def _prefect_ui_url(flow_run_id: UUID) -> str | None:
+    return url_for("flow-run", obj_id=flow_run_id)
+
+
+class SlackChannel:
+    """A `ReviewChannel` that posts reviews to Slack and keeps the messages up to date.
+
+    Args:
+        client: a Slack `AsyncWebClient` (see `client.web_client` for one with retries).
+        signing_secret: the Slack app's signing secret; keys the button tokens the server checks.
+        channel: where to post when the policy names no `slack_channel`; with neither, each
+            listed Slack reviewer (and each member of a listed group) gets a DM.
+        flow_run_url: link to a flow run in the Prefect UI (default: Prefect's UI URL setting).
+    """
+
+    name = "slack"
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        *,
+        signing_secret: str,
+        channel: str | None = None,
+        flow_run_url: FlowRunUrl = _prefect_ui_url,
+    ) -> None:
+        if not signing_secret:
+            raise InputError("SlackChannel needs the Slack signing secret: it signs the review buttons")
+        self.client = client
+        self.default_channel = channel
+        self._secret = signing_secret
+        self._flow_run_url = flow_run_url
+        self._directory = ReviewerDirectory(client)
+
+    @classmethod
+    def from_settings(cls, settings: SlackSettings) -> SlackChannel:
+        """A channel from `SlackSettings`. Raises `InputError` when the token or secret is missing."""
+        if settings.bot_token is None:
+            raise InputError(
+                "Slack is not configured: set SLACK_BOT_TOKEN (or use a SlackReviewCredentials block)"
+            )
+        if settings.signing_secret is None:
+            raise InputError(
+                "SLACK_SIGNING_SECRET is needed with SLACK_BOT_TOKEN: review buttons are signed with it"
+            )
+        client = web_client(
+            settings.bot_token.get_secret_value(),
+            settings.api_url,
+            retries=settings.retries,
+            backoff_seconds=settings.backoff_seconds,
+        )
+        return cls(
+            client, signing_secret=settings.signing_secret.get_secret_value(), channel=settings.channel
+        )
+
+    def render(self, record: ReviewRecord) -> tuple[str, list[dict[str, object]]]:
+        """The message's fallback text and blocks for the record as it stands."""
+        url = self._flow_run_url(record.request.flow_run_id)
+        return review_text(record), review_blocks(record, signing_secret=self._secret, flow_run_url=url)
+
+    async def notify(self, record: ReviewRecord) -> None:
+        text, blocks = self.render(record)
+        locations: list[MessageLocation] = []
+        for target in await self._targets(record):
+            response = await call_slack(
+                "chat.postMessage",
+                self.client.chat_postMessage(channel=target, text=text, blocks=blocks, unfurl_links=False),
+            )
+            locations.append(MessageLocation(channel=str(response["channel"]), ts=str(response["ts"])))
+        posted = PostedReview(review_id=record.request.id, round=record.request.round, messages=locations)
+        await self._remember(posted)
+
+    async def update(self, record: ReviewRecord) -> None:
+        posted = await self._recall(record.request.id)
+        if posted is None or posted.round != record.request.round:
+            # Never posted (Slack was down when the review opened): post it now, as it stands.
+            await self.notify(record)
+            return
+        text, blocks = self.render(record)
+        for where in posted.messages:
+            await call_slack(
+                "chat.update",
+                self.client.chat_update(channel=where.channel, ts=where.ts, text=text, blocks=blocks),
+            )
+
+    async def withdraw(self, record: ReviewRecord) -> None:
+        posted = await self._recall(record.request.id)
+        if posted is None:
+            return
+        text = (
+            f"Review {record.request.id}: withdrawn. {slack_escape(record.note)} "
+            "The edited content is posted as a new review message."
+        )
+        blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}]
+        for where in posted.messages:
+            await call_slack(
+                "chat.update",
+                self.client.chat_update(channel=where.channel, ts=where.ts, text=text, blocks=blocks),
+            )
+        try:
+            await forget_posted(record.request.id)
+        except Exception as exc:
+            raise DeliveryFailed(
+                f"could not forget the withdrawn Slack message: {type(exc).__name__}"
+            ) from None
+
+    async def _targets(self, record: ReviewRecord) -> list[str]:
+        policy = record.request.policy
+        channel = policy.slack_channel or self.default_channel
+        if channel:
+            return [channel]
+        users: list[str] = []
+        for reviewer in policy.reviewers:
+            group = group_members_of(reviewer)
+            if group is not None:
+                users += sorted(await self._directory.members(group))
+            elif reviewer.startswith("slack:"):
+                users.append(reviewer.removeprefix("slack:"))
+        users = [
+            u
+            for u in dict.fromkeys(users)
+            if policy.allow_requester or f"slack:{u}" != record.request.requester
+        ]
+        if not users:
+            raise DeliveryFailed(
+                "no Slack destination: set the policy's slack_channel or REVIEW_GATE_SLACK_CHANNEL, "
+                "or list Slack reviewers (slack:U..., slack-group:S...)"
+            )
+        dms = []
+        for user in users:
+            opened = await call_slack("conversations.open", self.client.conversations_open(users=user))
+            channel_info = opened.get("channel")
+            if not isinstance(channel_info, Mapping) or "id" not in channel_info:
+                raise DeliveryFailed("Slack conversations.open returned no channel")
+            dms.append(str(channel_info["id"]))
+        return dms
+
+    async def _remember(self, posted: PostedReview) -> None:
+        try:
+            await save_posted(posted)
+        except ReviewGateError:
+            raise
+        except Exception as exc:
+            raise DeliveryFailed(
+                f"posted to Slack, but could not store where on Prefect ({type(exc).__name__}); "
+                "the message will not be updated"
+            ) from None
+
+    async def _recall(self, review_id: str) -> PostedReview | None:
+        try:
+            return await load_posted(review_id)
+        except Exception as exc:
+            raise DeliveryFailed(
+                f"could not read where the Slack message is ({type(exc).__name__})"
+            ) from None
+
+
+def configured_slack_channel(environ: Mapping[str, str] | None = None) -> ReviewChannel | None:
+    """The Slack channel the environment configures, or None when SLACK_BOT_TOKEN is unset.
+
+    Reads SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, REVIEW_GATE_SLACK_CHANNEL and
+    REVIEW_GATE_SLACK_API_URL. No network: the first Slack call happens on `notify`.
+
+    Raises:
+        InputError: a bot token without a signing secret (the buttons could not be signed).
+    """
+    settings = SlackSettings.from_env(environ)
+    if settings.bot_token is None:
+        return None
+    return SlackChannel.from_settings(settings)

@@ -1,0 +1,180 @@
+"""`review-gate serve`: the Bolt app over HTTP (uvicorn, Bolt's ASGI adapter) or Socket Mode.
+
+Both modes share the same listeners and run the reminder/expiry sweep beside them. Over HTTP,
+Slack's interactivity URL is `http://HOST:PORT/slack/events`; bodies over 64 KiB are refused (413)
+before Bolt reads them. Exit status: 0 stopped, 2 not configured (one line on stderr).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import sys
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, cast
+
+from prefect_review_gate.gates.slack.app import ReviewApp, create_app
+from prefect_review_gate.gates.slack.settings import SlackSettings
+from prefect_review_gate.gates.slack.sweep import sweep_forever
+from prefect_review_gate.validators.errors import InputError
+
+_LOG = logging.getLogger("prefect_review_gate.slack")
+
+__all__ = ["EVENTS_PATH", "MAX_BODY_BYTES", "LimitedBody", "run_serve", "serve_http", "serve_socket_mode"]
+
+EVENTS_PATH = "/slack/events"
+MAX_BODY_BYTES = 64 * 1024  # Slack's interaction payloads are a few KiB
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class LimitedBody:
+    """ASGI middleware: 413 for bodies over `limit`, 400 for bodies Bolt cannot parse; `/healthz` 200."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] == "GET" and scope["path"] == "/healthz":
+            await _respond(send, 200, b"ok")
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await _respond(send, 413, b"request body too large")
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if len(body) > self.limit:
+                await _respond(send, 413, b"request body too large")
+                return
+            if not message.get("more_body"):
+                break
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message.get("type") == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, replay, tracked)
+        except Exception as exc:
+            # Bolt parses the body before it verifies it: unreadable input is the sender's error.
+            _LOG.warning("Refused an unreadable Slack request: %s", type(exc).__name__)
+            if not started:
+                await _respond(send, 400, b"malformed request")
+
+
+async def _respond(send: Send, status: int, body: bytes) -> None:
+    headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def serve_http(
+    review_app: ReviewApp,
+    settings: SlackSettings,
+    host: str,
+    port: int,
+    ready: Callable[[str], None] = lambda url: None,
+) -> None:
+    """Serve until cancelled; `ready` gets the events URL once the socket listens (port 0 is resolved)."""
+    import uvicorn
+    from slack_bolt.adapter.asgi.async_handler import AsyncSlackRequestHandler
+
+    bolt = cast(ASGIApp, AsyncSlackRequestHandler(review_app.app, path=EVENTS_PATH))
+    asgi = LimitedBody(bolt)
+    config = uvicorn.Config(
+        asgi, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=30
+    )
+    server = uvicorn.Server(config)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    bound_port = sock.getsockname()[1]
+    shown_host = f"[{host}]" if ":" in host else host
+
+    async def announce() -> None:
+        while not server.started:
+            await asyncio.sleep(0.02)
+        ready(f"http://{shown_host}:{bound_port}{EVENTS_PATH}")
+
+    sweeper = asyncio.create_task(sweep_forever(review_app.client, settings.sweep_seconds))
+    announcer = asyncio.create_task(announce())
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        for task in (sweeper, announcer):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await review_app.drain()
+
+
+async def serve_socket_mode(
+    review_app: ReviewApp, settings: SlackSettings, ready: Callable[[str], None]
+) -> None:
+    """Serve over Socket Mode (no public URL) until cancelled. Needs SLACK_APP_TOKEN."""
+    if settings.app_token is None:
+        raise InputError(
+            "--socket-mode needs SLACK_APP_TOKEN (an app-level token, xapp-..., scope connections:write)"
+        )
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    handler = AsyncSocketModeHandler(
+        review_app.app, settings.app_token.get_secret_value(), web_client=review_app.client
+    )
+    sweeper = asyncio.create_task(sweep_forever(review_app.client, settings.sweep_seconds))
+    try:
+        await handler.connect_async()  # type: ignore[no-untyped-call]
+        ready("socket mode")
+        await asyncio.Event().wait()
+    finally:
+        sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeper
+        await handler.close_async()  # type: ignore[no-untyped-call]
+        await review_app.drain()
+
+
+def run_serve(host: str, port: int, socket_mode: bool) -> int:
+    """`review-gate serve`: configure from the environment, then serve until interrupted.
+
+    Raises `InputError` (exit 2) when the signing secret, bot token or (Socket Mode) app token is missing.
+    """
+    settings = SlackSettings.from_env()
+    review_app = create_app(settings)
+
+    def ready(where: str) -> None:
+        sys.stdout.write(f"review-gate serve: listening on {where}\n")
+        sys.stdout.flush()
+
+    work = (
+        serve_socket_mode(review_app, settings, ready)
+        if socket_mode
+        else serve_http(review_app, settings, host, port, ready)
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(work)
+    return 0
