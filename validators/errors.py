@@ -13,7 +13,9 @@ classes: validators <- gates <- flows.
     │   └── ReviewExpired          nobody decided before the deadline
     ├── ContentMismatch            content to commit is not the content that was approved
     ├── CommitInterrupted          an action started but its outcome was never recorded
-    └── DeliveryFailed             a channel (Slack, e-mail) could not be reached
+    ├── DeliveryFailed             a channel (Slack, e-mail) could not be reached
+    ├── AgentBlocked               the agent reported that the task cannot be done as asked
+    └── ModelError                 the model's API failed after retries, or its reply cannot be used
 
 Expected outcomes of validation are `Finding`s, never exceptions.
 """
@@ -21,11 +23,13 @@ Expected outcomes of validation are `Finding`s, never exceptions.
 from __future__ import annotations
 
 __all__ = [
+    "AgentBlocked",
     "CommitInterrupted",
     "ContentMismatch",
     "DeliveryFailed",
     "FabricationDetected",
     "InputError",
+    "ModelError",
     "ReviewClosed",
     "ReviewExpired",
     "ReviewGateError",
@@ -90,3 +94,20 @@ class CommitInterrupted(ReviewGateError):
 
 class DeliveryFailed(ReviewGateError):
     """A notification channel could not deliver a message."""
+
+
+class AgentBlocked(ReviewGateError):
+    """The agent reported a blocker instead of doing the task; nothing was sent for review.
+
+    A first-class answer, not a crash: the run ends in a state named `Blocked` with the reason.
+    """
+
+    state_name = "Blocked"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ModelError(ReviewGateError):
+    """The model's API failed after its retries, or its reply cannot be used. Nothing was committed."""

@@ -1,0 +1,228 @@
+"""The proposal agent's request and the reading of its reply.
+
+One Messages API call. The sources go in as document blocks with citations enabled; the agent
+writes the proposal as text (the API attaches citations to text blocks only) and then answers
+through exactly one tool: `submit_proposal` (the proposal's name and title) or `report_blocker`.
+The tool call is the structured answer; the cited text before it is the draft. Tool input carries
+no citations, so the draft never goes through a tool: that would throw its citations away.
+
+The draft is rendered as markdown with `[source-id]` markers placed where Claude's citations end,
+so the same text can be checked by `validate_draft` and published as it was reviewed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from prefect_review_gate.validators.errors import ModelError
+from prefect_review_gate.validators.findings import Finding
+
+__all__ = [
+    "BLOCKER_TOOL",
+    "BOUNDARIES",
+    "SUBMIT_TOOL",
+    "Blocker",
+    "Proposal",
+    "ProposalMeta",
+    "build_request",
+    "document_blocks",
+    "read_reply",
+]
+
+SUBMIT_TOOL = "submit_proposal"
+BLOCKER_TOOL = "report_blocker"
+
+BOUNDARIES = """\
+Boundaries. These are rules, not advice:
+1. Do not create resources that were not requested: no extra documents, recipients, links, \
+accounts or follow-up tasks. Write one proposal and nothing else.
+2. Do not fabricate data to satisfy the task's conditions. Every fact, figure, quote and URL must \
+come from the supplied documents and carry its citation. If the documents do not hold a fact the \
+brief asks for, leave it out and say so; never estimate, round or invent it.
+3. If the task cannot be completed as specified (the documents do not support the brief, the brief \
+contradicts itself, something required is missing), call report_blocker with the reason and stop: \
+write no proposal text.
+"""
+
+SYSTEM = f"""\
+You are FORGE, an agent that writes client proposals from source documents. A person reviews \
+every proposal before it is published; your draft is checked against the documents first.
+
+{BOUNDARIES}
+How to answer: write the proposal in markdown as your reply text, citing the documents for every \
+claim. Then call exactly one tool: {SUBMIT_TOOL} with the proposal's title and file name, or \
+{BLOCKER_TOOL} (with no proposal text before it) when rule 3 applies.
+"""
+
+
+class ProposalMeta(BaseModel):
+    """The structured half of a proposal: what `submit_proposal` carries."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=200, description="The proposal's title.")
+    file_name: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9-]{0,79}$",
+        description="A short slug for the published file: lowercase letters, digits and dashes.",
+    )
+
+
+class BlockerInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, description="Why the task cannot be done as specified.")
+    missing: list[str] = Field(default_factory=list, description="What would unblock it.")
+
+
+TOOLS: list[dict[str, Any]] = [
+    {
+        "name": SUBMIT_TOOL,
+        "description": "Submit the proposal written in your reply text for human review.",
+        "input_schema": ProposalMeta.model_json_schema(),
+    },
+    {
+        "name": BLOCKER_TOOL,
+        "description": "Report that the task cannot be completed as specified, and stop.",
+        "input_schema": BlockerInput.model_json_schema(),
+    },
+]
+
+
+@dataclass(frozen=True)
+class Blocker:
+    reason: str
+    missing: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        needs = f" Needed: {'; '.join(self.missing)}." if self.missing else ""
+        return f"{self.reason}{needs}"
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """The agent's proposal: its metadata, the rendered draft and where Claude's text maps into it."""
+
+    meta: ProposalMeta
+    draft: str
+    spans: tuple[tuple[int, int, int, int, int], ...]  # (resp start, resp end, draft start, insert, len)
+
+    def to_draft(self, finding: Finding) -> Finding:
+        """A finding on Claude's response text, moved onto the rendered draft's offsets."""
+        if finding.start is None or finding.end is None:
+            return finding
+        return finding.model_copy(update={"start": self._map(finding.start), "end": self._map(finding.end)})
+
+    def _map(self, offset: int) -> int:
+        for start, end, draft_start, insert, length in self.spans:
+            if start <= offset <= end:
+                moved = draft_start + (offset - start)
+                return moved + length if offset - start > insert else moved
+        return len(self.draft)
+
+
+def document_blocks(sources: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Document blocks in id order, citations enabled; the title is the source id markers use."""
+    return [
+        {
+            "type": "document",
+            "source": {"type": "text", "media_type": "text/plain", "data": text},
+            "title": source_id,
+            "citations": {"enabled": True},
+        }
+        for source_id, text in sorted(sources.items())
+    ]
+
+
+def build_request(brief: str, client: str, documents: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The Messages API request (without model and max_tokens, which the client's settings add)."""
+    task = (
+        f"Client: {client}\n\nBrief:\n{brief.strip()}\n\n"
+        "Write the proposal from the documents above only, then call one tool."
+    )
+    return {
+        "system": SYSTEM,
+        "tools": TOOLS,
+        # "auto": text and its citations first, then the tool call. Forcing a tool would suppress the
+        # text, and with it the citations.
+        "tool_choice": {"type": "auto"},
+        "messages": [{"role": "user", "content": [*documents, {"type": "text", "text": task}]}],
+    }
+
+
+def read_reply(message: Mapping[str, Any], documents: Sequence[Mapping[str, Any]]) -> Proposal | Blocker:
+    """The agent's answer from a Messages API response (as JSON).
+
+    Raises:
+        ModelError: the reply is not a usable answer: truncated, no tool call or more than one,
+            an unknown tool, tool input that does not fit its schema, or no proposal text.
+    """
+    if message.get("type") != "message" or not isinstance(message.get("content"), list):
+        raise ModelError("the model's reply is not a Messages API message; nothing was sent for review")
+    if message.get("stop_reason") == "max_tokens":
+        raise ModelError(
+            "the model's reply was cut off at max_tokens; raise REVIEW_GATE_ANTHROPIC_MAX_TOKENS and re-run"
+        )
+    content: list[Any] = message["content"]
+    calls = [b for b in content if isinstance(b, Mapping) and b.get("type") == "tool_use"]
+    if len(calls) != 1:
+        raise ModelError(
+            f"the model answered with {len(calls)} tool calls, not exactly one of "
+            f"{SUBMIT_TOOL}/{BLOCKER_TOOL}; nothing was sent for review"
+        )
+    call = calls[0]
+    name, arguments = call.get("name"), call.get("input")
+    try:
+        if name == BLOCKER_TOOL:
+            blocker = BlockerInput.model_validate(arguments)
+            return Blocker(blocker.reason.strip(), tuple(m.strip() for m in blocker.missing if m.strip()))
+        if name != SUBMIT_TOOL:
+            raise ModelError(f"the model called an unknown tool {name!r}; nothing was sent for review")
+        meta = ProposalMeta.model_validate(arguments)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "input"
+        raise ModelError(f"the model's {name} call is invalid: {where}: {first['msg']}") from None
+    draft, spans = _render(content, documents)
+    if not draft.strip():
+        raise ModelError(
+            "the model submitted a proposal without writing any text; nothing was sent for review"
+        )
+    return Proposal(meta, draft, spans)
+
+
+_TRAILING = re.compile(r"[\s.,;:!?]*$")
+
+
+def _render(
+    content: Sequence[Any], documents: Sequence[Mapping[str, Any]]
+) -> tuple[str, tuple[tuple[int, int, int, int, int], ...]]:
+    """Markdown with `[id]` markers where cited blocks end, and the offset map from response to draft."""
+    titles = [str(d.get("title") or f"document-{i}") for i, d in enumerate(documents)]
+    parts: list[str] = []
+    spans: list[tuple[int, int, int, int, int]] = []
+    response_at = draft_at = 0
+    for block in content:
+        if not isinstance(block, Mapping) or block.get("type") != "text":
+            continue
+        text = block.get("text")
+        if not isinstance(text, str):
+            raise ModelError("a text block of the model's reply has no text")
+        ids: list[str] = []
+        for citation in block.get("citations") or []:
+            index = citation.get("document_index") if isinstance(citation, Mapping) else None
+            if isinstance(index, int) and 0 <= index < len(titles) and titles[index] not in ids:
+                ids.append(titles[index])
+        # The marker goes before the block's closing punctuation, so it belongs to that sentence.
+        insert = _TRAILING.search(text).start() if ids else len(text)  # type: ignore[union-attr]
+        marker = f" [{', '.join(ids)}]" if ids else ""
+        rendered = text[:insert] + marker + text[insert:]
+        spans.append((response_at, response_at + len(text), draft_at, insert, len(marker)))
+        parts.append(rendered)
+        response_at += len(text)
+        draft_at += len(rendered)
+    return "".join(parts), tuple(spans)

@@ -1,0 +1,133 @@
+"""Where an approved proposal goes: a folder of markdown files (default) or e-mail through SMTP.
+
+Each sink is an action kind whose destination is part of the action, so reviewers see where the
+proposal will go before they approve, and an executor that `commit` runs exactly once.
+
+SMTP settings come from the environment:
+
+    REVIEW_GATE_SMTP_HOST, REVIEW_GATE_SMTP_PORT (default 25), REVIEW_GATE_SMTP_FROM,
+    REVIEW_GATE_SMTP_USERNAME, REVIEW_GATE_SMTP_PASSWORD (optional, both or neither),
+    REVIEW_GATE_SMTP_STARTTLS (1 to upgrade the connection before logging in)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import smtplib
+from collections.abc import Mapping
+from email.message import EmailMessage
+from pathlib import Path
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from prefect_review_gate.gates.actions import Action, SendEmail
+from prefect_review_gate.gates.executors import register_executor
+from prefect_review_gate.validators.errors import DeliveryFailed, InputError
+
+__all__ = ["PublishProposalFile", "SmtpSettings", "publish_file", "register_sinks", "send_email_smtp"]
+
+
+class PublishProposalFile(Action):
+    """Write the proposal as `<folder>/<name>.md`."""
+
+    kind: Literal["proposal.publish_file"] = "proposal.publish_file"
+    title: ClassVar[str] = "Publish a client proposal to a folder"
+    client: str = Field(description="Who the proposal is for.")
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,79}$", description="File name without .md.")
+    folder: str = Field(min_length=1, description="The folder proposals are published to.")
+    body: str = Field(description="The proposal in markdown, as reviewed.")
+
+    @property
+    def path(self) -> Path:
+        return Path(self.folder) / f"{self.name}.md"
+
+    def preview(self) -> str:
+        excerpt = " ".join(self.body.split())[:600]
+        return f"**{self.title}** `{self.path}` for {' '.join(self.client.split())[:200]}\n\n> {excerpt}"
+
+
+def publish_file(action: PublishProposalFile, idempotency_key: str) -> dict[str, str]:
+    """Write the file atomically. An existing file with other content is never overwritten."""
+    target = action.path
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            if target.read_text(encoding="utf-8") == action.body:
+                return {"path": str(target), "note": "already published with this content"}
+            raise DeliveryFailed(
+                f"{target} already exists with other content; move it away or choose another name"
+            )
+        partial = target.with_name(
+            f".{target.name}.{hashlib.sha256(idempotency_key.encode()).hexdigest()[:8]}"
+        )
+        partial.write_text(action.body, encoding="utf-8")
+        os.replace(partial, target)
+    except OSError as exc:
+        raise DeliveryFailed(f"could not write {target}: {exc.strerror}") from None
+    return {"path": str(target)}
+
+
+class SmtpSettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    host: str = Field(min_length=1, description="SMTP server host.")
+    port: int = Field(default=25, ge=1, le=65535, description="SMTP server port.")
+    sender: str = Field(min_length=3, description="The From address.")
+    username: str | None = Field(default=None, description="Login name, when the server needs one.")
+    password: SecretStr | None = Field(default=None, description="Login password.")
+    starttls: bool = Field(default=False, description="Upgrade to TLS before logging in.")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> SmtpSettings:
+        env = os.environ if environ is None else environ
+        host = env.get("REVIEW_GATE_SMTP_HOST", "").strip()
+        sender = env.get("REVIEW_GATE_SMTP_FROM", "").strip()
+        if not host or not sender:
+            raise InputError("e-mail publishing needs REVIEW_GATE_SMTP_HOST and REVIEW_GATE_SMTP_FROM")
+        port = env.get("REVIEW_GATE_SMTP_PORT", "").strip() or "25"
+        if not port.isdigit():
+            raise InputError(f"REVIEW_GATE_SMTP_PORT must be a port number, not {port!r}")
+        password = env.get("REVIEW_GATE_SMTP_PASSWORD", "")
+        return cls(
+            host=host,
+            port=int(port),
+            sender=sender,
+            username=env.get("REVIEW_GATE_SMTP_USERNAME", "").strip() or None,
+            password=SecretStr(password) if password else None,
+            starttls=env.get("REVIEW_GATE_SMTP_STARTTLS", "").strip() in {"1", "true", "yes"},
+        )
+
+
+def send_email_smtp(action: SendEmail, idempotency_key: str) -> dict[str, str]:
+    """Send through SMTP. The Message-ID derives from the idempotency key, so a receiving system can
+    drop a duplicate if a crash mid-send ever made a person resend."""
+    settings = SmtpSettings.from_env()
+    message = EmailMessage()
+    message["From"] = settings.sender
+    message["To"] = ", ".join(action.to)
+    if action.cc:
+        message["Cc"] = ", ".join(action.cc)
+    message["Subject"] = action.subject
+    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
+    message["Message-ID"] = f"<{digest}@review-gate>"
+    message.set_content(action.body)
+    try:
+        with smtplib.SMTP(settings.host, settings.port, timeout=30) as smtp:
+            if settings.starttls:
+                smtp.starttls()
+            if settings.username and settings.password:
+                smtp.login(settings.username, settings.password.get_secret_value())
+            refused = smtp.send_message(message)
+    except (OSError, smtplib.SMTPException) as exc:
+        raise DeliveryFailed(f"SMTP {settings.host}:{settings.port} did not take the e-mail: {exc}") from None
+    if refused:
+        raise DeliveryFailed(f"SMTP refused recipients: {', '.join(sorted(refused))}")
+    return {"message_id": str(message["Message-ID"]), "to": ", ".join(action.to)}
+
+
+def register_sinks() -> None:
+    """Register the sinks' executors (idempotent: the same functions may be registered again)."""
+    register_executor("proposal.publish_file", publish_file)
+    register_executor("email.send", send_email_smtp)
