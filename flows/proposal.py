@@ -1,0 +1,237 @@
+"""FORGE: Claude writes a client proposal from source documents; validators check it; a person decides.
+
+    sources -> Claude (citations on, one tool call) -> validators -> review gate -> publish (or nothing)
+
+- The agent may answer `report_blocker`: the run ends in a state named `Blocked`, nothing is asked.
+- A reply that cannot be used, a missing key or missing sources fail the run before any review.
+- Claude's call and the draft's artifacts are tasks with persisted, run-scoped results: after a
+  suspend the flow body re-runs from the top and gets them back without calling Claude again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal, cast
+
+from prefect import flow, task
+from prefect.artifacts import acreate_markdown_artifact
+from prefect.client.schemas.objects import State
+from prefect.context import TaskRunContext
+from prefect.logging import get_run_logger
+from prefect.states import Cancelled
+
+from prefect_review_gate.flows.agent import Blocker, Proposal, build_request, document_blocks, read_reply
+from prefect_review_gate.flows.claude import ClaudeClient, Usage
+from prefect_review_gate.flows.sinks import PublishProposalFile, register_sinks
+from prefect_review_gate.gates import (
+    Action,
+    OnBlocking,
+    ReviewChannel,
+    ReviewPolicy,
+    SendEmail,
+    commit,
+    outcome_state,
+    request_review,
+)
+from prefect_review_gate.validators.claude_citations import validate_claude_citations
+from prefect_review_gate.validators.errors import AgentBlocked, InputError, ReviewClosed, SourceError
+from prefect_review_gate.validators.findings import Finding, Severity
+from prefect_review_gate.validators.grounding import validate_draft
+from prefect_review_gate.validators.sources import SourceLibrary, read_text_file
+
+__all__ = ["REQUESTER", "blocked_state", "load_sources", "proposal_flow"]
+
+REQUESTER = "agent:forge"
+Sink = Literal["folder", "email"]
+
+register_sinks()
+
+
+def blocked_state(blocked: AgentBlocked) -> State[Any]:
+    """The run's final state when the agent reports a blocker: Cancelled, named `Blocked`.
+
+    Cancelled like Rejected and Expired: the run did what it should (it stopped and said why), and
+    flow retries must not ask the agent again.
+    """
+    return Cancelled(name=blocked.state_name, message=f"The agent reported a blocker: {blocked.reason}")
+
+
+def load_sources(sources: str | Sequence[str]) -> dict[str, str]:
+    """Source texts by id, from a folder or a list of files (id: the file name without extension).
+
+    Raises:
+        SourceError: a missing or empty folder, a missing file, two files with one id.
+    """
+    if isinstance(sources, str):
+        library = SourceLibrary.from_folder(sources)
+        return {sid: library[sid].text for sid in library}
+    if not sources:
+        raise SourceError("no source documents were given: pass a folder or a list of files")
+    texts: dict[str, str] = {}
+    for item in sources:
+        path = Path(item)
+        if path.stem in texts:
+            raise SourceError(f"two source files share the id {path.stem!r}: rename one of them")
+        try:
+            texts[path.stem] = read_text_file(path, "source file")
+        except InputError as exc:
+            raise SourceError(str(exc)) from None
+    return texts
+
+
+def _run_scoped_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
+    # Scoped to the flow run: a re-run after a suspend finds it, tomorrow's scheduled run does not.
+    digest = hashlib.sha256(json.dumps(parameters, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return f"forge-{context.task.name}-{context.task_run.flow_run_id}-{digest}"
+
+
+@task(name="ask-claude", persist_result=True, cache_key_fn=_run_scoped_key)
+async def ask_claude(request: dict[str, Any]) -> dict[str, Any]:
+    """One Messages API call; records its token usage and cost as an artifact. Returns the reply JSON."""
+    claude = await ClaudeClient.from_settings()
+    message = await claude.create(**request)
+    usage = Usage.of(message)
+    await acreate_markdown_artifact(
+        markdown=f"## Claude usage\n\n{usage.markdown()}",
+        key="forge-claude-usage",
+        description="Tokens and cost of the proposal agent's call",
+    )
+    get_run_logger().info(
+        "Claude (%s): %d input, %d output tokens", usage.model, usage.input_tokens, usage.output_tokens
+    )
+    return cast(dict[str, Any], message.model_dump(mode="json"))
+
+
+@task(name="record-draft", persist_result=True, cache_key_fn=_run_scoped_key)
+async def record_draft(title: str, draft: str, findings: list[dict[str, Any]]) -> None:
+    """The draft and its findings, as a reviewer reads them, on the run."""
+    lines = [f"# {title}", "", "## Findings", ""]
+    if not findings:
+        lines.append("None: every citation, quote, number and URL checked is backed by the sources.")
+    for raw in findings:
+        finding = Finding.model_validate(raw)
+        quoted = draft[finding.start : finding.end] if finding.start is not None else ""
+        where = f" — “{' '.join(quoted.split())[:120]}”" if quoted else ""
+        lines.append(f"- **{finding.severity.value}** `{finding.code}`{where}: {finding.message}")
+        if finding.evidence:
+            lines.append(f"  - sources say: {' '.join(finding.evidence.split())[:300]}")
+    lines += ["", "## Draft", "", draft]
+    await acreate_markdown_artifact(
+        markdown="\n".join(lines), key="forge-proposal-draft", description="The proposal under review"
+    )
+
+
+def check_proposal(
+    proposal: Proposal, message: Mapping[str, Any], sources: Mapping[str, str]
+) -> list[Finding]:
+    """Claude's own citations and the rendered draft, both on the draft's offsets."""
+    documents = document_blocks(sources)
+    cited = [proposal.to_draft(f) for f in validate_claude_citations(message, documents)]
+    drafted = validate_draft(proposal.draft, SourceLibrary.from_texts(sources))
+    return sorted([*cited, *drafted], key=lambda f: (f.start or 0, f.end or 0, f.code))
+
+
+def _channels() -> list[ReviewChannel]:
+    """Slack when it is configured (and installed); the Prefect UI and the CLI need no channel."""
+    try:
+        slack = importlib.import_module("prefect_review_gate.gates.slack")
+        configured = slack.configured_slack_channel
+    except (ImportError, AttributeError):
+        return []
+    channel = configured()
+    return [] if channel is None else [cast(ReviewChannel, channel)]
+
+
+def _publish_action(
+    proposal: Proposal, client: str, sink: Sink, publish_dir: str, email_to: Sequence[str]
+) -> Action:
+    if sink == "email":
+        if not email_to:
+            raise InputError("sink 'email' needs email_to: the addresses the proposal is sent to")
+        return SendEmail(to=list(email_to), subject=proposal.meta.title, body=proposal.draft)
+    folder = str(Path(publish_dir).expanduser().resolve())
+    return PublishProposalFile(
+        client=client, name=proposal.meta.file_name, folder=folder, body=proposal.draft
+    )
+
+
+@flow(name="forge-proposal", log_prints=False)
+async def proposal_flow(
+    brief: str,
+    sources: str | list[str],
+    client: str,
+    reviewers: list[str],
+    approvals_required: int = 1,
+    timeout_hours: float = 4.0,
+    on_blocking: Literal["require_override", "reject"] = "require_override",
+    sink: Sink = "folder",
+    publish_dir: str = "proposals",
+    email_to: list[str] | None = None,
+) -> Any:
+    """Draft a client proposal with Claude from `sources`, check it, ask `reviewers`, publish on approval.
+
+    Args:
+        brief: what the client asked for.
+        sources: a folder of text or markdown documents, or a list of files.
+        client: who the proposal is for.
+        reviewers: who may approve (names as the CLI and UI use them, or Slack ids).
+        approvals_required, timeout_hours, on_blocking: the review policy.
+        sink: `folder` (markdown files under `publish_dir`) or `email` (SMTP, to `email_to`).
+    """
+    if not brief.strip() or not client.strip():
+        raise InputError("the proposal flow needs a brief and a client")
+    policy = ReviewPolicy(
+        reviewers=reviewers,
+        approvals_required=approvals_required,
+        timeout=timedelta(hours=timeout_hours),
+        on_blocking=OnBlocking(on_blocking),
+    )
+    texts = load_sources(sources)
+    documents = document_blocks(texts)
+    message = await ask_claude(build_request(brief, client, documents))
+    answer = read_reply(message, documents)
+    if isinstance(answer, Blocker):
+        blocked = AgentBlocked(answer.describe())
+        get_run_logger().warning("The agent reported a blocker; nothing is sent for review: %s", blocked)
+        await acreate_markdown_artifact(
+            markdown=f"## The agent stopped\n\n{answer.describe()}\n\nNothing was sent for review.",
+            key="forge-blocker",
+            description="Why the proposal agent did not write a proposal",
+        )
+        return blocked_state(blocked)
+    findings = check_proposal(answer, message, texts)
+    await record_draft(answer.meta.title, answer.draft, [f.model_dump(mode="json") for f in findings])
+    action = _publish_action(answer, client, sink, publish_dir, email_to or [])
+    library = SourceLibrary.from_texts(texts)
+
+    def revalidate(actions: Sequence[Action]) -> list[Finding]:
+        """A reviewer's edit is checked against the same sources before it can commit."""
+        found: list[Finding] = []
+        for action in actions:
+            body = getattr(action, "body", None)
+            if isinstance(body, str):
+                found += validate_draft(body, library)
+            else:
+                found.append(
+                    Finding(code="unexpected_action", severity=Severity.BLOCK, message=f"{action.kind}?")
+                )
+        return found
+
+    verdict = await request_review(
+        [action],
+        policy=policy,
+        findings=findings,
+        requester=REQUESTER,
+        revalidate=revalidate,
+        channels=_channels(),
+    )
+    try:
+        report = await commit(verdict)
+    except ReviewClosed as closed:
+        return outcome_state(closed)
+    return report.model_dump(mode="json")
