@@ -11,7 +11,14 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from prefect_review_gate.validators.text import _UNDERSCORE_EMPHASIS, split_ellipsis
+from prefect_review_gate.validators.sources import lower_case
+from prefect_review_gate.validators.text import (
+    _SEPARATORS,
+    _UNDERSCORE_EMPHASIS,
+    find_numbers,
+    first_number,
+    split_ellipsis,
+)
 
 UNDERSCORE_TEXT = st.text(alphabet="__a1 .\u00e9\u00b2\n-", max_size=16)
 
@@ -32,3 +39,64 @@ def test_split_ellipsis_matches_always_splitting(quote: str) -> None:
     ellipsis = re.compile(r"\s*(?:\[\s*(?:\.\s*){3}\]|\[\s*\u2026\s*\]|(?:\.\s*){3}|\u2026)\s*")
     parts = (p.strip(" .,;:!?\"'()[]") for p in ellipsis.split(quote))
     assert split_ellipsis(quote) == [p for p in parts if any(c.isalnum() for c in p)]
+
+
+# The number pattern as it was: a look-ahead and a look-behind at the number's first character.
+LOOK_AHEAD_NUMBER = re.compile(
+    r"""
+    (?=[\d$\u20ac\u00a3\u00a5])
+    (?: (?<=\bv) | (?<=\bV) | (?<![\w.,]) )
+    (?P<currency>[$\u20ac\u00a3\u00a5])?
+    (?P<num> \d{1,3}(?:[,\u00a0\u202f\u2009]\d{3})+(?:\.\d+)?(?!\d) | \d+(?:\.\d+)* )
+    (?: (?P<pct>[ \u00a0\u202f]?%|[ \u00a0]percent\b) | (?P<mult>[x\u00d7](?![A-Za-z0-9])) )?
+    """,
+    re.VERBOSE,
+)
+NUMBER_TEXT = st.lists(
+    st.sampled_from(
+        [
+            *"0123456789",
+            *",. %x$\u20ac\u00a3\u00a5vVa_\n",
+            "\u00a0",
+            "\u202f",
+            "\u2009",
+            "\u00d7",
+            "\u0663",
+            " percent",
+        ]
+    ),
+    max_size=16,
+).map("".join)
+
+
+def _look_ahead_tokens(text: str, start: int, end: int) -> list[tuple[int, int, str, str]]:
+    tokens = []
+    for m in LOOK_AHEAD_NUMBER.finditer(text, start, end):
+        token_end = m.end("pct") if m.group("pct") else m.end()
+        unit = "%" if m.group("pct") else ("x" if m.group("mult") else "")
+        tokens.append((m.start(), token_end, m.group("num").translate(_SEPARATORS), unit))
+    return tokens
+
+
+@settings(max_examples=1000)
+@given(text=NUMBER_TEXT, data=st.data())
+def test_numbers_are_read_as_the_look_ahead_pattern_read_them(text: str, data: st.DataObject) -> None:
+    start = data.draw(st.integers(0, len(text)))
+    end = data.draw(st.integers(start, len(text)))
+    tokens = find_numbers(text, start, end)
+    assert [(t.start, t.end, t.digits, t.unit) for t in tokens] == _look_ahead_tokens(text, start, end)
+    assert all(t.text == text[t.start : t.end] for t in tokens)
+    assert first_number(text, start, end) == (tokens[0] if tokens else None)
+
+
+# Accented capitals, capital sigma (context-dependent), dotted I (lengthens), an emoji, Roman numeral
+# and circled letters (cased symbols), and a lone surrogate.
+CASED_TEXT = st.text(
+    alphabet="aZ \u00e9\u00c9\u03a3\u03c3\u0130\u1e9e\U0001f600\u2160\u24b6\ud800", max_size=12
+)
+
+
+@settings(max_examples=1000)
+@given(text=st.one_of(CASED_TEXT, st.text(max_size=30)))
+def test_lower_case_is_str_lower(text: str) -> None:
+    assert lower_case(text) == text.lower()

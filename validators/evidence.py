@@ -89,9 +89,8 @@ def closest_passage(quote: str, candidates: Sequence[SourceDocument]) -> Passage
         return None
     best: tuple[float, SourceDocument, int, int] | None = None
     for doc in _likeliest(needle, candidates):
-        haystack = doc.text.lower()
-        if len(haystack) != len(doc.text):  # lower() changed lengths: offsets would drift
-            haystack = doc.text
+        # In lower case unless that changes lengths (offsets would drift): then as written.
+        haystack = doc.text if doc.lowered is None else doc.lowered
         alignment = fuzz.partial_ratio_alignment(needle, haystack)
         if alignment is not None and (best is None or alignment.score > best[0]):
             best = (alignment.score, doc, alignment.dest_start, alignment.dest_end)
