@@ -1,0 +1,237 @@
+"""Slack pieces on their own: Block Kit within limits, escaping, button tokens, settings, the block,
+group lookups and DMs against the Slack fake, and a cheap import."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from slack_fake import SlackFake
+
+from prefect_review_gate.gates import ReviewPolicy, ReviewRecord, ReviewRequest, ReviewStatus
+from prefect_review_gate.gates.slack import SlackChannel, SlackReviewCredentials, configured_slack_channel
+from prefect_review_gate.gates.slack.client import web_client
+from prefect_review_gate.gates.slack.directory import ReviewerDirectory
+from prefect_review_gate.gates.slack.locations import load_posted
+from prefect_review_gate.gates.slack.render import review_blocks
+from prefect_review_gate.gates.slack.settings import SlackSettings
+from prefect_review_gate.gates.slack.signing import ButtonAction, sign_button, verify_button
+from prefect_review_gate.validators import DeliveryFailed, Finding, InputError, Severity, UnauthorizedReviewer
+
+SECRET = "render-secret"
+
+
+def record(actions: list[dict[str, Any]], findings: list[Finding] = (), **policy: Any) -> ReviewRecord:  # type: ignore[assignment]
+    now = datetime.now(UTC)
+    request = ReviewRequest(
+        id="abc123def456",
+        flow_run_id=uuid4(),
+        flow_run_name="brisk-otter",
+        requester="agent:forge",
+        actions=actions,
+        findings=list(findings),
+        content_hash="0" * 64,
+        policy=ReviewPolicy(reviewers=["slack:UALICE", "slack-group:SOPS"], **policy),
+        created_at=now,
+        deadline=now + timedelta(hours=1),
+    )
+    return ReviewRecord(request=request, updated_at=now)
+
+
+def texts(blocks: list[dict[str, Any]]) -> Iterator[tuple[str, str]]:
+    for block in blocks:
+        if "text" in block:
+            yield block["type"], block["text"]["text"]
+        for element in block.get("elements", []):
+            text = element.get("text")
+            yield element["type"], text["text"] if isinstance(text, dict) else text
+
+
+def test_previews_show_what_each_action_does() -> None:
+    actions = [
+        {
+            "kind": "email.send",
+            "to": ["ceo@acme.example"],
+            "cc": [],
+            "subject": "Q3 numbers",
+            "body": "Hello " * 30,
+        },
+        {
+            "kind": "crm.update_deal",
+            "deal_id": "D-7",
+            "changes": {"stage": "won"},
+            "before": {"stage": "open"},
+        },
+        {"kind": "release.publish", "artifact": "dist/app.whl", "sha256": "ab" * 32, "version": "1.2.3"},
+    ]
+    finding = Finding(
+        code="unknown_recipient", severity=Severity.BLOCK, message="no such contact", evidence="CRM"
+    )
+    blocks = review_blocks(record(actions, [finding]), signing_secret=SECRET, flow_run_url="http://ui/runs/1")
+    shown = json.dumps(blocks, ensure_ascii=False)
+    assert "to ceo@acme.example" in shown and "*Q3 numbers*" in shown
+    assert '• stage: \\"open\\" → \\"won\\"' in shown
+    assert "`1.2.3`" in shown and "sha256: `" + "ab" * 32 + "`" in shown
+    assert "*Blocking* (1)" in shown and "sources say: _CRM_" in shown
+    assert "<http://ui/runs/1|brisk-otter>" in shown and "<@UALICE>, <!subteam^SOPS>" in shown
+    [actions_block] = [b for b in blocks if b["type"] == "actions"]
+    assert [e["action_id"] for e in actions_block["elements"]] == [
+        "review_gate_override",
+        "review_gate_reject",
+    ]
+
+
+def test_huge_reviews_stay_within_block_kit_limits_and_point_to_prefect() -> None:
+    actions = [
+        {"kind": "email.send", "to": [f"p{i}@x.example"] * 50, "subject": "s" * 500, "body": "b" * 10_000}
+        for i in range(120)
+    ]
+    findings = [Finding(code="c", severity=Severity.WARN, message="m" * 2000, evidence="e" * 2000)] * 40
+    blocks = review_blocks(record(actions, findings, approvals_required=2), signing_secret=SECRET)
+    assert len(blocks) <= 50
+    assert blocks[-1]["type"] == "actions"  # the buttons survive the cut
+    for kind, text in texts(blocks):
+        limit = {"header": 150, "button": 75, "section": 3000}.get(kind, 2000)
+        assert len(text) <= limit, (kind, len(text))
+    shown = json.dumps(blocks)
+    assert "more action(s)" in shown and "review-gate-abc123def456-findings" in shown
+
+
+def test_agent_text_cannot_mention_everyone_or_disguise_links() -> None:
+    action = {
+        "kind": "email.send",
+        "to": ["a@b.example"],
+        "subject": "<!channel> hi",
+        "body": "<http://evil|bank> &",
+    }
+    shown = json.dumps(review_blocks(record([action]), signing_secret=SECRET))
+    assert "<!channel>" not in shown and "<http://evil" not in shown
+    assert "&lt;!channel&gt;" in shown and "&amp;" in shown
+
+
+def test_closed_reviews_show_the_outcome_and_no_buttons() -> None:
+    closed = record([{"kind": "git.push", "branch": "main"}]).model_copy(
+        update={"status": ReviewStatus.REJECTED, "note": "Rejected by slack:UALICE: no."}
+    )
+    blocks = review_blocks(closed, signing_secret=SECRET)
+    assert not [b for b in blocks if b["type"] == "actions"]
+    assert "*Rejected*" in json.dumps(blocks)
+
+
+def test_button_tokens_bind_review_content_and_action() -> None:
+    value = sign_button(SECRET, "abc123", "f" * 64, ButtonAction.APPROVE)
+    parsed = verify_button(SECRET, value)
+    assert (parsed.review_id, parsed.content_hash, parsed.action) == (
+        "abc123",
+        "f" * 64,
+        ButtonAction.APPROVE,
+    )
+    tampered = [
+        value.replace("abc123", "abc124"),
+        value.replace("f" * 64, "e" * 64),
+        value.replace(".approve.", ".reject."),
+        value[:-2],
+        None,
+        "",
+    ]
+    for bad in tampered:
+        with pytest.raises(InputError):
+            verify_button(SECRET, bad)
+    with pytest.raises(InputError):
+        verify_button("another-secret", value)
+
+
+def test_settings_come_from_the_environment_and_never_print_secrets() -> None:
+    assert configured_slack_channel({}) is None
+    with pytest.raises(InputError, match="SLACK_SIGNING_SECRET is needed"):
+        configured_slack_channel({"SLACK_BOT_TOKEN": "xoxb-1"})
+    env = {
+        "SLACK_BOT_TOKEN": "xoxb-1",
+        "SLACK_SIGNING_SECRET": "s3cret",
+        "REVIEW_GATE_SLACK_CHANNEL": "C9",
+        "REVIEW_GATE_SLACK_API_URL": "http://127.0.0.1:1/api",
+    }
+    channel = configured_slack_channel(env)
+    assert isinstance(channel, SlackChannel) and channel.default_channel == "C9"
+    assert channel.client.base_url == "http://127.0.0.1:1/api/"
+    settings = SlackSettings.from_env(env)
+    assert "s3cret" not in repr(settings) and "xoxb-1" not in str(settings)
+    with pytest.raises(InputError, match="REVIEW_GATE_SLACK_SWEEP_SECONDS must be a number"):
+        SlackSettings.from_env({"REVIEW_GATE_SLACK_SWEEP_SECONDS": "soon"})
+
+
+def test_the_block_holds_secrets_and_describes_every_field() -> None:
+    block = SlackReviewCredentials(bot_token="xoxb-2", signing_secret="s", channel="C1")
+    for name, field in SlackReviewCredentials.model_fields.items():
+        assert field.description, name
+    assert "xoxb-2" not in repr(block)
+    assert isinstance(block.get_channel(), SlackChannel)
+    assert block.settings().api_url == "https://slack.com/api/"
+
+
+def test_importing_the_package_loads_no_slack_client_and_no_prefect() -> None:
+    code = (
+        "import sys, prefect_review_gate.gates.slack as s; "
+        "heavy = ('prefect', 'slack_sdk', 'slack_bolt', 'aiohttp'); "
+        "print(','.join(m for m in sys.modules if m.split('.')[0] in heavy))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""
+
+
+def test_group_members_may_decide_as_distinct_identities_but_never_as_the_requester() -> None:
+    policy = ReviewPolicy(reviewers=["slack-group:SOPS", "alice"], approvals_required=2)
+    assert policy.may_decide("slack-group:SOPS/UCAROL", "agent:x")
+    assert not policy.may_decide("slack-group:SOPS/UCAROL", "slack:UCAROL")
+    assert not policy.may_decide("slack-group:SOTHER/UCAROL", "agent:x")
+    assert not policy.may_decide("alice/UCAROL", "agent:x")
+
+
+@pytest.mark.anyio
+async def test_group_lookups_are_cached_and_fail_closed() -> None:
+    with SlackFake() as fake:
+        fake.group_members["SOPS"] = ["UCAROL"]
+        now = [0.0]
+        directory = ReviewerDirectory(
+            web_client(fake.token, fake.url, retries=0), ttl_seconds=60, clock=lambda: now[0]
+        )
+        request = record([{"kind": "git.push", "branch": "main"}]).request
+        assert await directory.identity("UCAROL", request) == "slack-group:SOPS/UCAROL"
+        assert await directory.identity("UALICE", request) == "slack:UALICE"
+        with pytest.raises(UnauthorizedReviewer):
+            await directory.identity("UMALLORY", request)
+        # One lookup: Alice is listed by id, and Mallory's check reads the cached members.
+        assert len(fake.calls_to("usergroups.users.list")) == 1
+        now[0] = 61
+        fake.down = True
+        with pytest.raises(DeliveryFailed, match=r"usergroups\.users\.list failed"):
+            await directory.identity("UCAROL", request)
+
+
+@pytest.mark.anyio
+async def test_without_a_channel_reviewers_get_direct_messages(prefect_api: str) -> None:
+    with SlackFake() as fake:
+        fake.group_members["SOPS"] = ["UCAROL", "UDAVE"]
+        channel = SlackChannel(web_client(fake.token, fake.url, retries=0), signing_secret=SECRET)
+        review = record([{"kind": "git.push", "branch": "main"}])
+        await channel.notify(review)
+        opened = sorted(c.params["users"] for c in fake.calls_to("conversations.open"))
+        assert opened == ["UALICE", "UCAROL", "UDAVE"]
+        posted = await load_posted(review.request.id)
+        assert posted is not None and sorted(m.channel for m in posted.messages) == [
+            "DUALICE",
+            "DUCAROL",
+            "DUDAVE",
+        ]
+        closed = review.model_copy(update={"status": ReviewStatus.EXPIRED, "note": "Nobody decided."})
+        await channel.update(closed)
+        assert len(fake.calls_to("chat.update")) == 3
+        fake.down = True
+        with pytest.raises(DeliveryFailed, match=r"chat\.update failed: service_unavailable"):
+            await channel.update(closed)
