@@ -10,6 +10,7 @@ so that every offset stays valid.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import re
 from collections.abc import Iterable
@@ -138,7 +139,10 @@ def _blanked(text: str, spans: Iterable[tuple[int, int]]) -> str:
         start = max(start, position)
         if start >= end:
             continue
-        parts += [text[position:start], _NOT_NEWLINE.sub(" ", text[start:end])]
+        span = text[start:end]
+        # Most spans (citation markers, dates, URLs) are one line: spaces need no pattern.
+        blank = _NOT_NEWLINE.sub(" ", span) if "\n" in span else " " * len(span)
+        parts += [text[position:start], blank]
         position = end
     parts.append(text[position:])
     return "".join(parts)
@@ -174,11 +178,11 @@ def parse_draft(text: str) -> Draft:
     prose = _blanked(prose, hidden)
 
     citations, marker_spans = _find_citations(prose)
-    figures = _figures_view(prose, marker_spans)
+    scans = _Scans.of(prose, _figures_view(prose, marker_spans))
     marker_ends = dict(marker_spans)
     sentences = []
     for start, end, splittable in _blocks(prose):
-        sentences.extend(_sentences(prose, figures, start, end, splittable, marker_ends))
+        sentences.extend(_sentences(prose, scans, start, end, splittable, marker_ends))
     by_position = sorted(citations, key=lambda c: c.start)
     index = 0
     for sentence in sentences:
@@ -202,16 +206,23 @@ def _find_citations(prose: str) -> tuple[list[Citation], list[tuple[int, int]]]:
             continue  # the text of a reference link: [text][ref]
         if prose[m.start() - 1 : m.start()] == "]" and m.group(1).lower() in defined:
             continue  # the label of a reference link
-        line_start = prose.rfind("\n", 0, m.start()) + 1
-        if after == ":" and not prose[line_start : m.start()].strip():
+        if after == ":" and not _line_before(prose, m.start()).strip():
             continue  # a link reference definition: [id]: https://...
-        if m.group(1) == "x" and _TASK_BOX.match(prose[line_start : m.start()]):
+        if m.group(1) == "x" and _TASK_BOX.match(_line_before(prose, m.start())):
             continue  # a task list box: - [x] done
         spans.append((m.start(), m.end()))
+        if "," not in m.group(1):  # one id, by far the most common marker
+            citations.append(Citation(m.group(1), m.start(1), m.end(1)))
+            continue
         for id_match in _ID_IN_MARKER.finditer(m.group(1)):
             offset = m.start(1) + id_match.start()
             citations.append(Citation(id_match.group(), offset, offset + len(id_match.group())))
     return citations, spans
+
+
+def _line_before(prose: str, position: int) -> str:
+    """The text from the start of `position`'s line up to it."""
+    return prose[prose.rfind("\n", 0, position) + 1 : position]
 
 
 def _label_at(prose: str, position: int) -> str:
@@ -255,13 +266,43 @@ def _blocks(prose: str) -> list[tuple[int, int, bool]]:
     return blocks
 
 
-def _quotes(prose: str, start: int, end: int) -> list[Quote]:
+@dataclass(frozen=True, slots=True)
+class _Scans:
+    """Quote marks and figures of the whole draft, each found in one pass and then read by block.
+
+    One pass instead of one per block saves a call per block; the result is the same because a
+    number never spans a line break and blocks are whole lines (lines outside blocks hold no
+    digits: blank lines, table rules, thematic breaks).
+    """
+
+    quote_marks: list[int]  # positions of straight and curly double quotes
+    numbers: list[NumberToken]  # from the figures view
+    number_starts: list[int]
+
+    @classmethod
+    def of(cls, prose: str, figures: str) -> _Scans:
+        numbers = find_numbers(figures)
+        marks = [m.start() for m in _QUOTE_MARK.finditer(prose)]
+        return cls(marks, numbers, [n.start for n in numbers])
+
+    def quote_marks_in(self, start: int, end: int) -> list[int]:
+        return self.quote_marks[
+            bisect.bisect_left(self.quote_marks, start) : bisect.bisect_left(self.quote_marks, end)
+        ]
+
+    def numbers_in(self, start: int, end: int) -> list[NumberToken]:
+        """Number tokens starting in [start, end)."""
+        first = bisect.bisect_left(self.number_starts, start)
+        return self.numbers[first : bisect.bisect_left(self.number_starts, end, first)]
+
+
+def _quotes(prose: str, marks: list[int]) -> list[Quote]:
     """Double-quoted passages in a block: curly quotes pair up, straight quotes alternate."""
     quotes = []
     open_straight: int | None = None
     open_curly: int | None = None
-    for m in _QUOTE_MARK.finditer(prose, start, end):
-        i, c = m.start(), m.group()
+    for i in marks:
+        c = prose[i]
         if c == '"':
             if open_straight is None:
                 open_straight = i
@@ -288,13 +329,13 @@ def _is_abbreviation(prose: str, block_start: int, dot: int, next_char: str) -> 
 
 def _sentences(
     prose: str,
-    figures: str,
+    scans: _Scans,
     start: int,
     end: int,
     splittable: bool,
     marker_ends: dict[int, int],
 ) -> list[Sentence]:
-    quotes = _quotes(prose, start, end)
+    quotes = _quotes(prose, scans.quote_marks_in(start, end))
     cuts = [start]
     if splittable:
         for m in _SENTENCE_END.finditer(prose, start, end):
@@ -316,7 +357,6 @@ def _sentences(
                 cuts.append(cut)
     cuts.append(end)
     sentences = []
-    block_numbers = find_numbers(figures, start, end)
     for s, e in itertools.pairwise(cuts):
         s = _skip_spaces(prose, s, e)
         while e > s and prose[e - 1].isspace():
@@ -324,10 +364,8 @@ def _sentences(
         if s >= e:
             continue
         inner = [q for q in quotes if s <= q.start and q.end <= e]
-        numbers = [
-            n
-            for n in block_numbers
-            if s <= n.start < e and not any(q.start <= n.start < q.end for q in inner)
-        ]
+        numbers = scans.numbers_in(s, e)
+        if inner:  # a figure inside a quote is the quote's wording, checked with it
+            numbers = [n for n in numbers if not any(q.start <= n.start < q.end for q in inner)]
         sentences.append(Sentence(s, e, quotes=inner, numbers=numbers))
     return sentences
