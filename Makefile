@@ -6,9 +6,11 @@ STAMP  := $(VENV)/.installed-dev
 
 .PHONY: demo test check bench clean
 
-demo: $(STAMP)  ## the main job: validate the bundled example draft (exit 1 = fabrications found, as planted)
-	@$(BIN)/review-gate validate examples/proposal/draft.md --sources examples/proposal/sources; \
-	status=$$?; if [ $$status -gt 1 ]; then exit $$status; fi
+# CI: make demo DEMO_ARGS="--approve-as alice --override-reason 'seen in CI'"
+DEMO_ARGS ?=
+
+demo: $(STAMP)  ## the main job: FORGE end to end on a temporary Prefect server; you approve or reject
+	$(BIN)/python -m prefect_review_gate.flows.demo $(DEMO_ARGS)
 
 test: $(STAMP)  ## the whole test suite
 	$(BIN)/python -m pytest
