@@ -24,7 +24,7 @@ from typing import Any
 
 import anthropic
 from anthropic.types import Message
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from prefect_review_gate.validators.errors import InputError, ModelError
 
@@ -95,15 +95,20 @@ class ClaudeSettings(BaseModel):
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ClaudeSettings:
         env = os.environ if environ is None else environ
         key = env.get(KEY_ENV, "").strip()
-        return cls(
-            api_key=SecretStr(key) if key else None,
-            base_url=env.get(BASE_URL_ENV, "").strip() or None,
-            model=env.get(MODEL_ENV, "").strip() or DEFAULT_MODEL,
-            max_tokens=int(_number(env, MAX_TOKENS_ENV, 8192)),
-            max_retries=int(_number(env, MAX_RETRIES_ENV, 4)),
-            timeout=_number(env, TIMEOUT_ENV, 120.0),
-            secret_block=env.get(SECRET_ENV, "").strip() or DEFAULT_SECRET_BLOCK,
-        )
+        try:
+            return cls(
+                api_key=SecretStr(key) if key else None,
+                base_url=env.get(BASE_URL_ENV, "").strip() or None,
+                model=env.get(MODEL_ENV, "").strip() or DEFAULT_MODEL,
+                max_tokens=int(_number(env, MAX_TOKENS_ENV, 8192)),
+                max_retries=int(_number(env, MAX_RETRIES_ENV, 4)),
+                timeout=_number(env, TIMEOUT_ENV, 120.0),
+                secret_block=env.get(SECRET_ENV, "").strip() or DEFAULT_SECRET_BLOCK,
+            )
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            raise InputError(f"Claude settings: {where}: {first['msg']}") from None
 
 
 async def load_api_key(settings: ClaudeSettings) -> SecretStr:

@@ -27,7 +27,7 @@ from prefect.states import Cancelled
 
 from prefect_review_gate.flows.agent import Blocker, Proposal, build_request, document_blocks, read_reply
 from prefect_review_gate.flows.claude import ClaudeClient, Usage
-from prefect_review_gate.flows.sinks import PublishProposalFile, register_sinks
+from prefect_review_gate.flows.sinks import PublishProposalFile, SmtpSettings, register_sinks
 from prefect_review_gate.gates import (
     Action,
     OnBlocking,
@@ -153,6 +153,7 @@ def _publish_action(
     if sink == "email":
         if not email_to:
             raise InputError("sink 'email' needs email_to: the addresses the proposal is sent to")
+        SmtpSettings.from_env()  # a sink that cannot send is found now, not after someone approved
         return SendEmail(to=list(email_to), subject=proposal.meta.title, body=proposal.draft)
     folder = str(Path(publish_dir).expanduser().resolve())
     return PublishProposalFile(

@@ -20,7 +20,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from prefect_review_gate.gates.actions import Action, SendEmail
 from prefect_review_gate.gates.executors import register_executor
@@ -90,14 +90,19 @@ class SmtpSettings(BaseModel):
         if not port.isdigit():
             raise InputError(f"REVIEW_GATE_SMTP_PORT must be a port number, not {port!r}")
         password = env.get("REVIEW_GATE_SMTP_PASSWORD", "")
-        return cls(
-            host=host,
-            port=int(port),
-            sender=sender,
-            username=env.get("REVIEW_GATE_SMTP_USERNAME", "").strip() or None,
-            password=SecretStr(password) if password else None,
-            starttls=env.get("REVIEW_GATE_SMTP_STARTTLS", "").strip() in {"1", "true", "yes"},
-        )
+        try:
+            return cls(
+                host=host,
+                port=int(port),
+                sender=sender,
+                username=env.get("REVIEW_GATE_SMTP_USERNAME", "").strip() or None,
+                password=SecretStr(password) if password else None,
+                starttls=env.get("REVIEW_GATE_SMTP_STARTTLS", "").strip() in {"1", "true", "yes"},
+            )
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            raise InputError(f"SMTP settings: {where}: {first['msg']}") from None
 
 
 def send_email_smtp(action: SendEmail, idempotency_key: str) -> dict[str, str]:

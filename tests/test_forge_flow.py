@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -283,10 +284,59 @@ async def test_email_sink_sends_one_message_on_approval(
     assert "Prefect is a workflow orchestration framework" in message.get_content()
 
 
-async def test_email_sink_without_recipients_is_refused_before_review(
-    fake: MessagesFake, tmp_path: Path
+async def test_email_sink_without_recipients_or_server_is_refused_before_review(
+    fake: MessagesFake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     state = await asyncio.wait_for(_start("Brightwater nomail", tmp_path / "x", sink="email"), WAIT)
 
     assert state.is_failed(), state
     assert "needs email_to" in (state.message or "")
+    monkeypatch.delenv("REVIEW_GATE_SMTP_HOST", raising=False)
+    state = await asyncio.wait_for(
+        _start("Brightwater nohost", tmp_path / "x", sink="email", email_to=["ops@brightwater.example"]), WAIT
+    )
+    assert state.is_failed(), state
+    assert "REVIEW_GATE_SMTP_HOST" in (state.message or "")
+    assert "review-gate" not in (await _flow_run(state)).tags
+
+
+async def test_the_key_can_come_from_a_prefect_secret_block(
+    fake: MessagesFake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prefect.blocks.system import Secret
+
+    await Secret(value=OFFLINE_KEY).save("forge-test-key", overwrite=True)
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    monkeypatch.setenv("REVIEW_GATE_ANTHROPIC_SECRET", "forge-test-key")
+
+    state = await asyncio.wait_for(_start("Brightwater secret", tmp_path / "p", on_blocking="reject"), WAIT)
+
+    assert state.name == "Rejected", state  # it got as far as the gate, which rejected the fabrications
+    [call] = fake.message_requests()
+    assert call.headers["authorization"] == f"Bearer {OFFLINE_KEY}"
+
+
+# --- Slack, when configured ------------------------------------------------------------------------------
+
+
+async def test_with_slack_configured_the_review_is_posted_there_and_updated_after_the_decision(
+    fake: MessagesFake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from slack_fake import SlackFake
+    from slack_helpers import slack_env
+
+    with SlackFake() as slack:
+        for name, value in {**slack_env(slack), "REVIEW_GATE_SLACK_CHANNEL": "C0FORGE"}.items():
+            monkeypatch.setenv(name, value)
+        run = _start("Brightwater slack", tmp_path / "published")
+        pending = await _waiting_review("Brightwater slack", run)
+        [posted] = slack.calls_to("chat.postMessage")
+        assert posted.params["channel"] == "C0FORGE"
+        assert pending.record.request.id in json.dumps(posted.params)
+
+        await decide(pending.record.request.id, Outcome.REJECTED, "bob", channel=Channel.CLI, comment="no")
+        state = await asyncio.wait_for(run, WAIT)
+
+        assert state.name == "Rejected", state
+        assert slack.calls_to("chat.update")  # the message shows the outcome, not a live ask
+    assert not (tmp_path / "published").exists()
