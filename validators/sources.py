@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -251,34 +252,35 @@ class SourceLibrary(Mapping[str, SourceDocument]):
     def __len__(self) -> int:
         return len(self.documents)
 
-    @cached_property
-    def _corpus(self) -> tuple[str, str | None, list[int], list[SourceDocument]]:
-        """All texts joined (and lower-cased), with where each starts: one str.find searches them all.
+    def __contains__(self, key: object) -> bool:
+        # Mapping's default tries self[key] and catches KeyError: slow for every invented id.
+        return key in self.documents
 
-        The separator holds no URL or word character, so nothing matches across two sources.
+    @cached_property
+    def _corpus(self) -> tuple[str | None, list[int], list[SourceDocument]]:
+        """All texts lower-cased and joined, with where each starts: one str.find searches them all.
+
+        None for the text when some source's lower case changes its length. The separator holds no
+        word character, so no passage matches across two sources. Built only when a quote must be
+        looked for in every source: lower-casing 2 MB of sources is a good part of a validation.
         """
         documents = list(self.documents.values())
         starts, position = [], 0
         for doc in documents:
             starts.append(position)
             position += len(doc.text) + len(_SEPARATOR)
-        corpus = _SEPARATOR.join(doc.text for doc in documents)
         lowered_parts = [doc.lowered for doc in documents]
         lowered = None
         if all(part is not None for part in lowered_parts):
             lowered = _SEPARATOR.join(part for part in lowered_parts if part is not None)
-        return corpus, lowered, starts, documents
-
-    def _document_at(self, position: int) -> SourceDocument:
-        _, _, starts, documents = self._corpus
-        return documents[bisect.bisect_right(starts, position) - 1]
+        return lowered, starts, documents
 
     def documents_with(self, word: str) -> Iterator[SourceDocument]:
         """Sources whose lower-cased text contains `word` (lower-cased), in library order, lazily.
 
         Lazily, because the caller usually stops at the first source that holds what it looks for.
         """
-        _, lowered, starts, documents = self._corpus
+        lowered, starts, documents = self._corpus
         if lowered is None:
             yield from documents
             return
@@ -295,29 +297,32 @@ class SourceLibrary(Mapping[str, SourceDocument]):
 
         None when the sources cannot be searched lower-cased together; ask each source instead.
         """
-        lowered = self._corpus[1]
+        lowered = self._corpus[0]
         if lowered is None:
             return None
         return find_fragment(lowered, fragment, anchor, words) >= 0
 
+    # URLs are looked for source by source, as written: that needs no lower-cased or joined copy,
+    # and a URL cannot run past the end of its source any more than past a separator.
+
     def knows_url(self, spellings: Sequence[str], first: Sequence[SourceDocument] = ()) -> bool:
         """True when some source has this URL or one under it; `first` (the cited ones) are tried first."""
-        corpus = self._corpus[0]
-        return any(doc.mentions_url(spellings) for doc in first) or any(
-            _url_in(corpus, spelling) for spelling in spellings
-        )
+        return any(doc.mentions_url(spellings) for doc in itertools.chain(first, self.documents.values()))
 
     def urls_on(self, site: str, limit: int = 100) -> list[tuple[str, UrlToken]]:
-        """(source id, URL) of the first `limit` source URLs starting with `site` after the scheme."""
-        corpus = self._corpus[0]
+        """(source id, URL in that source) of the first `limit` source URLs starting with `site` after
+        the scheme, in library order."""
         found: list[tuple[str, UrlToken]] = []
         needle = "://" + site
-        position = corpus.find(needle)
-        while position >= 0 and len(found) < limit:
-            url = url_at(corpus, position)
-            if url is not None:
-                found.append((self._document_at(position).id, url))
-            position = corpus.find(needle, position + 3)
+        for doc in self.documents.values():
+            position = doc.text.find(needle)
+            while position >= 0 and len(found) < limit:
+                url = url_at(doc.text, position)
+                if url is not None:
+                    found.append((doc.id, url))
+                position = doc.text.find(needle, position + 3)
+            if len(found) >= limit:
+                break
         return found
 
 
