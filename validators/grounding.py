@@ -86,10 +86,11 @@ def _known_ids(library: SourceLibrary, shown: int = 20) -> str:
 def _check_sentences(draft: Draft, library: SourceLibrary) -> list[Finding]:
     findings: list[Finding] = []
     cited_by = [_known(sentence, library) for sentence in draft.sentences]
+    in_draft = list({doc.id: doc for docs in cited_by for doc in docs}.values())
     for index, (sentence, cited) in enumerate(zip(draft.sentences, cited_by, strict=True)):
-        nearby = _nearby_sources(cited_by, index) if sentence.quotes and not cited else []
+        likely = _likely_origins(cited_by, index, in_draft) if sentence.quotes and not cited else []
         for quote in sentence.quotes:
-            finding = _check_quote(draft.text, quote, cited, library, nearby)
+            finding = _check_quote(draft.text, quote, cited, library, likely)
             if finding:
                 findings.append(finding)
         if cited:
@@ -97,13 +98,14 @@ def _check_sentences(draft: Draft, library: SourceLibrary) -> list[Finding]:
     return findings
 
 
-def _nearby_sources(
-    cited_by: list[list[SourceDocument]], index: int, each_side: int = 3
+def _likely_origins(
+    cited_by: list[list[SourceDocument]], index: int, in_draft: list[SourceDocument], each_side: int = 3
 ) -> list[SourceDocument]:
-    """The sources cited closest to sentence `index`: the last few before it, the first few after."""
+    """Where an uncited quote in sentence `index` most likely comes from, likeliest first: the sources
+    cited just before and just after it, then every other source the draft cites."""
     before = _first_distinct((cited_by[i] for i in range(index - 1, -1, -1)), each_side)
     after = _first_distinct((cited_by[i] for i in range(index + 1, len(cited_by))), each_side)
-    return list({doc.id: doc for doc in [*before, *after]}.values())
+    return list({doc.id: doc for doc in [*before, *after, *in_draft]}.values())
 
 
 def _first_distinct(groups: Iterator[list[SourceDocument]], limit: int) -> list[SourceDocument]:
@@ -121,7 +123,7 @@ def _check_quote(
     quote: Quote,
     cited: list[SourceDocument],
     library: SourceLibrary,
-    nearby: list[SourceDocument],
+    likely: list[SourceDocument],
 ) -> Finding | None:
     # The quote is read from the draft itself: inline code inside it is blanked in the parsed prose.
     passage_text = text[quote.start : quote.end]
@@ -130,9 +132,9 @@ def _check_quote(
         return None
     words = [_WORD.findall(fragment) for fragment in fragments]
     anchors = [max(fragment_words, key=len) for fragment_words in words]
-    # An uncited quote is held if any source holds it, so the sources cited around it, where it
-    # most likely comes from, are searched first: a few texts instead of all of them joined.
-    if not cited and any(_holds_in_order(doc, fragments, anchors, words) for doc in nearby):
+    # An uncited quote is held if any source holds it, so the sources it most likely comes from are
+    # searched first, one by one: all sources joined and lower-cased cost far more to build and scan.
+    if not cited and any(_holds_in_order(doc, fragments, anchors, words) for doc in likely):
         return None
     held = None
     if not cited and len(fragments) == 1:  # uncited, one piece: all sources searched at once
