@@ -13,6 +13,7 @@ import bisect
 import itertools
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 
 from prefect_review_gate.validators.evidence import (
     closest_id,
@@ -43,10 +44,11 @@ def validate_draft(draft: str, sources: SourceLibrary | Mapping[str, str]) -> li
     """
     library = sources if isinstance(sources, SourceLibrary) else SourceLibrary.from_texts(sources)
     parsed = parse_draft(draft)
+    citing = _Citing.of(parsed, library)
     findings = [
         *_check_citations(parsed, library),
-        *_check_sentences(parsed, library),
-        *_check_urls(parsed, library),
+        *_check_sentences(parsed, library, citing),
+        *_check_urls(parsed, library, citing),
     ]
     return sorted(findings, key=lambda f: (f.start or 0, f.end or 0, f.code))
 
@@ -83,29 +85,29 @@ def _known_ids(library: SourceLibrary, shown: int = 20) -> str:
     return f"known sources: {', '.join(ids[:shown])}{more}"
 
 
-def _check_sentences(draft: Draft, library: SourceLibrary) -> list[Finding]:
-    findings: list[Finding] = []
-    cited_by = [_known(sentence, library) for sentence in draft.sentences]
-    in_draft = list({doc.id: doc for docs in cited_by for doc in docs}.values())
-    for index, (sentence, cited) in enumerate(zip(draft.sentences, cited_by, strict=True)):
-        likely = _likely_origins(cited_by, index, in_draft) if sentence.quotes and not cited else []
-        for quote in sentence.quotes:
-            finding = _check_quote(draft.text, quote, cited, library, likely)
-            if finding:
-                findings.append(finding)
-        if cited:
-            findings.extend(_check_numbers(sentence, cited, draft.text[sentence.start : sentence.end]))
-    return findings
+@dataclass(frozen=True)
+class _Citing:
+    """The known sources each sentence cites, and every source the draft cites, first cited first."""
 
+    by_sentence: list[list[SourceDocument]]
+    in_draft: list[SourceDocument]
 
-def _likely_origins(
-    cited_by: list[list[SourceDocument]], index: int, in_draft: list[SourceDocument], each_side: int = 3
-) -> list[SourceDocument]:
-    """Where an uncited quote in sentence `index` most likely comes from, likeliest first: the sources
-    cited just before and just after it, then every other source the draft cites."""
-    before = _first_distinct((cited_by[i] for i in range(index - 1, -1, -1)), each_side)
-    after = _first_distinct((cited_by[i] for i in range(index + 1, len(cited_by))), each_side)
-    return list({doc.id: doc for doc in [*before, *after, *in_draft]}.values())
+    @classmethod
+    def of(cls, draft: Draft, library: SourceLibrary) -> _Citing:
+        by_sentence = [_known(sentence, library) for sentence in draft.sentences]
+        return cls(by_sentence, list({doc.id: doc for docs in by_sentence for doc in docs}.values()))
+
+    def likely_origins(self, index: int, each_side: int = 3) -> list[SourceDocument]:
+        """Where an uncited claim in sentence `index` most likely comes from, likeliest first: the
+        sources cited just before and just after it, then every other source the draft cites.
+
+        A claim is supported when any source holds it, so searching these first changes only how
+        soon the answer comes: a few texts one by one instead of all of them.
+        """
+        cited_by = self.by_sentence
+        before = _first_distinct((cited_by[i] for i in range(index - 1, -1, -1)), each_side)
+        after = _first_distinct((cited_by[i] for i in range(index + 1, len(cited_by))), each_side)
+        return list({doc.id: doc for doc in [*before, *after, *self.in_draft]}.values())
 
 
 def _first_distinct(groups: Iterator[list[SourceDocument]], limit: int) -> list[SourceDocument]:
@@ -116,6 +118,19 @@ def _first_distinct(groups: Iterator[list[SourceDocument]], limit: int) -> list[
         if len(found) >= limit:
             break
     return list(found.values())[:limit]
+
+
+def _check_sentences(draft: Draft, library: SourceLibrary, citing: _Citing) -> list[Finding]:
+    findings: list[Finding] = []
+    for index, (sentence, cited) in enumerate(zip(draft.sentences, citing.by_sentence, strict=True)):
+        likely = citing.likely_origins(index) if sentence.quotes and not cited else []
+        for quote in sentence.quotes:
+            finding = _check_quote(draft.text, quote, cited, library, likely)
+            if finding:
+                findings.append(finding)
+        if cited:
+            findings.extend(_check_numbers(sentence, cited, draft.text[sentence.start : sentence.end]))
+    return findings
 
 
 def _check_quote(
@@ -132,8 +147,7 @@ def _check_quote(
         return None
     words = [_WORD.findall(fragment) for fragment in fragments]
     anchors = [max(fragment_words, key=len) for fragment_words in words]
-    # An uncited quote is held if any source holds it, so the sources it most likely comes from are
-    # searched first, one by one: all sources joined and lower-cased cost far more to build and scan.
+    # Uncited: first the sources it most likely comes from, one by one (see _Citing.likely_origins).
     if not cited and any(_holds_in_order(doc, fragments, anchors, words) for doc in likely):
         return None
     held = None
@@ -213,18 +227,17 @@ def _is_reserved(url: UrlToken) -> bool:
     return host in _RESERVED_HOSTS or host.endswith(_RESERVED_SUFFIXES)
 
 
-def _check_urls(draft: Draft, library: SourceLibrary) -> list[Finding]:
+def _check_urls(draft: Draft, library: SourceLibrary, citing: _Citing) -> list[Finding]:
     starts = [sentence.start for sentence in draft.sentences]
     findings = []
     for url in draft.urls:
         if _is_reserved(url):
             continue
-        # The sources the URL's sentence cites are searched first: that is where a real one comes from.
         index = bisect.bisect_right(starts, url.start) - 1
         sentence = draft.sentences[index] if index >= 0 else None
-        cited = [] if sentence is None or url.start >= sentence.end else _known(sentence, library)
+        cited = [] if sentence is None or url.start >= sentence.end else citing.by_sentence[index]
         spellings = list(dict.fromkeys([url.key, url.text.rstrip("/")]))
-        if library.knows_url(spellings, first=cited):
+        if library.knows_url(spellings, first=_cited_then_likely(cited, citing, index)):
             continue
         near = closest_url(url.key, library)
         findings.append(
@@ -241,6 +254,13 @@ def _check_urls(draft: Draft, library: SourceLibrary) -> list[Finding]:
             )
         )
     return findings
+
+
+def _cited_then_likely(cited: list[SourceDocument], citing: _Citing, index: int) -> Iterator[SourceDocument]:
+    """The sources a URL's sentence cites, where a real one comes from; then, only if it is in none
+    of them, those it most likely comes from otherwise."""
+    yield from cited
+    yield from citing.likely_origins(index)
 
 
 def _known(sentence: Sentence, library: SourceLibrary) -> list[SourceDocument]:

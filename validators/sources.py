@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -305,8 +305,8 @@ class SourceLibrary(Mapping[str, SourceDocument]):
     # URLs are looked for source by source, as written: that needs no lower-cased or joined copy,
     # and a URL cannot run past the end of its source any more than past a separator.
 
-    def knows_url(self, spellings: Sequence[str], first: Sequence[SourceDocument] = ()) -> bool:
-        """True when some source has this URL or one under it; `first` (the cited ones) are tried first."""
+    def knows_url(self, spellings: Sequence[str], first: Iterable[SourceDocument] = ()) -> bool:
+        """True when some source has this URL or one under it; `first` (the likeliest) are tried first."""
         return any(doc.mentions_url(spellings) for doc in itertools.chain(first, self.documents.values()))
 
     def urls_on(self, site: str, limit: int = 100) -> list[tuple[str, UrlToken]]:
