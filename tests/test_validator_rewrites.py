@@ -11,6 +11,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from prefect_review_gate.validators.markdown import _ABBREVIATIONS, _is_abbreviation, _skip_spaces
 from prefect_review_gate.validators.sources import lower_case
 from prefect_review_gate.validators.text import (
     _SEPARATORS,
@@ -100,3 +101,36 @@ CASED_TEXT = st.text(
 @given(text=st.one_of(CASED_TEXT, st.text(max_size=30)))
 def test_lower_case_is_str_lower(text: str) -> None:
     assert lower_case(text) == text.lower()
+
+
+SPACED_TEXT = st.text(alphabet=" \t\n\u00a0\u2003\x1c\x85a.", max_size=10)
+
+
+@settings(max_examples=500)
+@given(text=SPACED_TEXT, data=st.data())
+def test_skip_spaces_finds_what_the_non_space_pattern_found(text: str, data: st.DataObject) -> None:
+    position = data.draw(st.integers(0, len(text) + 1))
+    end = data.draw(st.integers(0, len(text)))
+    m = re.compile(r"\S").search(text, position, end)
+    assert _skip_spaces(text, position, end) == (m.start() if m else end)
+
+
+ABBREVIATION_TEXT = st.text(alphabet="aceEgiIUvs.t \n", max_size=30)
+
+
+@settings(max_examples=500)
+@given(text=ABBREVIATION_TEXT, data=st.data())
+def test_abbreviations_are_read_as_the_word_pattern_read_them(text: str, data: st.DataObject) -> None:
+    dot = data.draw(st.integers(0, len(text)))
+    block_start = data.draw(st.integers(0, dot))
+    next_char = data.draw(st.sampled_from("aA1 "))
+    m = re.compile(r"([A-Za-z][A-Za-z.]*)$").search(text, max(block_start, dot - 24), dot)
+    expected = False
+    if m is not None:
+        word = m.group(1).lower().rstrip(".")
+        expected = (
+            (not next_char.isupper())
+            if word == "etc"
+            else (word in _ABBREVIATIONS or (len(word) == 1 and m.group(1).isupper()))
+        )
+    assert _is_abbreviation(text, block_start, dot, next_char) == expected

@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
+import string
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -76,8 +77,10 @@ _MONTH = (
     r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
 )
 _DAY = r"\d{1,2}(?:st|nd|rd|th)?"
+# The look-ahead lists every letter a date can start with (months, Q, H) besides digits: capitals
+# that start no date are rejected before the alternatives are tried.
 _DATE = re.compile(
-    rf"(?=[A-Z\d])\b(?:{_MONTH}[ \t]+{_DAY},?[ \t]+\d{{4}}|{_DAY}[ \t]+{_MONTH},?[ \t]+\d{{4}}"
+    rf"(?=[ADFHJMNOQS\d])\b(?:{_MONTH}[ \t]+{_DAY},?[ \t]+\d{{4}}|{_DAY}[ \t]+{_MONTH},?[ \t]+\d{{4}}"
     rf"|{_MONTH},?[ \t]+\d{{4}}"
     rf"|{_MONTH}[ \t]+{_DAY}\b|(?:Q[1-4]|H[12])[ \t]+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}}(?:T[\d:.]+Z?)?"
     rf"|\d{{1,2}}/\d{{1,2}}/\d{{2,4}})"
@@ -123,7 +126,7 @@ _ABBREVIATIONS = frozenset(
         "ca",
     ]
 )
-_WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)$")
+_LETTERS_AND_DOTS = string.ascii_letters + "."
 
 
 _NOT_NEWLINE = re.compile(r"[^\n]")
@@ -154,7 +157,11 @@ def _spans(pattern: re.Pattern[str], text: str, group: int = 0) -> list[tuple[in
 
 def _skip_spaces(text: str, position: int, end: int) -> int:
     """The first non-space position in text[position:end], or `end`."""
-    m = _NON_SPACE.search(text, position, end)
+    # Nearly always there is no space or one (after a sentence's end): looked at before the pattern.
+    for index in (position, position + 1):
+        if index >= end or not text[index].isspace():  # str.isspace and re's \s agree
+            return min(index, end)
+    m = _NON_SPACE.search(text, position + 2, end)
     return m.start() if m else end
 
 
@@ -318,13 +325,16 @@ def _quotes(prose: str, marks: list[int]) -> list[Quote]:
 
 
 def _is_abbreviation(prose: str, block_start: int, dot: int, next_char: str) -> bool:
-    m = _WORD_BEFORE.search(prose, max(block_start, dot - 24), dot)
-    if m is None:
+    # The word before the dot: letters and dots up to it, from the first letter. (What
+    # r"[A-Za-z][A-Za-z.]*$" finds, which `re` tried at each of the 24 positions before the dot.)
+    before = prose[max(block_start, dot - 24) : dot]
+    written = before[len(before.rstrip(_LETTERS_AND_DOTS)) :].lstrip(".")
+    if not written:
         return False
-    word = m.group(1).lower().rstrip(".")
+    word = written.lower().rstrip(".")
     if word == "etc":
         return not next_char.isupper()
-    return word in _ABBREVIATIONS or (len(word) == 1 and m.group(1).isupper())
+    return word in _ABBREVIATIONS or (len(word) == 1 and written.isupper())
 
 
 def _sentences(
@@ -340,7 +350,7 @@ def _sentences(
     if splittable:
         for m in _SENTENCE_END.finditer(prose, start, end):
             cut = m.end()
-            if any(q.start <= m.start() < q.end for q in quotes):
+            if quotes and any(q.start <= m.start() < q.end for q in quotes):
                 continue
             next_pos = _skip_spaces(prose, cut, end)
             if next_pos >= end:
