@@ -181,7 +181,9 @@ def _show(pending: Any, server: LocalPrefectServer) -> None:
     _say(format_report("proposal", action.get("body", ""), request.findings, color=wants_color(sys.stdout)))
     _say(f"Review {request.id} waits for {' or '.join(request.policy.reviewers)}. Decide here, or:")
     _say(f"  - the Prefect UI: {server.ui_url}/runs/flow-run/{request.flow_run_id} (Resume)")
-    command = f"review-gate approve {request.id} --as alice --override-reason TEXT"
+    script = Path(sys.executable).parent / "review-gate"  # the venv's, which may not be on PATH
+    cli = str(script) if script.exists() else "review-gate"
+    command = f"{cli} approve {request.id} --as alice --override-reason TEXT"
     _say(f"  - another terminal: PREFECT_API_URL={server.api_url} {command}")
     if os.environ.get("SLACK_BOT_TOKEN"):
         _say("  - Slack: the review is posted there too (buttons need `review-gate serve` running)")

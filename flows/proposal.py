@@ -24,6 +24,7 @@ from prefect.client.schemas.objects import State
 from prefect.context import TaskRunContext
 from prefect.logging import get_run_logger
 from prefect.states import Cancelled
+from pydantic import ValidationError
 
 from prefect_review_gate.flows.agent import Blocker, Proposal, build_request, document_blocks, read_reply
 from prefect_review_gate.flows.claude import ClaudeClient, Usage
@@ -161,7 +162,7 @@ def _publish_action(
     )
 
 
-@flow(name="forge-proposal", log_prints=False)
+@flow(name="forge-proposal")
 async def proposal_flow(
     brief: str,
     sources: str | list[str],
@@ -186,12 +187,15 @@ async def proposal_flow(
     """
     if not brief.strip() or not client.strip():
         raise InputError("the proposal flow needs a brief and a client")
-    policy = ReviewPolicy(
-        reviewers=reviewers,
-        approvals_required=approvals_required,
-        timeout=timedelta(hours=timeout_hours),
-        on_blocking=OnBlocking(on_blocking),
-    )
+    try:
+        policy = ReviewPolicy(
+            reviewers=reviewers,
+            approvals_required=approvals_required,
+            timeout=timedelta(hours=timeout_hours),
+            on_blocking=OnBlocking(on_blocking),
+        )
+    except ValidationError as exc:
+        raise InputError(f"the review policy is invalid: {exc.errors()[0]['msg']}") from None
     texts = load_sources(sources)
     documents = document_blocks(texts)
     message = await ask_claude(build_request(brief, client, documents))
@@ -218,9 +222,8 @@ async def proposal_flow(
             if isinstance(body, str):
                 found += validate_draft(body, library)
             else:
-                found.append(
-                    Finding(code="unexpected_action", severity=Severity.BLOCK, message=f"{action.kind}?")
-                )
+                message = f"a {action.kind} action has no proposal body to check against the sources"
+                found.append(Finding(code="unexpected_action", severity=Severity.BLOCK, message=message))
         return found
 
     verdict = await request_review(

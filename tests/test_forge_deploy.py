@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,8 +42,6 @@ class Stack:
         return result
 
     def run_state(self, run_id: str) -> dict[str, Any]:
-        import urllib.request
-
         with urllib.request.urlopen(f"{self.server.api_url}/flow_runs/{run_id}", timeout=10) as response:
             data: dict[str, Any] = json.loads(response.read())
         return data.get("state") or {}
@@ -81,6 +80,8 @@ def _poll(what: str, probe: Any, timeout: float = WAIT) -> Any:
 def test_prefect_deploy_all_then_a_worker_run_suspends_and_publishes_once_on_approval(
     stack: Stack, tmp_path: Path
 ) -> None:
+    with urllib.request.urlopen(stack.server.ui_url, timeout=10) as page:  # the UI, served offline
+        assert page.status == 200 and b"<html" in page.read().lower()
     stack.cli(str(BIN / "prefect"), "work-pool", "create", "review-gate-process", "--type", "process")
     deployed = stack.cli(str(BIN / "prefect"), "--no-prompt", "deploy", "--all")
     assert DEPLOYMENT in deployed.stdout

@@ -182,6 +182,14 @@ async def test_a_missing_sources_folder_fails_clearly_without_calling_claude(
     assert not out.exists()
 
 
+async def test_an_impossible_policy_fails_before_calling_claude(fake: MessagesFake, tmp_path: Path) -> None:
+    state = await asyncio.wait_for(_start("Brightwater quorum", tmp_path / "p", approvals_required=3), WAIT)
+
+    assert state.is_failed(), state
+    assert "review policy is invalid" in (state.message or "")
+    assert fake.message_requests() == []
+
+
 async def test_a_missing_api_key_fails_clearly_without_calling_claude(
     fake: MessagesFake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
