@@ -12,10 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from prefect_review_gate.validators.markdown import _ABBREVIATIONS, _is_abbreviation, _skip_spaces
-from prefect_review_gate.validators.sources import lower_case
+from prefect_review_gate.validators.sources import SourceDocument, _states, _written_forms, lower_case
 from prefect_review_gate.validators.text import (
     _SEPARATORS,
     _UNDERSCORE_EMPHASIS,
+    NumberToken,
     find_numbers,
     first_number,
     split_ellipsis,
@@ -134,3 +135,28 @@ def test_abbreviations_are_read_as_the_word_pattern_read_them(text: str, data: s
             else (word in _ABBREVIATIONS or (len(word) == 1 and m.group(1).isupper()))
         )
     assert _is_abbreviation(text, block_start, dot, next_char) == expected
+
+
+def _holds_number_tokenizing_every_hit(text: str, number: NumberToken) -> bool:
+    """holds_number before hits inside words were skipped: every hit's window tokenized."""
+    for form in _written_forms(number.digits, number.unit):
+        position = text.find(form)
+        while position >= 0:
+            token = first_number(text, max(0, position - 1), min(len(text), position + len(form) + 12))
+            if token is not None and token.start <= position and _states(token, number):
+                return True
+            position = text.find(form, position + 1)
+    return False
+
+
+FIGURE_TEXT = st.text(alphabet="0123456789,. %$vVpy_x\u00a0", max_size=24)
+
+
+@settings(max_examples=1000)
+@given(
+    source=FIGURE_TEXT, claim=st.sampled_from(["3", "12", "1,234", "2.5", "40%", "3x", "$5", "v2", "1234"])
+)
+def test_holds_number_is_unchanged_by_skipping_hits_inside_words(source: str, claim: str) -> None:
+    for number in find_numbers(claim):
+        expected = _holds_number_tokenizing_every_hit(source, number)
+        assert SourceDocument("a", source).holds_number(number) == expected

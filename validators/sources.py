@@ -98,10 +98,11 @@ class SourceDocument:
         while position >= 0:
             # The token that holds this hit starts on it, or one character before (a currency sign).
             # Two tokens cannot both start there, so the window's first token is the only candidate.
-            window_end = min(len(text), position + len(form) + 12)
-            token = first_number(text, max(0, position - 1), window_end)
-            if token is not None and token.start <= position and _states(token, number):
-                return True
+            if not _inside_a_word(text, position):
+                window_end = min(len(text), position + len(form) + 12)
+                token = first_number(text, max(0, position - 1), window_end)
+                if token is not None and token.start <= position and _states(token, number):
+                    return True
             position = text.find(form, position + 1)
         return False
 
@@ -116,6 +117,19 @@ class SourceDocument:
             # the whole normalized text is searched, its position standing in for the text's.
             return find_word_aligned(self.normalized, fragment, max(after + 1, 0))
         return find_fragment(lowered, fragment, anchor, words, after)
+
+
+def _inside_a_word(text: str, position: int) -> bool:
+    """True when the character before `position` keeps a number that states these digits from
+    starting there (or one character before): a letter, digit, '.', ',' or '_', but not a version's v.
+
+    Settled without tokenizing, for the many hits of a short figure inside longer ones ('3' in
+    '2023', '3.11', 'py3'). A letter or these marks fail the number pattern's look-behind and cannot
+    start a number; a digit could, but that number also holds the digit before the hit, so its
+    digits are longer than those looked for, or cut at a separator before them.
+    """
+    before = text[position - 1 : position]
+    return before in ("_", ".", ",") or (before.isalnum() and before not in ("v", "V"))
 
 
 def _states(token: NumberToken, number: NumberToken) -> bool:
