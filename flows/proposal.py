@@ -105,7 +105,7 @@ async def ask_claude(request: dict[str, Any]) -> dict[str, Any]:
     get_run_logger().info(
         "Claude (%s): %d input, %d output tokens", usage.model, usage.input_tokens, usage.output_tokens
     )
-    return cast(dict[str, Any], message.model_dump(mode="json"))
+    return message.model_dump(mode="json")
 
 
 @task(name="record-draft", persist_result=True, cache_key_fn=_run_scoped_key)
