@@ -67,6 +67,19 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         yield Stack(server, fake, env)
 
 
+def _children(pid: int) -> list[int]:
+    """Live child processes of `pid` (zombies not counted), from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] not in {"Z", "X"}:
+            found.append(int(stat.parent.name))
+    return found
+
+
 def _poll(what: str, probe: Any, timeout: float = WAIT) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -85,6 +98,14 @@ def test_prefect_deploy_all_then_a_worker_run_suspends_and_publishes_once_on_app
     stack.cli(str(BIN / "prefect"), "work-pool", "create", "review-gate-process", "--type", "process")
     deployed = stack.cli(str(BIN / "prefect"), "--no-prompt", "deploy", "--all")
     assert DEPLOYMENT in deployed.stdout
+    with urllib.request.urlopen(
+        f"{stack.server.api_url}/deployments/name/{DEPLOYMENT}", timeout=10
+    ) as response:
+        deployment = json.loads(response.read())
+    assert deployment["work_pool_name"] == "review-gate-process"
+    assert {"forge", "review-gate"} <= set(deployment["tags"])
+    assert [s["schedule"]["cron"] for s in deployment["schedules"]] == ["0 7 * * 1"]
+    assert deployment["job_variables"]["working_dir"] == str(REPO)
 
     worker_log = tmp_path / "worker.log"
     with worker_log.open("wb") as out:
@@ -111,6 +132,8 @@ def test_prefect_deploy_all_then_a_worker_run_suspends_and_publishes_once_on_app
             return state.get("name") == "Suspended"
 
         _poll("the run to suspend at the gate", suspended)
+        # Suspended, not paused: the flow run's process is gone and the worker runs nothing.
+        _poll("the flow run's process to exit", lambda: not _children(worker.pid), timeout=30)
         pending = json.loads(stack.cli(str(BIN / "review-gate"), "pending", "--json").stdout)["reviews"]
         [review] = [r for r in pending if r["flow_run_id"] == run_id]
         assert review["waiting"] and review["blocking_findings"] >= 4
