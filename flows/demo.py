@@ -186,7 +186,8 @@ def _show(pending: Any, server: LocalPrefectServer) -> None:
     command = f"{cli} approve {request.id} --as alice --override-reason TEXT"
     _say(f"  - another terminal: PREFECT_API_URL={server.api_url} {command}")
     if os.environ.get("SLACK_BOT_TOKEN"):
-        _say("  - Slack: the review is posted there too (buttons need `review-gate serve` running)")
+        serve = f"PREFECT_API_URL={server.api_url} {cli} serve --socket-mode"
+        _say(f"  - Slack: the review is posted there; its buttons need `{serve}` (or its HTTP mode)")
     _say("")
 
 
