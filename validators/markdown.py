@@ -325,9 +325,10 @@ def _quotes(prose: str, marks: list[int]) -> list[Quote]:
 
 
 def _is_abbreviation(prose: str, block_start: int, dot: int, next_char: str) -> bool:
-    # The word before the dot: letters and dots up to it, from the first letter. (What
-    # r"[A-Za-z][A-Za-z.]*$" finds, which `re` tried at each of the 24 positions before the dot.)
-    before = prose[max(block_start, dot - 24) : dot]
+    # The word before the dot: letters and dots up to it (or up to a line break just before it, as
+    # '$' allows), from the first letter. What r"[A-Za-z][A-Za-z.]*$" finds, which `re` tried at
+    # each of the 24 positions before the dot.
+    before = prose[max(block_start, dot - 24) : dot].removesuffix("\n")
     written = before[len(before.rstrip(_LETTERS_AND_DOTS)) :].lstrip(".")
     if not written:
         return False
