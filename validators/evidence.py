@@ -121,7 +121,7 @@ def closest_number(
     `claim` is the draft's sentence; a figure from a passage about the same thing (sharing words)
     beats a closer value from an unrelated line such as an image width.
     """
-    claim_words = {w.lower() for w in _WORD.findall(claim)}
+    claim_words = _lower_words(claim)
     scored = [
         (_number_distance(number, other), doc, other)
         for doc in candidates
@@ -132,7 +132,7 @@ def closest_number(
     for distance, doc, other in heapq.nsmallest(_NUMBER_SHORTLIST, scored, key=lambda item: item[0]):
         if claim_words:
             window = doc.text[max(0, other.start - 120) : other.end + 120]
-            words = {w.lower() for w in _WORD.findall(window)}
+            words = _lower_words(window)
             distance += 1.0 - len(claim_words & words) / len(claim_words)
         if best is None or distance < best[0]:
             best = (distance, doc, other)
@@ -140,6 +140,13 @@ def closest_number(
         return None
     _, doc, other = best
     return Passage(doc.id, _context(doc.text, other.start, other.end), figure=other.text)
+
+
+def _lower_words(text: str) -> set[str]:
+    """The text's longer words in lower case."""
+    if text.isascii():  # lower-casing ASCII first finds the same words, with one call for all
+        return set(_WORD.findall(text.lower()))
+    return {w.lower() for w in _WORD.findall(text)}
 
 
 def _numbers_near_words(doc: SourceDocument, words: set[str], per_word: int = 4) -> list[NumberToken]:

@@ -264,4 +264,5 @@ def _cited_then_likely(cited: list[SourceDocument], citing: _Citing, index: int)
 
 
 def _known(sentence: Sentence, library: SourceLibrary) -> list[SourceDocument]:
-    return [library[sid] for sid in sentence.cited_ids if sid in library]
+    documents = library.documents  # the dict itself: Mapping's methods cost a call each, per sentence
+    return [documents[sid] for sid in sentence.cited_ids if sid in documents]
