@@ -25,7 +25,7 @@ from prefect_review_gate.validators.text import (
 UNDERSCORE_TEXT = st.text(alphabet="__a1 .\u00e9\u00b2\n-", max_size=16)
 
 
-@settings(max_examples=500)
+@settings(max_examples=500, deadline=None)
 @given(text=UNDERSCORE_TEXT)
 def test_underscore_emphasis_is_removed_as_the_look_behind_form_did(text: str) -> None:
     replaced = re.compile(r"(?<!\w)_+|_+(?!\w)")
@@ -35,7 +35,7 @@ def test_underscore_emphasis_is_removed_as_the_look_behind_form_did(text: str) -
 ELLIPSIS_TEXT = st.text(alphabet="ab .[]\u2026,", max_size=20)
 
 
-@settings(max_examples=500)
+@settings(max_examples=500, deadline=None)
 @given(quote=ELLIPSIS_TEXT)
 def test_split_ellipsis_matches_always_splitting(quote: str) -> None:
     ellipsis = re.compile(r"\s*(?:\[\s*(?:\.\s*){3}\]|\[\s*\u2026\s*\]|(?:\.\s*){3}|\u2026)\s*")
@@ -80,7 +80,7 @@ def _look_ahead_tokens(text: str, start: int, end: int) -> list[tuple[int, int, 
     return tokens
 
 
-@settings(max_examples=1000)
+@settings(max_examples=1000, deadline=None)
 @given(text=NUMBER_TEXT, data=st.data())
 def test_numbers_are_read_as_the_look_ahead_pattern_read_them(text: str, data: st.DataObject) -> None:
     start = data.draw(st.integers(0, len(text)))
@@ -98,7 +98,7 @@ CASED_TEXT = st.text(
 )
 
 
-@settings(max_examples=1000)
+@settings(max_examples=1000, deadline=None)
 @given(text=st.one_of(CASED_TEXT, st.text(max_size=30)))
 def test_lower_case_is_str_lower(text: str) -> None:
     assert lower_case(text) == text.lower()
@@ -107,7 +107,7 @@ def test_lower_case_is_str_lower(text: str) -> None:
 SPACED_TEXT = st.text(alphabet=" \t\n\u00a0\u2003\x1c\x85a.", max_size=10)
 
 
-@settings(max_examples=500)
+@settings(max_examples=500, deadline=None)
 @given(text=SPACED_TEXT, data=st.data())
 def test_skip_spaces_finds_what_the_non_space_pattern_found(text: str, data: st.DataObject) -> None:
     position = data.draw(st.integers(0, len(text) + 1))
@@ -119,7 +119,7 @@ def test_skip_spaces_finds_what_the_non_space_pattern_found(text: str, data: st.
 ABBREVIATION_TEXT = st.text(alphabet="aceEgiIUvs.t \n", max_size=30)
 
 
-@settings(max_examples=500)
+@settings(max_examples=500, deadline=None)
 @given(text=ABBREVIATION_TEXT, data=st.data())
 def test_abbreviations_are_read_as_the_word_pattern_read_them(text: str, data: st.DataObject) -> None:
     dot = data.draw(st.integers(0, len(text)))
@@ -152,7 +152,7 @@ def _holds_number_tokenizing_every_hit(text: str, number: NumberToken) -> bool:
 FIGURE_TEXT = st.text(alphabet="0123456789,. %$vVpy_x\u00a0", max_size=24)
 
 
-@settings(max_examples=1000)
+@settings(max_examples=1000, deadline=None)
 @given(
     source=FIGURE_TEXT, claim=st.sampled_from(["3", "12", "1,234", "2.5", "40%", "3x", "$5", "v2", "1234"])
 )
