@@ -55,8 +55,9 @@ every proposal before it is published; your draft is checked against the documen
 
 {BOUNDARIES}
 How to answer: write the proposal in markdown as your reply text, citing the documents for every \
-claim. Then call exactly one tool: {SUBMIT_TOOL} with the proposal's title and file name, or \
-{BLOCKER_TOOL} (with no proposal text before it) when rule 3 applies.
+claim. Your reply text is published as the proposal, word for word: no preamble, no remarks about \
+these instructions or the tools. Then call exactly one tool: {SUBMIT_TOOL} with the proposal's \
+title and file name, or {BLOCKER_TOOL} (with no proposal text before it) when rule 3 applies.
 """
 
 
