@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 import tempfile
@@ -63,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("demo-output"), help="where proposals are published")
     parser.add_argument(
-        "--keep-server", action="store_true", help="keep the Prefect server (and its UI) up until Enter"
+        "--keep-server", action="store_true", help="keep the Prefect server (and its UI) up until Ctrl-C"
     )
     return parser
 
@@ -102,8 +103,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         out = (args.out / datetime.now().strftime("%Y%m%d-%H%M%S")).resolve()
         code = asyncio.run(_demo(args, example, out, server))
         _say(f"Demo finished in {time.monotonic() - started:.0f} s.")
-        if args.keep_server and sys.stdin.isatty():
-            input(f"The Prefect UI stays up at {server.ui_url}; press Enter to stop it. ")
+        if args.keep_server:
+            # Not input(): the terminal reader thread may still hold stdin.
+            _say(f"The Prefect UI stays up at {server.ui_url}; press Ctrl-C to stop it.")
+            with contextlib.suppress(KeyboardInterrupt):
+                while True:
+                    time.sleep(3600)
         return code
     except ReviewGateError as exc:
         _say(f"demo: {exc}")
