@@ -321,7 +321,13 @@ class SourceLibrary(Mapping[str, SourceDocument]):
 
     def knows_url(self, spellings: Sequence[str], first: Iterable[SourceDocument] = ()) -> bool:
         """True when some source has this URL or one under it; `first` (the likeliest) are tried first."""
-        return any(doc.mentions_url(spellings) for doc in itertools.chain(first, self.documents.values()))
+        tried: set[str] = set()  # a set lookup is far cheaper than searching a source twice
+        for doc in itertools.chain(first, self.documents.values()):
+            if doc.id not in tried:
+                tried.add(doc.id)
+                if doc.mentions_url(spellings):
+                    return True
+        return False
 
     def urls_on(self, site: str, limit: int = 100) -> list[tuple[str, UrlToken]]:
         """(source id, URL in that source) of the first `limit` source URLs starting with `site` after
