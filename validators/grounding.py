@@ -97,17 +97,19 @@ class _Citing:
         by_sentence = [_known(sentence, library) for sentence in draft.sentences]
         return cls(by_sentence, list({doc.id: doc for docs in by_sentence for doc in docs}.values()))
 
-    def likely_origins(self, index: int, each_side: int = 3) -> list[SourceDocument]:
-        """Where an uncited claim in sentence `index` most likely comes from, likeliest first: the
-        sources cited just before and just after it, then every other source the draft cites.
+    # An uncited claim is supported when any source holds it, so searching the sources it most likely
+    # comes from first changes only how soon the answer comes: a few texts instead of all of them.
 
-        A claim is supported when any source holds it, so searching these first changes only how
-        soon the answer comes: a few texts one by one instead of all of them.
-        """
+    def nearby(self, index: int, each_side: int = 3) -> list[SourceDocument]:
+        """The sources cited just before and just after sentence `index`, nearest first."""
         cited_by = self.by_sentence
         before = _first_distinct((cited_by[i] for i in range(index - 1, -1, -1)), each_side)
         after = _first_distinct((cited_by[i] for i in range(index + 1, len(cited_by))), each_side)
-        return list({doc.id: doc for doc in [*before, *after, *self.in_draft]}.values())
+        return list({doc.id: doc for doc in [*before, *after]}.values())
+
+    def likely_origins(self, index: int) -> list[SourceDocument]:
+        """The sources cited around sentence `index`, then every other source the draft cites."""
+        return list({doc.id: doc for doc in [*self.nearby(index), *self.in_draft]}.values())
 
 
 def _first_distinct(groups: Iterator[list[SourceDocument]], limit: int) -> list[SourceDocument]:
@@ -123,9 +125,9 @@ def _first_distinct(groups: Iterator[list[SourceDocument]], limit: int) -> list[
 def _check_sentences(draft: Draft, library: SourceLibrary, citing: _Citing) -> list[Finding]:
     findings: list[Finding] = []
     for index, (sentence, cited) in enumerate(zip(draft.sentences, citing.by_sentence, strict=True)):
-        likely = citing.likely_origins(index) if sentence.quotes and not cited else []
+        nearby = citing.nearby(index) if sentence.quotes and not cited else []
         for quote in sentence.quotes:
-            finding = _check_quote(draft.text, quote, cited, library, likely)
+            finding = _check_quote(draft.text, quote, cited, library, (nearby, citing.in_draft))
             if finding:
                 findings.append(finding)
         if cited:
@@ -138,17 +140,19 @@ def _check_quote(
     quote: Quote,
     cited: list[SourceDocument],
     library: SourceLibrary,
-    likely: list[SourceDocument],
+    likely: tuple[list[SourceDocument], list[SourceDocument]],
 ) -> Finding | None:
     # The quote is read from the draft itself: inline code inside it is blanked in the parsed prose.
     passage_text = text[quote.start : quote.end]
     fragments = split_ellipsis(normalize_passage(passage_text))
     if not fragments:
         return None
+    # Most quotes are one piece copied as the cited source writes it: settled by one scan each.
+    if len(fragments) == 1 and any(doc.holds_verbatim(fragments[0]) for doc in cited):
+        return None
     words = [_WORD.findall(fragment) for fragment in fragments]
     anchors = [max(fragment_words, key=len) for fragment_words in words]
-    # Uncited: first the sources it most likely comes from, one by one (see _Citing.likely_origins).
-    if not cited and any(_holds_in_order(doc, fragments, anchors, words) for doc in likely):
+    if not cited and _held_by_likely_origins(fragments, anchors, words, *likely):
         return None
     held = None
     if not cited and len(fragments) == 1:  # uncited, one piece: all sources searched at once
@@ -173,6 +177,25 @@ def _check_quote(
         evidence=passage.text if passage else None,
         evidence_source=passage.source_id if passage else None,
     )
+
+
+def _held_by_likely_origins(
+    fragments: list[str],
+    anchors: list[str],
+    words: list[list[str]],
+    nearby: list[SourceDocument],
+    in_draft: list[SourceDocument],
+) -> bool:
+    """True when an uncited quote is in a source cited around it, or copied word for word into
+    another source the draft cites (see _Citing): a few texts searched before all of them.
+
+    Only the verbatim search runs on the draft's other sources: its one scan per source is cheap,
+    while the search around every hit of a common word, in each of a hundred sources, is not; the
+    search of all sources joined does that once.
+    """
+    if any(_holds_in_order(doc, fragments, anchors, words) for doc in nearby):
+        return True
+    return len(fragments) == 1 and any(doc.holds_verbatim(fragments[0]) for doc in in_draft)
 
 
 def _likely_sources(library: SourceLibrary, words: list[list[str]], limit: int = 8) -> list[SourceDocument]:

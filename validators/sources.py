@@ -106,6 +106,11 @@ class SourceDocument:
             position = text.find(form, position + 1)
         return False
 
+    def holds_verbatim(self, fragment: str) -> bool:
+        """True when the lower-cased text holds the normalized `fragment` as is, at word boundaries
+        (the first, one-scan step of `find_fragment`)."""
+        return self.lowered is not None and find_word_aligned(self.lowered, fragment) >= 0
+
     def find_quote(self, fragment: str, anchor: str, words: Sequence[str], after: int = -1) -> int:
         """Approximate position of the normalized `fragment` in the text after `after`, or -1.
 
