@@ -130,6 +130,8 @@ def closest_number(
     # Words are compared only for the figures nearest in value: the window scan is the costly part.
     best: tuple[float, SourceDocument, NumberToken] | None = None
     for distance, doc, other in heapq.nsmallest(_NUMBER_SHORTLIST, scored, key=lambda item: item[0]):
+        if best is not None and distance >= best[0]:
+            break  # in order of value: the words can only add to the rest, which cannot win
         if claim_words:
             window = doc.text[max(0, other.start - 120) : other.end + 120]
             words = _lower_words(window)
