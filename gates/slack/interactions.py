@@ -143,6 +143,9 @@ class Interactions:
         self.client = client
         self.directory = directory
         self._retry_seconds = retry_seconds
+        # One resume at a time: concurrent state transitions make a SQLite-backed Prefect server
+        # answer "database is locked", and Prefect's client then backs off for seconds.
+        self._resuming = asyncio.Lock()
         self._poll = poll_seconds
 
     async def tell(self, click: Click, text: str) -> None:
@@ -204,14 +207,15 @@ class Interactions:
                 )
                 return
             try:
-                await reviews.decide(
-                    record.request.id,
-                    outcome,
-                    identity,
-                    channel=Channel.SLACK,
-                    comment="" if override else reason,
-                    override_reason=reason if override else "",
-                )
+                async with self._resuming:
+                    await reviews.decide(
+                        record.request.id,
+                        outcome,
+                        identity,
+                        channel=Channel.SLACK,
+                        comment="" if override else reason,
+                        override_reason=reason if override else "",
+                    )
             except UnauthorizedReviewer as exc:
                 await self.tell(click, _not_allowed(record, str(exc)))
                 return
