@@ -12,7 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from prefect_review_gate.validators.markdown import _ABBREVIATIONS, _is_abbreviation, _skip_spaces
-from prefect_review_gate.validators.sources import SourceDocument, _states, _written_forms, lower_case
+from prefect_review_gate.validators.sources import (
+    SourceDocument,
+    _held_around_anchor,
+    _states,
+    _written_forms,
+    find_fragment,
+    lower_case,
+)
 from prefect_review_gate.validators.text import (
     _SEPARATORS,
     _UNDERSCORE_EMPHASIS,
@@ -160,3 +167,17 @@ def test_holds_number_is_unchanged_by_skipping_hits_inside_words(source: str, cl
     for number in find_numbers(claim):
         expected = _holds_number_tokenizing_every_hit(source, number)
         assert SourceDocument("a", source).holds_number(number) == expected
+
+
+# The long pieces put hits near the edges of the windows searched around an anchor.
+PASSAGE_PIECES = ["ab", "cd", "abcd", " ", "\n", "*", "_", "x", "y" * 150, " " * 150]
+PASSAGE_TEXT = st.lists(st.sampled_from(PASSAGE_PIECES), max_size=40).map("".join)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(text=PASSAGE_TEXT, quote=st.sampled_from(["ab cd", "cd ab", "abcd ab", "ab", "cd cd x"]))
+def test_one_scan_around_the_anchor_answers_as_find_fragment(text: str, quote: str) -> None:
+    words = quote.split()
+    anchor = max(words, key=len)
+    expected = find_fragment(text, quote, anchor, words) >= 0
+    assert _held_around_anchor(text, quote, anchor, words) == expected
