@@ -8,11 +8,14 @@
         slack.down = True                            # every call answers 503 (server errors)
         slack.rate_limited = 2                       # the next 2 calls answer 429, Retry-After: 0
         slack.group_members["S1"] = ["U1", "U2"]     # usergroups.users.list
+        await slack.deliver(payload)                 # Socket Mode: an envelope to the connected app,
+                                                     # returns the app's ack (after apps.connections.open)
 
     body, headers = signed_interaction(secret, payload)          # what Slack POSTs, signed for real
 
 Implements auth.test, chat.postMessage, chat.update, chat.postEphemeral, conversations.open,
-usergroups.users.list and views.open; anything else answers `unknown_method`. A wrong or missing
+usergroups.users.list, views.open and apps.connections.open (with `app_token`, a WebSocket on
+port 0 for Socket Mode); anything else answers `unknown_method`. A wrong or missing
 bearer token answers `invalid_auth`, as Slack does. Tokens are never recorded.
 """
 
@@ -59,8 +62,13 @@ def signed_interaction(
 class SlackFake:
     """The Slack Web API methods the review gate uses, recording every call."""
 
-    def __init__(self, token: str = "xoxb-test-token") -> None:
+    def __init__(self, token: str = "xoxb-test-token", app_token: str = "xapp-test-token") -> None:
         self.token = token
+        self.app_token = app_token
+        self._socket: Any = None  # the Socket Mode WebSocket server, started on first connection
+        self._socket_connection: Any = None
+        self._acks: dict[str, dict[str, Any]] = {}
+        self._envelopes = 0
         self.down = False
         self.rate_limited = 0
         self.group_members: dict[str, list[str]] = {}
@@ -95,6 +103,9 @@ class SlackFake:
         return self
 
     def stop(self) -> None:
+        if self._socket is not None:
+            self._socket.shutdown()
+            self._socket = None
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -173,6 +184,10 @@ class SlackFake:
             elif self.rate_limited > 0:
                 self.rate_limited -= 1
                 status, document, headers = 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "0"}
+            elif method == "apps.connections.open":
+                authorized = request.headers.get("Authorization") == f"Bearer {self.app_token}"
+                document = self._open_socket() if authorized else {"ok": False, "error": "invalid_auth"}
+                status, headers = 200, {}
             elif request.headers.get("Authorization") != f"Bearer {self.token}":
                 status, document, headers = 200, {"ok": False, "error": "invalid_auth"}, {}
             else:
@@ -186,6 +201,48 @@ class SlackFake:
             request.send_header(name, value)
         request.end_headers()
         request.wfile.write(data)
+
+    # Socket Mode
+
+    def _open_socket(self) -> dict[str, Any]:
+        from websockets.sync.server import ServerConnection, serve
+
+        def session(connection: ServerConnection) -> None:
+            self._socket_connection = connection
+            connection.send(json.dumps({"type": "hello", "num_connections": 1}))
+            for message in connection:
+                ack = json.loads(message)
+                with self._lock:
+                    self._acks[str(ack.get("envelope_id"))] = ack
+
+        if self._socket is None:
+            self._socket = serve(session, "127.0.0.1", 0)
+            threading.Thread(target=self._socket.serve_forever, name="slack-fake-socket", daemon=True).start()
+        port = self._socket.socket.getsockname()[1]
+        return {"ok": True, "url": f"ws://127.0.0.1:{port}/link"}
+
+    async def deliver(self, payload: Mapping[str, Any], timeout: float = 30) -> dict[str, Any]:
+        """Send an interaction to the app connected over Socket Mode; returns the app's ack."""
+        deadline = time.monotonic() + timeout
+        while self._socket_connection is None:
+            if time.monotonic() > deadline:
+                raise AssertionError("no app connected over Socket Mode")
+            await asyncio.sleep(0.05)
+        self._envelopes += 1
+        envelope_id = f"envelope-{self._envelopes}"
+        envelope = {
+            "envelope_id": envelope_id,
+            "type": "interactive",
+            "payload": dict(payload),
+            "accepts_response_payload": True,
+        }
+        self._socket_connection.send(json.dumps(envelope))
+        while time.monotonic() < deadline:
+            with self._lock:
+                if envelope_id in self._acks:
+                    return self._acks[envelope_id]
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"the app did not ack {envelope_id}")
 
     def _next_ts(self) -> str:
         self._ts += 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -378,7 +379,9 @@ async def test_forged_stale_tampered_malformed_and_oversized_requests_resume_not
     assert SECRET not in logs and fake.token not in logs and "padding" not in logs
 
 
-async def test_serve_refuses_to_start_without_a_signing_secret(prefect_api: str, env: dict[str, str]) -> None:
+async def test_serve_refuses_to_start_without_its_secrets_or_the_prefect_api(
+    prefect_api: str, env: dict[str, str]
+) -> None:
     code, out, err = await run_cli(
         "serve", "--port", "0", api=prefect_api, extra_env={"SLACK_SIGNING_SECRET": ""}
     )
@@ -387,3 +390,30 @@ async def test_serve_refuses_to_start_without_a_signing_secret(prefect_api: str,
         err
         == "review-gate serve: SLACK_SIGNING_SECRET is not set: the server cannot verify Slack's requests\n"
     )
+    code, _, err = await run_cli("serve", "--socket-mode", api=prefect_api, extra_env={"SLACK_APP_TOKEN": ""})
+    assert code == 2 and err.startswith("review-gate serve: --socket-mode needs SLACK_APP_TOKEN")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    code, _, err = await run_cli("serve", "--port", "0", api=f"http://127.0.0.1:{closed}/api")
+    assert code == 2 and err.startswith("review-gate serve: cannot reach the Prefect API (PREFECT_API_URL)")
+    assert err.count("\n") == 1
+
+
+async def test_socket_mode_shares_the_listeners(
+    prefect_api: str, env: dict[str, str], fake: SlackFake, tmp_path: Path
+) -> None:
+    socket_env = {**env, "SLACK_APP_TOKEN": fake.app_token}
+    with running_server(prefect_api, socket_env, tmp_path, "--socket-mode") as socket_server:
+        assert socket_server.url == "socket mode"
+        run = start(tmp_path, "slack-socket", {"reviewers": ["slack:UALICE"], "slack_channel": "CREVIEWS"})
+        review_id = (await wait_until_waiting("slack-socket")).record.request.id
+        message = await message_for(fake, review_id)
+
+        ack = await fake.deliver(block_action("UALICE", message, APPROVE))
+        assert ack["envelope_id"].startswith("envelope-")
+        assert (await run.final_state()).is_completed()
+        assert run.written() == ["slack-socket"]
+        final = await message_for(fake, review_id, lambda m: not buttons(m))
+        assert "*Approved*" in shown(final)
+        assert fake.app_token not in socket_server.stderr()

@@ -235,3 +235,18 @@ async def test_without_a_channel_reviewers_get_direct_messages(prefect_api: str)
         fake.down = True
         with pytest.raises(DeliveryFailed, match=r"chat\.update failed: service_unavailable"):
             await channel.update(closed)
+
+
+def test_the_slack_surface_is_pinned() -> None:
+    import prefect_review_gate.gates.slack as slack
+
+    assert sorted(slack.__all__) == [
+        "ReviewApp",
+        "SlackChannel",
+        "SlackReviewCredentials",
+        "SlackSettings",
+        "configured_slack_channel",
+        "create_app",
+    ]
+    for name in slack.__all__:
+        assert getattr(slack, name) is not None
