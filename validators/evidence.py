@@ -161,7 +161,8 @@ def _numbers_near_words(doc: SourceDocument, words: set[str], per_word: int = 4)
     if lowered is None:
         return []
     lines: set[tuple[int, int]] = set()
-    for word in sorted(words, key=len, reverse=True)[:8]:
+    # Ties in length are broken by the word itself: a set's order changes with the hash seed.
+    for word in sorted(words, key=lambda w: (-len(w), w))[:8]:
         position = lowered.find(word)
         for _ in range(per_word):
             if position < 0:

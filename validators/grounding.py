@@ -200,7 +200,8 @@ def _held_by_likely_origins(
 
 def _likely_sources(library: SourceLibrary, words: list[list[str]], limit: int = 8) -> list[SourceDocument]:
     """Sources worth searching for an uncited quote's closest passage: those with its longest words."""
-    longest = sorted({w for fragment_words in words for w in fragment_words}, key=len, reverse=True)
+    # Ties in length are broken by the word itself: a set's order changes with the hash seed.
+    longest = sorted({w for fragment_words in words for w in fragment_words}, key=lambda w: (-len(w), w))
     found: dict[str, SourceDocument] = {}
     for word in longest[:3]:
         for doc in itertools.islice(library.documents_with(word), limit):
