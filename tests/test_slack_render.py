@@ -250,3 +250,22 @@ def test_the_slack_surface_is_pinned() -> None:
     ]
     for name in slack.__all__:
         assert getattr(slack, name) is not None
+
+
+@pytest.mark.anyio
+async def test_withdraw_takes_the_ask_back_and_forgets_the_message(prefect_api: str) -> None:
+    with SlackFake() as fake:
+        channel = SlackChannel(
+            web_client(fake.token, fake.url, retries=0), signing_secret=SECRET, channel="C1"
+        )
+        review = record([{"kind": "git.push", "branch": "main"}])
+        review = review.model_copy(
+            update={"request": review.request.model_copy(update={"id": "withdraw0001"})}
+        )
+        await channel.notify(review)
+        [posted] = fake.messages()
+        edited = review.model_copy(update={"note": "alice edited the content."})
+        await channel.withdraw(edited)
+        message = fake.message(posted["channel"], posted["ts"])
+        assert "withdrawn" in message["text"] and not [b for b in message["blocks"] if b["type"] == "actions"]
+        assert await load_posted("withdraw0001") is None
