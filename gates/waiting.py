@@ -6,8 +6,8 @@ re-run replays decisions already given, in order, instead of asking again.
 
 Prefect's own pause timeout fails a run outright, so the gate keeps its deadline itself: in-process,
 a timer resumes the run with an `expired` decision at the deadline; for suspended runs a sweeper
-(`review-gate expire`, or the `expire_overdue_reviews` flow on a schedule) does the same. Prefect's
-timeout is set a grace period later, as a backstop that still fails closed.
+(`review-gate expire`, `review-gate serve`, or the `expire-overdue` deployment in prefect.yaml)
+does the same. Prefect's timeout is set a grace period later, as a backstop that still fails closed.
 """
 
 from __future__ import annotations

@@ -106,6 +106,10 @@ def test_prefect_deploy_all_then_a_worker_run_suspends_and_publishes_once_on_app
     assert {"forge", "review-gate"} <= set(deployment["tags"])
     assert [s["schedule"]["cron"] for s in deployment["schedules"]] == ["0 7 * * 1"]
     assert deployment["job_variables"]["working_dir"] == str(REPO)
+    sweeper_url = f"{stack.server.api_url}/deployments/name/review-gate-expire-overdue/expire-overdue"
+    with urllib.request.urlopen(sweeper_url, timeout=10) as response:
+        sweeper = json.loads(response.read())
+    assert [s["schedule"]["interval"] for s in sweeper["schedules"]] == [300.0]
 
     worker_log = tmp_path / "worker.log"
     with worker_log.open("wb") as out:

@@ -1,0 +1,25 @@
+"""The review sweeper: expire suspended reviews past their deadline, on a schedule.
+
+A run paused in-process expires itself at its deadline; a suspended run (from a deployment) has no
+process to do that. `review-gate serve` sweeps while it runs; this flow, deployed with a schedule
+in prefect.yaml, does it without Slack or any long-running process.
+"""
+
+from __future__ import annotations
+
+from prefect import flow
+from prefect.logging import get_run_logger
+
+from prefect_review_gate.gates.reviews import expire_overdue
+
+__all__ = ["expire_overdue_reviews"]
+
+
+@flow(name="review-gate-expire-overdue", log_prints=False)
+async def expire_overdue_reviews() -> list[str]:
+    """Resume every waiting review past its deadline with an `expired` decision; return their ids."""
+    expired = await expire_overdue()
+    if expired:
+        logger = get_run_logger()
+        logger.info("Expired %d review(s) past their deadline: %s", len(expired), ", ".join(expired))
+    return expired
