@@ -288,9 +288,9 @@ async def _decide_all(
         await decide(review.record.request.id, Outcome.APPROVED, REVIEWER, channel=Channel.CLI)
         decide_seconds.append(time.time() - started[index])
         if mode == "one at a time":
-            await _wait_for_lines(committed_file, done)
+            await wait_for_lines(committed_file, done)
     resumed = await _wait_for_stamps(workdir, count)
-    committed = await _wait_for_lines(committed_file, count)
+    committed = await wait_for_lines(committed_file, count)
     return [resumed[i] - started[i] for i in sorted(started)], decide_seconds, committed
 
 
@@ -330,7 +330,8 @@ async def _wait_for_stamps(workdir: Path, count: int, timeout: float = 120) -> d
     raise RuntimeError(f"not every flow ran again within {timeout:.0f} s of its decision")
 
 
-async def _wait_for_lines(path: Path, count: int, timeout: float = 120) -> int:
+async def wait_for_lines(path: Path, count: int, timeout: float = 120) -> int:
+    """How many lines `path` holds once it holds `count`, or when `timeout` seconds have passed."""
     deadline = time.monotonic() + timeout
     lines = 0
     while time.monotonic() < deadline:

@@ -41,7 +41,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from gate_bench import BenchNote, prefect_env, prefect_server
+from gate_bench import BenchNote, prefect_env, prefect_server, wait_for_lines
 from prefect import flow
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
@@ -245,7 +245,7 @@ async def measure(
             messages, {i: approval[2] for i, approval in zip(burst, approvals, strict=True)}
         ),
     }
-    committed = await wait_for_lines(workdir / "committed.txt", 2 * runs)
+    committed = await wait_for_lines(workdir / "committed.txt", 2 * runs, timeout=60)
     print("Slack interaction server: review-gate serve on loopback, real Prefect server, Slack Web API fake")
     print(
         f"(a) ack latency, {clicks} concurrent signed clicks: p50 {statistics.median(acks) * 1000:.0f} ms, "
@@ -304,17 +304,6 @@ async def wait_for_stamps(workdir: Path, indexes: Sequence[int], timeout: float 
             return stamps
         await asyncio.sleep(0.02)
     raise RuntimeError(f"not every flow ran again within {timeout:.0f} s of its approval")
-
-
-async def wait_for_lines(path: Path, count: int, timeout: float = 60) -> int:
-    deadline = time.monotonic() + timeout
-    lines = 0
-    while time.monotonic() < deadline:
-        lines = len(path.read_text(encoding="utf-8").splitlines()) if path.exists() else 0
-        if lines >= count:
-            break
-        await asyncio.sleep(0.05)
-    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:
