@@ -33,6 +33,7 @@ __all__ = [
     "list_pending",
     "parse_record",
     "read_run_states",
+    "resume_run",
     "run_against",
 ]
 
@@ -40,6 +41,11 @@ OPEN_RECORD_TYPE = "review-gate"
 CLOSED_RECORD_TYPE = "review-gate-closed"
 _PAGE = 200  # the API's largest page of artifacts or flow runs
 _TIMEOUT_SECONDS = 30.0
+# A SQLite-backed server answers 503 while another writer holds the database ("database is
+# locked"); the write was rolled back, so sending it again is safe. Tried again at once, then less
+# and less often: about 6 s in all, as Prefect's own client waits before its second retry.
+_BUSY_RETRY_DELAYS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2)
+_BUSY_STATUS = frozenset({429, 502, 503})
 
 T = TypeVar("T")
 
@@ -133,6 +139,22 @@ async def read_run_states(client: httpx.AsyncClient, run_ids: list[UUID]) -> dic
             if state.get("type"):
                 states[UUID(run["id"])] = RunState(state["type"], state.get("name") or "")
     return states
+
+
+async def resume_run(target: ApiTarget, flow_run_id: UUID, run_input: dict[str, Any]) -> dict[str, Any]:
+    """Resume a paused run with `run_input`; the server's orchestration result as JSON.
+
+    Raises `httpx.HTTPStatusError` for an error answer, after the busy retries.
+    """
+    async with target.client() as client:
+        for delay in (*_BUSY_RETRY_DELAYS, None):
+            response = await client.post(f"flow_runs/{flow_run_id}/resume", json={"run_input": run_input})
+            if response.status_code not in _BUSY_STATUS or delay is None:
+                break
+            await asyncio.sleep(delay)
+    response.raise_for_status()
+    answer: dict[str, Any] = response.json()
+    return answer
 
 
 def with_state(record: ReviewRecord, states: Mapping[UUID, RunState]) -> PendingReview:

@@ -9,13 +9,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from prefect.client.orchestration import get_client
-from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_KEY, PREFECT_API_URL
 
 from prefect_review_gate.gates import records, review_api
 from prefect_review_gate.gates.decision import Channel, Outcome, ReviewDecision
 from prefect_review_gate.gates.request import ReviewRecord
 from prefect_review_gate.gates.review_api import ApiTarget, PendingReview
-from prefect_review_gate.gates.waiting import expired_decision, resume_with
+from prefect_review_gate.gates.waiting import expired_decision, prefect_api_target, resume_with
 from prefect_review_gate.validators.errors import InputError, ReviewGateError, UnauthorizedReviewer
 
 __all__ = ["PendingReview", "decide", "expire_overdue", "get_review", "get_review_status", "list_pending"]
@@ -27,14 +26,13 @@ def api_target() -> ApiTarget:
     Raises `InputError` when none is configured: Prefect would otherwise start a throwaway server
     on its own database, whose reviews are not the ones people are waiting on.
     """
-    url = PREFECT_API_URL.value()
-    if not url:
+    target = prefect_api_target()
+    if target is None:
         raise InputError(
             "PREFECT_API_URL is not set: point it at your Prefect server's API, "
             "e.g. `export PREFECT_API_URL=http://127.0.0.1:4200/api`"
         )
-    # Setting.value() hands these back unwrapped (str), as Prefect's own client uses them.
-    return ApiTarget(str(url), PREFECT_API_KEY.value(), PREFECT_API_AUTH_STRING.value())
+    return target
 
 
 async def list_pending() -> list[PendingReview]:

@@ -20,11 +20,14 @@ from uuid import UUID
 from prefect.client.orchestration import get_client
 from prefect.context import FlowRunContext
 from prefect.flow_runs import apause_flow_run, asuspend_flow_run
+from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_KEY, PREFECT_API_URL
 
+from prefect_review_gate.gates import review_api
 from prefect_review_gate.gates.decision import Channel, Outcome, ReviewDecision
 from prefect_review_gate.gates.request import ReviewRequest
+from prefect_review_gate.gates.review_api import ApiTarget
 
-__all__ = ["BACKSTOP_GRACE", "expired_decision", "resume_with", "wait_for_decision"]
+__all__ = ["BACKSTOP_GRACE", "expired_decision", "prefect_api_target", "resume_with", "wait_for_decision"]
 
 BACKSTOP_GRACE = timedelta(minutes=2)
 POLL_INTERVAL_SECONDS = 1  # how soon a paused, in-process run notices it was resumed
@@ -42,12 +45,31 @@ def expired_decision(request: ReviewRequest, when: datetime) -> ReviewDecision:
 
 
 async def resume_with(flow_run_id: UUID, decision: ReviewDecision) -> tuple[bool, str]:
-    """Resume a paused run with a decision. Returns (accepted, reason the server gave if not)."""
-    async with get_client() as client:
-        result = await client.resume_flow_run(flow_run_id, run_input=decision.model_dump(mode="json"))
-    accepted = result.status.value == "ACCEPT"
-    reason = getattr(result.details, "reason", "") or ""
-    return accepted, reason
+    """Resume a paused run with a decision. Returns (accepted, reason the server gave if not).
+
+    Against a server (PREFECT_API_URL set) the resume is one plain POST that `review_api` retries
+    at once while a SQLite-backed server is busy: Prefect's own client sleeps 2 s or more first,
+    and a reviewer is waiting on this call. Prefect's in-process API is reached through its client.
+    """
+    run_input = decision.model_dump(mode="json")
+    target = prefect_api_target()
+    if target is not None:
+        answer = await review_api.resume_run(target, flow_run_id, run_input)
+    else:
+        async with get_client() as client:
+            result = await client.resume_flow_run(flow_run_id, run_input=run_input)
+        answer = result.model_dump(mode="json")
+    details = answer.get("details") or {}
+    return answer.get("status") == "ACCEPT", str(details.get("reason") or "")
+
+
+def prefect_api_target() -> ApiTarget | None:
+    """The API Prefect's settings name (environment, profile or settings file), if any."""
+    url = PREFECT_API_URL.value()
+    if not url:
+        return None
+    # Setting.value() hands these back unwrapped (str), as Prefect's own client uses them.
+    return ApiTarget(str(url), PREFECT_API_KEY.value(), PREFECT_API_AUTH_STRING.value())
 
 
 async def wait_for_decision(

@@ -143,9 +143,9 @@ class Interactions:
         self.client = client
         self.directory = directory
         self._retry_seconds = retry_seconds
-        # One resume at a time: concurrent state transitions make a SQLite-backed Prefect server
-        # answer "database is locked", and Prefect's client then backs off for seconds.
-        self._resuming = asyncio.Lock()
+        # A few resumes at a time: more make a SQLite-backed Prefect server answer "database is
+        # locked" (resume_with retries those quickly); one at a time queues a burst of clicks.
+        self._resuming = asyncio.Semaphore(4)
         self._poll = poll_seconds
 
     async def tell(self, click: Click, text: str) -> None:

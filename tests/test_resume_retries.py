@@ -1,0 +1,100 @@
+"""`resume_with` against a Prefect API that is briefly busy (SQLite's "database is locked" is a 503).
+
+The API is a small real HTTP server on port 0: it answers the first resumes 503, then accepts.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from uuid import uuid4
+
+import httpx
+import pytest
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+from prefect_review_gate.gates.decision import Channel, Outcome, ReviewDecision
+from prefect_review_gate.gates.waiting import resume_with
+
+pytestmark = pytest.mark.anyio
+
+
+class BusyApi(ThreadingHTTPServer):
+    def __init__(self, busy: int, status: int = 503) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.busy, self.status, self.calls = busy, status, 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/api"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: BusyApi
+
+    def do_GET(self) -> None:  # the CSRF token: "this server has none", as Prefect's client reads it
+        self._answer(404, {"detail": "Not Found"})
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.server.calls += 1
+        if not self.path.endswith("/resume") or self.server.calls <= self.server.busy:
+            self._answer(self.server.status if self.path.endswith("/resume") else 404, {"detail": "busy"})
+        else:
+            self._answer(200, {"state": None, "status": "ACCEPT", "details": {"type": "accept_details"}})
+
+    def _answer(self, status: int, body: object) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def serving(api: BusyApi) -> Iterator[BusyApi]:
+    thread = threading.Thread(target=api.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield api
+    finally:
+        api.shutdown()
+        api.server_close()
+
+
+@pytest.fixture
+def busy_three_times() -> Iterator[BusyApi]:
+    yield from serving(BusyApi(busy=3))
+
+
+@pytest.fixture
+def always_conflicting() -> Iterator[BusyApi]:
+    yield from serving(BusyApi(busy=100, status=409))
+
+
+DECISION = ReviewDecision(
+    outcome=Outcome.APPROVED, reviewer="alice", content_hash="0" * 64, channel=Channel.CLI
+)
+
+
+async def test_a_busy_api_is_retried_at_once_not_after_prefects_backoff(
+    busy_three_times: BusyApi,
+) -> None:
+    began = time.monotonic()
+    with temporary_settings({PREFECT_API_URL: busy_three_times.url}):
+        accepted, _ = await resume_with(uuid4(), DECISION)
+    # Prefect's client would sleep about 2 s after each 503, 6 s or more for these four attempts.
+    assert accepted and busy_three_times.calls == 4
+    assert time.monotonic() - began < 5
+
+
+async def test_other_errors_are_not_retried(always_conflicting: BusyApi) -> None:
+    with temporary_settings({PREFECT_API_URL: always_conflicting.url}), pytest.raises(httpx.HTTPStatusError):
+        await resume_with(uuid4(), DECISION)
+    assert always_conflicting.calls == 1
