@@ -8,14 +8,20 @@ make a waiting review overdue without waiting for its deadline.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import subprocess
 import sys
+import time
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import anyio
 from prefect import flow
+from prefect.client.orchestration import get_client
+from prefect.exceptions import ObjectNotFound
 
 from prefect_review_gate.gates import (
     Action,
@@ -35,6 +41,7 @@ __all__ = [
     "WriteLine",
     "gated_write",
     "run_cli",
+    "serving_deployments",
     "start_gated_write",
     "wait_until_waiting",
 ]
@@ -142,3 +149,41 @@ async def run_cli(
             [sys.executable, "-m", "prefect_review_gate.gates.cli", *args], env=env, check=False
         )
     return result.returncode, result.stdout.decode(), result.stderr.decode()
+
+
+@contextlib.contextmanager
+def serving_deployments(
+    code: str, deployments: Sequence[str], env: dict[str, str], log: Path, cwd: Path, wait: float = 60
+) -> Iterator[Path]:
+    """A child process running `code` (which serves `deployments`), until they are all on the API."""
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-c", code], env=env, stdout=out, stderr=subprocess.STDOUT, cwd=cwd
+        )
+    try:
+        _wait_for_deployments(process, deployments, log, wait)
+        yield log
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(15)
+
+
+def _wait_for_deployments(
+    process: subprocess.Popen[bytes], deployments: Sequence[str], log: Path, wait: float
+) -> None:
+    with get_client(sync_client=True) as client:
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise AssertionError(f"the runner exited: {log.read_text(errors='replace')}")
+            try:
+                for name in deployments:
+                    client.read_deployment_by_name(name)
+                return
+            except ObjectNotFound:
+                time.sleep(0.1)
+    raise AssertionError(f"the deployment was never served: {log.read_text(errors='replace')}")

@@ -13,7 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -22,11 +21,11 @@ from uuid import UUID
 
 import gated_flows
 import pytest
+from gate_helpers import serving_deployments
 from gated_flows import DurableAppend, durable_append, durable_append_retrying
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.client.schemas.objects import FlowRun, StateType
-from prefect.exceptions import ObjectNotFound
 from prefect.states import Scheduled
 
 from prefect_review_gate.gates import (
@@ -59,24 +58,10 @@ def served(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     """Serve the deployments of `gated_flows` from a subprocess; yields the runner's log file."""
     log = tmp_path_factory.mktemp("runner") / "runner.log"
     env = _child_env(PREFECT_RUNNER_POLL_FREQUENCY="1", PREFECT_LOGGING_LEVEL="INFO")
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-c", "import gated_flows; gated_flows.serve_all()"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=TESTS.parent,
-        )
-    try:
-        _wait_for_deployment(process, log)
+    deployments = (gated_flows.DEPLOYMENT, gated_flows.RETRYING_DEPLOYMENT)
+    code = "import gated_flows; gated_flows.serve_all()"
+    with serving_deployments(code, deployments, env, log, cwd=TESTS.parent, wait=WAIT):
         yield log
-    finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(15)
 
 
 def _child_env(**extra: str) -> dict[str, str]:
@@ -89,20 +74,6 @@ def _child_env(**extra: str) -> dict[str, str]:
         "PYTHONPATH": os.pathsep.join(p for p in (str(TESTS), os.environ.get("PYTHONPATH", "")) if p),
         **extra,
     }
-
-
-def _wait_for_deployment(process: subprocess.Popen[bytes], log: Path) -> None:
-    with get_client(sync_client=True) as client:
-        for _ in range(int(WAIT * 10)):
-            if process.poll() is not None:
-                raise AssertionError(f"the runner exited: {log.read_text(errors='replace')}")
-            try:
-                for name in (gated_flows.DEPLOYMENT, gated_flows.RETRYING_DEPLOYMENT):
-                    client.read_deployment_by_name(name)
-                return
-            except ObjectNotFound:
-                time.sleep(0.1)
-    raise AssertionError(f"the deployment was never served: {log.read_text(errors='replace')}")
 
 
 async def _start(

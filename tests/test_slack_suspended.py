@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,10 +19,9 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from gate_helpers import wait_until_waiting
+from gate_helpers import serving_deployments, wait_until_waiting
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import FlowRun
-from prefect.exceptions import ObjectNotFound
 from prefect.variables import Variable
 from slack_fake import SlackFake
 from slack_helpers import buttons, slack_env
@@ -65,34 +62,8 @@ def served(prefect_api: str, slack: SlackFake, tmp_path: Path) -> Iterator[Path]
         "PREFECT_RUNNER_POLL_FREQUENCY": "1",
         "PYTHONPATH": os.pathsep.join(p for p in (str(TESTS), os.environ.get("PYTHONPATH", "")) if p),
     }
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-c", SERVE], env=env, stdout=out, stderr=subprocess.STDOUT, cwd=TESTS.parent
-        )
-    try:
-        _wait_for_deployment(process, log)
+    with serving_deployments(SERVE, [DEPLOYMENT], env, log, cwd=TESTS.parent, wait=WAIT):
         yield log
-    finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(15)
-
-
-def _wait_for_deployment(process: subprocess.Popen[bytes], log: Path) -> None:
-    with get_client(sync_client=True) as client:
-        deadline = time.monotonic() + WAIT
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise AssertionError(f"the runner exited: {log.read_text(errors='replace')}")
-            try:
-                client.read_deployment_by_name(DEPLOYMENT)
-                return
-            except ObjectNotFound:
-                time.sleep(0.1)
-    raise AssertionError(f"the deployment was never served: {log.read_text(errors='replace')}")
 
 
 async def _read_run(run_id: UUID) -> FlowRun:
