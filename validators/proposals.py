@@ -112,12 +112,7 @@ def _log_note(action: Mapping[str, Any], at: str, world: World) -> list[Finding]
 
 
 def _create_contact(action: Mapping[str, Any], at: str, world: World) -> list[Finding]:
-    company = action.get("company_id")
-    if not isinstance(company, str):
-        return [_block("malformed_action", f"{at}/company_id", "`company_id` must be a string.")]
-    if company not in world.crm.companies:
-        return [_block("unknown_record", f"{at}/company_id", f"No company {company!r} in the CRM.")]
-    return []
+    return _record_exists(action, "company_id", world.crm.companies, "company", at)
 
 
 def _send_email(action: Mapping[str, Any], at: str, world: World) -> list[Finding]:
@@ -156,11 +151,18 @@ _ACTION_CHECKS: dict[str, Check] = {
 
 
 def _deal_exists(action: Mapping[str, Any], at: str, world: World) -> list[Finding]:
-    deal = action.get("deal_id")
-    if not isinstance(deal, str):
-        return [_block("malformed_action", f"{at}/deal_id", "`deal_id` must be a string.")]
-    if deal not in world.crm.deals:
-        return [_block("unknown_record", f"{at}/deal_id", f"No deal {deal!r} in the CRM.")]
+    return _record_exists(action, "deal_id", world.crm.deals, "deal", at)
+
+
+def _record_exists(
+    action: Mapping[str, Any], field: str, records: Mapping[str, Any], what: str, at: str
+) -> list[Finding]:
+    """`action[field]` is the id of one of `records` (a CRM table), or one finding says why not."""
+    record_id = action.get(field)
+    if not isinstance(record_id, str):
+        return [_block("malformed_action", f"{at}/{field}", f"`{field}` must be a string.")]
+    if record_id not in records:
+        return [_block("unknown_record", f"{at}/{field}", f"No {what} {record_id!r} in the CRM.")]
     return []
 
 
