@@ -61,7 +61,6 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from prefect_review_gate.gates import (
     Action,
-    Channel,
     Outcome,
     ReviewPolicy,
     commit,
@@ -285,7 +284,7 @@ async def _decide_all(
     decide_seconds = []
     for done, (index, review) in enumerate(sorted(waiting.items()), start=1):
         started[index] = time.time()
-        await decide(review.record.request.id, Outcome.APPROVED, REVIEWER, channel=Channel.CLI)
+        await decide(review.record.request.id, Outcome.APPROVED, REVIEWER)
         decide_seconds.append(time.time() - started[index])
         if mode == "one at a time":
             await wait_for_lines(committed_file, done)

@@ -197,7 +197,7 @@ def _show(pending: Any, server: LocalPrefectServer) -> None:
 
 
 async def _decide_from_flags(pending: Any, args: argparse.Namespace) -> None:
-    from prefect_review_gate.gates import Channel, Outcome
+    from prefect_review_gate.gates import Outcome
     from prefect_review_gate.gates.reviews import decide
 
     review_id = pending.record.request.id
@@ -207,12 +207,11 @@ async def _decide_from_flags(pending: Any, args: argparse.Namespace) -> None:
             review_id,
             Outcome.APPROVED,
             args.approve_as,
-            channel=Channel.CLI,
             override_reason=args.override_reason,
         )
     else:
         _say(f"Rejecting as {args.reject_as} (--reject-as): {args.reason}")
-        await decide(review_id, Outcome.REJECTED, args.reject_as, channel=Channel.CLI, comment=args.reason)
+        await decide(review_id, Outcome.REJECTED, args.reject_as, comment=args.reason)
 
 
 class _Lines:
@@ -244,7 +243,7 @@ class _Lines:
 
 
 async def _ask_in_terminal(pending: Any, run: asyncio.Future[Any]) -> None:
-    from prefect_review_gate.gates import Channel, Outcome
+    from prefect_review_gate.gates import Outcome
     from prefect_review_gate.gates.reviews import decide
 
     request = pending.record.request
@@ -266,11 +265,9 @@ async def _ask_in_terminal(pending: Any, run: asyncio.Future[Any]) -> None:
         try:
             if approve:
                 override = reason if request.blocking else ""
-                await decide(
-                    request.id, Outcome.APPROVED, name.strip(), channel=Channel.CLI, override_reason=override
-                )
+                await decide(request.id, Outcome.APPROVED, name.strip(), override_reason=override)
             else:
-                await decide(request.id, Outcome.REJECTED, name.strip(), channel=Channel.CLI, comment=reason)
+                await decide(request.id, Outcome.REJECTED, name.strip(), comment=reason)
             return
         except (InputError, ReviewGateError) as exc:
             _say(f"Not taken: {exc}")

@@ -29,13 +29,15 @@ if TYPE_CHECKING:
     from prefect_review_gate.gates.executors import executor, register_executor
     from prefect_review_gate.gates.gate import request_review
     from prefect_review_gate.gates.policy import OnBlocking, ReviewPolicy
+    from prefect_review_gate.gates.proofs import DecisionIntake, DecisionSigner
     from prefect_review_gate.gates.request import ReviewRecord, ReviewRequest, ReviewStatus
-    from prefect_review_gate.gates.votes import Channel, Outcome, Vote
+    from prefect_review_gate.gates.votes import Outcome, Vote
 
 _HOMES = {
     "Action": "prefect_review_gate.gates.actions",
     "ActionOutcome": "prefect_review_gate.gates.commit",
-    "Channel": "prefect_review_gate.gates.votes",
+    "DecisionIntake": "prefect_review_gate.gates.proofs",
+    "DecisionSigner": "prefect_review_gate.gates.proofs",
     "CommitReport": "prefect_review_gate.gates.commit",
     "CreateContact": "prefect_review_gate.gates.actions",
     "CreateRepository": "prefect_review_gate.gates.actions",
@@ -67,10 +69,11 @@ _HOMES = {
 __all__ = [
     "Action",
     "ActionOutcome",
-    "Channel",
     "CommitReport",
     "CreateContact",
     "CreateRepository",
+    "DecisionIntake",
+    "DecisionSigner",
     "GitPush",
     "LogNote",
     "OnBlocking",

@@ -11,16 +11,16 @@ from prefect.input import RunInput
 from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny
 
 from prefect_review_gate.gates.actions import Action
-from prefect_review_gate.gates.votes import Channel, Outcome, Vote
+from prefect_review_gate.gates.votes import DecisionFields, Outcome, Vote
 
-__all__ = ["Channel", "Outcome", "ReviewDecision", "ReviewVerdict", "Vote"]
+__all__ = ["Outcome", "ReviewDecision", "ReviewVerdict", "Vote"]
 
 
-class ReviewDecision(Vote, RunInput):
+class ReviewDecision(DecisionFields, RunInput):
     """One reviewer's answer to one review, as the paused run's typed resume input.
 
-    The fields are `Vote`'s; being a `RunInput` makes it the Prefect UI's resume form and has the
-    server validate every resume against its schema.
+    The fields are `DecisionFields`'; being a `RunInput` makes it the Prefect UI's resume form and
+    has the server validate every resume against its schema.
     """
 
 

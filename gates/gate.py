@@ -1,7 +1,10 @@
 """`request_review`: ask people whether an agent's actions may be committed, and wait for the answer.
 
-The rules (DESIGN.md): fail closed; a decision binds to the content hash it was made on; only listed
-reviewers decide; the requester never approves its own request; the first final outcome stands.
+This is the driver around the reducer in `review_state`: it opens the review, waits for each
+decision the run receives, checks who vouches for it, hands it to `review_state.apply`, and performs
+the effects. The rules (docs/architecture.md): fail closed; a decision binds to the content hash it
+was made on; only listed reviewers decide, channel identities only as their channel verified them;
+the requester never approves its own request; the first final outcome stands.
 """
 
 from __future__ import annotations
@@ -16,15 +19,18 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.context import FlowRunContext
 from prefect.logging import get_run_logger
 
-from prefect_review_gate.gates import records
+from prefect_review_gate.gates import records, review_state
 from prefect_review_gate.gates.actions import Action, content_hash, parse_actions
 from prefect_review_gate.gates.channels import ReviewChannel
-from prefect_review_gate.gates.decision import Channel, Outcome, ReviewDecision, ReviewVerdict
+from prefect_review_gate.gates.decision import Outcome, ReviewDecision, ReviewVerdict
+from prefect_review_gate.gates.identity import normalize_identity
 from prefect_review_gate.gates.policy import OnBlocking, ReviewPolicy
-from prefect_review_gate.gates.request import ReviewRecord, ReviewRequest, ReviewStatus
-from prefect_review_gate.gates.waiting import wait_for_decision
+from prefect_review_gate.gates.proofs import DecisionIntake, vouching_channel
+from prefect_review_gate.gates.request import ReviewRecord, ReviewRequest
+from prefect_review_gate.gates.review_state import EditedContent, Effect, Received
+from prefect_review_gate.gates.waiting import open_once, wait_for_decision
 from prefect_review_gate.validators.errors import DeliveryFailed, InputError, ReviewGateError
-from prefect_review_gate.validators.findings import Finding, has_blocking
+from prefect_review_gate.validators.findings import Finding
 
 __all__ = ["GATE_TAG", "Revalidate", "request_review"]
 
@@ -32,8 +38,7 @@ GATE_TAG = "review-gate"
 
 Revalidate = Callable[[Sequence[Action]], Sequence[Finding] | Awaitable[Sequence[Finding]]]
 Clock = Callable[[], datetime]
-# An expired decision may arrive a moment before the deadline by the sender's clock.
-_EXPIRY_SKEW_SECONDS = 5.0
+Logger = logging.Logger | logging.LoggerAdapter[logging.Logger]
 
 
 def _utc_now() -> datetime:
@@ -66,8 +71,10 @@ async def request_review(
         policy: who decides, how many approvals, the deadline, what blocking findings do.
         findings: the validators' findings on these actions, shown to reviewers as evidence.
         requester: who asks (an agent name or a person); defaults to the flow's name.
-        revalidate: validators to run again on content a reviewer edited.
-        channels: where reviewers are told (Slack, a terminal); the Prefect UI form is always there.
+        revalidate: validators to run again on content a reviewer edited; without it an edit
+            keeps the original findings.
+        channels: where reviewers are told (Slack, a terminal); the Prefect UI form is always
+            there. A channel that is also a `DecisionIntake` vouches for its own identities.
         clock: injected time, for tests.
 
     Returns:
@@ -81,100 +88,78 @@ async def request_review(
         raise InputError("request_review needs at least one action to review")
     logger = get_run_logger()
     flow_run: FlowRun = context.flow_run
-    requester = requester or f"agent:{context.flow.name}"
+    requester = normalize_identity(requester or f"agent:{context.flow.name}")
+    intakes = [c for c in channels if isinstance(c, DecisionIntake)]
     record, is_new = await _open(actions, findings, policy, requester, flow_run, context.flow.name, clock())
-    if not record.is_open:
-        # The first final outcome stands: a retry or re-run gets it back without asking again.
-        return _verdict(record)
+    seen = record.decisions_seen
     if is_new:
-        for channel in channels:
-            await _deliver(channel.notify, record, logger, f"{channel.name}: notify")
+        await _perform([review_state.Tell("notify", record)], channels, logger)
 
     if record.request.blocking and policy.on_blocking is OnBlocking.REJECT:
-        note = f"{len(record.request.blocking)} blocking finding(s); the policy rejects without asking."
-        vote = _gate_decision(record.request, Outcome.REJECTED, note, clock())
-        return await _close(record, ReviewStatus.REJECTED, [vote], note, channels, logger)
+        step = review_state.reject_without_asking(record, clock())
+        if is_new:
+            await _perform(step.effects, channels, logger)
+        return _verdict(step.record)
 
     sequence = 0
-    votes: list[ReviewDecision] = []
-    # A re-run after a suspend replays the decisions already processed: it rebuilds the same state
-    # but must not save, announce or post them again.
-    seen = record.decisions_seen
     while True:
-        decision, received_at = await wait_for_decision(record.request, sequence, clock())
-        sequence += 1
-        quiet = sequence <= seen
-        arrived = received_at or clock()
-        decision = decision.model_copy(update={"decided_at": decision.decided_at or arrived})
-        request = record.request
-        record = record.model_copy(update={"decisions_seen": max(seen, sequence), "updated_at": arrived})
-
-        if arrived.timestamp() >= request.deadline.timestamp():
-            note = "The deadline passed before the policy's approvals came in."
-            late = _gate_decision(request, Outcome.EXPIRED, note, request.deadline)
-            return await _close(record, ReviewStatus.EXPIRED, [*votes, late], note, channels, logger)
-        problem = _refusal(decision, request, votes, arrived)
-        if problem:
-            record = record.model_copy(update={"note": f"Not counted ({decision.reviewer}): {problem}"})
-            if not quiet:
-                logger.warning("Decision from %r not counted: %s", decision.reviewer, problem)
-                # Saved, so that whoever sent it sees why in `review-gate show`, not only in the logs.
-                await _save(record)
-                records.emit_review_event(
-                    "refused", record, {"reviewer": decision.reviewer, "reason": problem}, str(sequence)
-                )
-            continue
-        if decision.outcome is Outcome.REJECTED:
-            note = f"Rejected by {decision.reviewer}" + (f": {decision.comment}" if decision.comment else ".")
-            return await _close(record, ReviewStatus.REJECTED, [*votes, decision], note, channels, logger)
-        if decision.edited_actions is not None:
-            record, votes = await _replace_content(
-                record, decision, revalidate, channels, logger, sequence, quiet
+        stored = await wait_for_decision(record.request, sequence, clock())
+        if stored.decision is None:
+            step = review_state.ignore(record, stored.problem, stored.received_at, sequence)
+        else:
+            received = await _receive(
+                stored.decision, stored.received_at, record.request, intakes, revalidate
             )
-            if len(votes) >= record.request.policy.approvals_required:
-                note = f"Approved with edits by {', '.join(v.reviewer for v in votes)}."
-                return await _close(record, ReviewStatus.APPROVED, votes, note, channels, logger)
-            continue
-        votes.append(decision)
-        needed = policy.approvals_required
-        if len(votes) >= needed:
-            note = f"Approved by {', '.join(v.reviewer for v in votes)}."
-            return await _close(record, ReviewStatus.APPROVED, votes, note, channels, logger)
-        note = f"Approved by {decision.reviewer}; {needed - len(votes)} more approval(s) needed."
-        record = record.model_copy(update={"votes": list(votes), "note": note})
-        if quiet:
-            continue
-        await _save(record)
-        records.emit_review_event("vote", record, {"reviewer": decision.reviewer}, str(sequence))
-        for channel in channels:
-            await _deliver(channel.update, record, logger, f"{channel.name}: update")
+            step = review_state.apply(record, received, sequence)
+        sequence += 1
+        # A re-run after a suspend replays the decisions an earlier process already handled: it
+        # rebuilds the same state but must not save, announce or post them again.
+        if sequence > seen:
+            await _perform(step.effects, channels, logger)
+        record = step.record
+        if step.closed:
+            return _verdict(record)
 
 
-def _refusal(
-    decision: ReviewDecision, request: ReviewRequest, votes: list[ReviewDecision], now: datetime
-) -> str:
-    """Why a decision does not count, or '' when it does."""
-    if decision.outcome is Outcome.EXPIRED:
-        if now.timestamp() < request.deadline.timestamp() - _EXPIRY_SKEW_SECONDS:
-            return "'expired' is for the deadline; choose approved or rejected"
-        return ""
-    if decision.content_hash != request.content_hash:
-        return "it was made on other content (stale content hash); decide on the current content"
-    if not request.policy.may_decide(decision.reviewer, request.requester):
-        if decision.reviewer == request.requester:
-            return "the requester may not decide its own request"
-        return "not a reviewer this policy lists"
-    if any(v.reviewer == decision.reviewer for v in votes):
-        return "already approved; approvals must come from distinct reviewers"
-    # An edit replaces the blocked content and is validated again; only approving as is needs a reason.
-    if (
-        decision.outcome is Outcome.APPROVED
-        and decision.edited_actions is None
-        and request.blocking
-        and not decision.override_reason.strip()
-    ):
-        return "approving despite blocking findings needs an override reason"
-    return ""
+async def _receive(
+    decision: ReviewDecision,
+    received_at: datetime,
+    request: ReviewRequest,
+    intakes: Sequence[DecisionIntake],
+    revalidate: Revalidate | None,
+) -> Received:
+    """A decision as the reducer takes it: who vouches for it, and its edit parsed and validated."""
+    decision = decision.model_copy(
+        update={
+            "reviewer": normalize_identity(decision.reviewer),
+            "member_of": normalize_identity(decision.member_of),
+        }
+    )
+    verified_by = vouching_channel(
+        decision.claims(request.id), decision.proof, [decision.reviewer, decision.member_of], intakes
+    )
+    edit = None
+    if decision.edited_actions is not None and decision.outcome is Outcome.APPROVED:
+        edit = await _edited_content(decision.edited_actions, revalidate)
+    return Received(decision=decision, received_at=received_at, verified_by=verified_by, edit=edit)
+
+
+async def _edited_content(
+    edited_actions: list[dict[str, object]], revalidate: Revalidate | None
+) -> EditedContent:
+    try:
+        edited = parse_actions(edited_actions)
+    except InputError as exc:
+        return EditedContent(actions=[], content_hash="", problem=str(exc))
+    findings = None
+    if revalidate is not None:
+        result = revalidate(edited)
+        findings = list(await result if isinstance(result, Awaitable) else result)
+    return EditedContent(
+        actions=[a.model_dump(mode="json") for a in edited],
+        content_hash=content_hash(edited),
+        findings=findings,
+    )
 
 
 async def _open(
@@ -186,18 +171,15 @@ async def _open(
     flow_name: str,
     now: datetime,
 ) -> tuple[ReviewRecord, bool]:
-    """Create the review, or find it again when the flow re-runs. Returns (record, newly created).
+    """Create the review, or rebuild it when the flow re-runs. Returns (record, newly created).
 
-    On a re-run the request is rebuilt from the actions as given (its first round) with the stored
-    id and deadline, because the decisions replayed next were made from that round on.
+    Everything that decides the outcome comes from the flow's own arguments and from the run's
+    write-once inputs: the opening time (hence the deadline) from the first one the gate wrote.
+    The stored record is read only for how many decisions were already announced.
     """
     digest = content_hash(actions)
     review_id = review_id_for(flow_run.id, digest)
-    async with get_client() as client:
-        existing = await records.load_record(client, review_id)
-    if existing is not None and not existing.is_open:
-        return existing, False
-    created_at = existing.request.created_at if existing else now
+    created_at, is_new = await open_once(flow_run.id, review_id, now)
     request = ReviewRequest(
         id=review_id,
         flow_run_id=flow_run.id,
@@ -210,12 +192,14 @@ async def _open(
         content_hash=digest,
         policy=policy,
         created_at=created_at,
-        deadline=existing.request.deadline if existing else now + policy.timeout,
+        deadline=created_at + policy.timeout,
     )
-    if existing is not None:
-        seen = existing.decisions_seen
-        return ReviewRecord(request=request, updated_at=now, note=existing.note, decisions_seen=seen), False
     record = ReviewRecord(request=request, updated_at=now, note="Waiting for reviewers.")
+    if not is_new:
+        async with get_client() as client:
+            stored = await records.load_record(client, review_id)
+        seen = stored.decisions_seen if stored is not None else 0
+        return record.model_copy(update={"decisions_seen": seen}), False
     async with get_client() as client:
         await records.save_record(client, record)
         await records.write_findings_artifact(client, record)
@@ -226,89 +210,27 @@ async def _open(
     return record, True
 
 
-async def _replace_content(
-    record: ReviewRecord,
-    decision: ReviewDecision,
-    revalidate: Revalidate | None,
-    channels: Sequence[ReviewChannel],
-    logger: logging.Logger | logging.LoggerAdapter[logging.Logger],
-    sequence: int,
-    quiet: bool = False,
-) -> tuple[ReviewRecord, list[ReviewDecision]]:
-    """A reviewer edited the content: validate it again and start a new round on it.
-
-    `quiet` replays an edit already announced (a re-run after a suspend): same state, no records.
-    """
-    try:
-        edited = parse_actions(decision.edited_actions or [])
-    except InputError as exc:
-        logger.warning("Edit from %r not used: %s", decision.reviewer, exc)
-        return record.model_copy(update={"note": f"Edit not used: {exc}"}), []
-    findings: list[Finding] = []
-    if revalidate is not None:
-        result = revalidate(edited)
-        findings = list(await result if isinstance(result, Awaitable) else result)
-    digest = content_hash(edited)
-    request = record.request.model_copy(
-        update={
-            "actions": [a.model_dump(mode="json") for a in edited],
-            "findings": findings,
-            "content_hash": digest,
-            "round": record.request.round + 1,
-        }
-    )
-    blocked = has_blocking(findings)
-    # The editor approved what they wrote, unless it is blocked: then it goes back to review.
-    votes = [] if blocked else [decision.model_copy(update={"content_hash": digest})]
-    note = (
-        f"{decision.reviewer} edited the content; the edit has blocking findings and needs review again."
-        if blocked
-        else f"{decision.reviewer} edited and approved the content."
-    )
-    for channel in [] if quiet else channels:
-        await _deliver(channel.withdraw, record, logger, f"{channel.name}: withdraw")
-    record = record.model_copy(update={"request": request, "votes": votes, "note": note})
-    if quiet:
-        return record, votes
-    await _save(record)
-    async with get_client() as client:
-        await records.write_findings_artifact(client, record)
-    records.emit_review_event("edited", record, {"reviewer": decision.reviewer}, str(sequence))
-    for channel in channels:
-        await _deliver(channel.notify, record, logger, f"{channel.name}: notify")
-    return record, votes
-
-
-def _gate_decision(request: ReviewRequest, outcome: Outcome, note: str, when: datetime) -> ReviewDecision:
-    return ReviewDecision(
-        outcome=outcome,
-        reviewer="review-gate",
-        comment=note,
-        content_hash=request.content_hash,
-        channel=Channel.GATE,
-        decided_at=when,
-    )
-
-
-async def _close(
-    record: ReviewRecord,
-    status: ReviewStatus,
-    votes: list[ReviewDecision],
-    note: str,
-    channels: Sequence[ReviewChannel],
-    logger: logging.Logger | logging.LoggerAdapter[logging.Logger],
-) -> ReviewVerdict:
-    record = record.model_copy(
-        update={"status": status, "votes": votes, "note": note, "updated_at": _utc_now()}
-    )
-    logger.info("Review %s %s: %s", record.request.id, status.value, note)
-    await _save(record)
-    async with get_client() as client:
-        await records.write_decision_artifact(client, record, record.request.flow_run_id)
-    records.emit_review_event(status.value, record, {"reviewers": [v.reviewer for v in votes]})
-    for channel in channels:
-        await _deliver(channel.update, record, logger, f"{channel.name}: update")
-    return _verdict(record)
+async def _perform(effects: Sequence[Effect], channels: Sequence[ReviewChannel], logger: Logger) -> None:
+    """Carry out what the reducer decided, in order."""
+    for effect in effects:
+        match effect:
+            case review_state.Save(record):
+                async with get_client() as client:
+                    await records.save_record(client, record)
+            case review_state.WriteFindings(record):
+                async with get_client() as client:
+                    await records.write_findings_artifact(client, record)
+            case review_state.WriteDecision(record):
+                logger.info("Review %s %s: %s", record.request.id, record.status.value, record.note)
+                async with get_client() as client:
+                    await records.write_decision_artifact(client, record, record.request.flow_run_id)
+            case review_state.Announce(event, record, payload, sequence):
+                records.emit_review_event(event, record, payload, sequence)
+            case review_state.Tell(what, record):
+                for channel in channels:
+                    await _deliver(getattr(channel, what), record, logger, f"{channel.name}: {what}")
+            case review_state.Warn(message):
+                logger.warning("%s", message)
 
 
 def _verdict(record: ReviewRecord) -> ReviewVerdict:
@@ -320,11 +242,6 @@ def _verdict(record: ReviewRecord) -> ReviewVerdict:
         votes=record.votes,
         reason=record.note,
     )
-
-
-async def _save(record: ReviewRecord) -> None:
-    async with get_client() as client:
-        await records.save_record(client, record)
 
 
 async def _deliver(

@@ -6,7 +6,9 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from prefect_review_gate.gates.identity import normalize_identity
 
 __all__ = ["OnBlocking", "ReviewPolicy"]
 
@@ -21,8 +23,10 @@ class OnBlocking(StrEnum):
 class ReviewPolicy(BaseModel):
     """The rules one review is decided by.
 
-    Reviewer identities are plain names for the Prefect UI and CLI (`alice`), and channel-qualified
-    ids where a channel verifies who clicked (`slack:U024BE7LH`, `slack-group:S0614TZR7`).
+    Reviewer identities are asserted names for the Prefect UI and CLI (`alice`), which prove only
+    access to the Prefect API, and channel-qualified ids that count only when their channel vouches
+    for who acted (`slack:U024BE7LH`, `slack-group:S0614TZR7`): see `identity`. Whether a decision
+    counts is `rules.refusal`'s to say, nowhere else.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -41,6 +45,14 @@ class ReviewPolicy(BaseModel):
         default_factory=list, description="Who is mentioned when the deadline nears."
     )
 
+    @field_validator("reviewers", "escalation")
+    @classmethod
+    def _normalized(cls, identities: list[str]) -> list[str]:
+        normalized = [normalize_identity(i) for i in identities]
+        if any(not i for i in normalized):
+            raise ValueError("an identity must not be empty")
+        return normalized
+
     @model_validator(mode="after")
     def _quorum_is_reachable(self) -> Self:
         if self.approvals_required > len(set(self.reviewers)):
@@ -50,18 +62,3 @@ class ReviewPolicy(BaseModel):
         if self.timeout <= timedelta(0):
             raise ValueError("timeout must be positive")
         return self
-
-    def may_decide(self, identity: str, requester: str | None) -> bool:
-        """True when `identity` is a listed reviewer (or a listed group's member), and not the requester.
-
-        The requester may decide only when `allow_requester` is set.
-        """
-        if not self.allow_requester and requester is not None and identity == requester:
-            return False
-        if identity in self.reviewers:
-            return True
-        # `slack-group:S.../U...`: a member of a listed Slack user group, as the Slack server verified.
-        group, _, member = identity.partition("/")
-        if not member or not group.startswith("slack-group:") or group not in self.reviewers:
-            return False
-        return self.allow_requester or requester != f"slack:{member}"

@@ -125,14 +125,15 @@ async def write_findings_artifact(client: PrefectClient, record: ReviewRecord) -
 
 async def write_decision_artifact(client: PrefectClient, record: ReviewRecord, flow_run_id: UUID) -> None:
     lines = [f"# Review {record.request.id}: {record.status.value}", "", record.note, ""]
-    lines += ["| reviewer | outcome | channel | when | comment | override reason | content hash |"]
-    lines += ["|---|---|---|---|---|---|---|"]
+    lines += ["| reviewer | outcome | channel | identity | when | comment | override reason | content hash |"]
+    lines += ["|---|---|---|---|---|---|---|---|"]
     for vote in record.votes:
         when = vote.decided_at.isoformat() if vote.decided_at else ""
         cells = [
-            vote.reviewer,
+            vote.reviewer + (f" (in {vote.member_of})" if vote.member_of else ""),
             vote.outcome.value,
-            vote.channel.value,
+            vote.channel,
+            vote.provenance,
             when,
             vote.comment,
             vote.override_reason,

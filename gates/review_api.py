@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -46,6 +47,7 @@ _TIMEOUT_SECONDS = 30.0
 # and less often: about 6 s in all, as Prefect's own client waits before its second retry.
 _BUSY_RETRY_DELAYS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2)
 _BUSY_STATUS = frozenset({429, 502, 503})
+_WAIT_KEY = re.compile(r"([0-9a-f]{12})-[0-9]+")
 
 T = TypeVar("T")
 
@@ -86,6 +88,7 @@ class ApiTarget:
 class RunState:
     type: str  # "PAUSED", "RUNNING", ... as the API spells it
     name: str
+    waiting_on: str = ""  # the review id whose decision a paused run waits for, from its input key
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,7 @@ class PendingReview:
     record: ReviewRecord
     waiting: bool  # the run is paused and can take a decision now
     run_state: str = ""  # the run's state name ("Paused", "Suspended", "Running"...); "" if it is gone
+    waiting_on: str = ""  # the review id the paused run waits for now ("" when unknown or not paused)
 
 
 def parse_record(data: Any) -> ReviewRecord:
@@ -137,7 +141,12 @@ async def read_run_states(client: httpx.AsyncClient, run_ids: list[UUID]) -> dic
         for run in runs:
             state = run.get("state") or {}
             if state.get("type"):
-                states[UUID(run["id"])] = RunState(state["type"], state.get("name") or "")
+                keyset = (state.get("state_details") or {}).get("run_input_keyset") or {}
+                states[UUID(run["id"])] = RunState(
+                    state["type"],
+                    state.get("name") or "",
+                    _review_waited_on(str(keyset.get("response") or "")),
+                )
     return states
 
 
@@ -157,12 +166,22 @@ async def resume_run(target: ApiTarget, flow_run_id: UUID, run_input: dict[str, 
     return answer
 
 
+def _review_waited_on(pause_key: str) -> str:
+    """`<review id>-<n>` (the gate's wait keys, waiting.py) -> the review id."""
+    match = _WAIT_KEY.fullmatch(pause_key)
+    return match.group(1) if match else ""
+
+
 def with_state(record: ReviewRecord, states: Mapping[UUID, RunState]) -> PendingReview:
     state = states.get(record.request.flow_run_id)
     if state is None:
         return PendingReview(record, waiting=False)
-    waiting = record.is_open and state.type == "PAUSED"
-    return PendingReview(record, waiting=waiting, run_state=state.name or state.type.title())
+    waiting_on = state.waiting_on if state.type == "PAUSED" else ""
+    # A run paused for another review (its content changed on a re-run) is not waiting for this one.
+    waiting = record.is_open and state.type == "PAUSED" and waiting_on in ("", record.request.id)
+    return PendingReview(
+        record, waiting=waiting, run_state=state.name or state.type.title(), waiting_on=waiting_on
+    )
 
 
 async def list_pending(target: ApiTarget) -> list[PendingReview]:

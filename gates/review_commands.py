@@ -21,7 +21,7 @@ from prefect.exceptions import ObjectNotFound
 from prefect.utilities.urls import url_for
 
 from prefect_review_gate.gates import review_api, review_text, reviews
-from prefect_review_gate.gates.decision import Channel, Outcome
+from prefect_review_gate.gates.decision import Outcome
 from prefect_review_gate.gates.request import ReviewRecord
 from prefect_review_gate.validators.errors import InputError, ReviewGateError
 
@@ -82,7 +82,6 @@ def approve(review_id: str, reviewer: str, comment: str, override_reason: str) -
             review_id,
             Outcome.APPROVED,
             reviewer,
-            channel=Channel.CLI,
             comment=comment.strip(),
             override_reason=override_reason.strip(),
         )
@@ -99,9 +98,7 @@ def reject(review_id: str, reviewer: str, reason: str) -> int:
 
     async def send() -> ReviewRecord:
         await _refuse_early(review_id, reviewer, Outcome.REJECTED)
-        return await reviews.decide(
-            review_id, Outcome.REJECTED, reviewer, channel=Channel.CLI, comment=reason
-        )
+        return await reviews.decide(review_id, Outcome.REJECTED, reviewer, comment=reason)
 
     record = run_against_api(send)
     actions = len(record.request.actions)
@@ -135,20 +132,21 @@ def _required(option: str, value: str) -> str:
 
 
 async def _refuse_early(review_id: str, reviewer: str, outcome: Outcome) -> None:
-    """Refusals the gate would only log inside the run; the CLI says them to the reviewer instead."""
+    """Say now, not after the run wakes, when the decision cannot take effect where it lands."""
+    del reviewer, outcome  # who may decide is the decision rule's, checked in `reviews.decide`
     item = await reviews.get_review_status(review_id)
     record = item.record
     if not record.is_open:
         return  # `decide` says "already decided" with the outcome
-    if outcome is Outcome.APPROVED and reviewer in record.approvals:
-        raise ReviewGateError(
-            f"{reviewer} already approved review {review_id}; approvals must come from distinct "
-            f"reviewers ({len(record.approvals)}/{record.request.policy.approvals_required} so far)"
-        )
     if not item.run_state:
         raise ReviewGateError(
             f"review {review_id} is open but its flow run {record.request.flow_run_id} no longer exists "
             "on the Prefect API; nothing can resume it"
+        )
+    if item.waiting_on and item.waiting_on != review_id:
+        raise ReviewGateError(
+            f"review {review_id} is no longer the one its flow run waits on (it waits on review "
+            f"{item.waiting_on}, opened when the run's content changed); decide that one instead"
         )
 
 

@@ -254,7 +254,7 @@ def _finding_lines(finding: Finding) -> list[str]:
 
 def _vote_line(vote: Vote) -> str:
     when = f" {_when(vote.decided_at)}" if vote.decided_at else ""
-    line = f"  {_flat(vote.reviewer)}: {vote.outcome.value} via {vote.channel.value}{when}"
+    line = f"  {_flat(vote.reviewer)}: {vote.outcome.value}, {vote.provenance}{when}"
     if vote.comment:
         line += f'; comment: "{_excerpt(vote.comment)}"'
     if vote.override_reason:

@@ -1,7 +1,8 @@
 """Reviews as seen from outside the flow: list, show and decide them through the Prefect API.
 
 Used by the CLI and the Slack server. Nothing here runs an action: deciding resumes the paused run
-with a `ReviewDecision`, and the gate inside the run applies the policy again before anything counts.
+with a `ReviewDecision`, and the gate inside the run applies the same decision rule (`rules`) again
+before anything counts.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ from datetime import UTC, datetime
 from prefect.client.orchestration import get_client
 
 from prefect_review_gate.gates import records, review_api
-from prefect_review_gate.gates.decision import Channel, Outcome, ReviewDecision
+from prefect_review_gate.gates.decision import Outcome, ReviewDecision
+from prefect_review_gate.gates.identity import normalize_identity
+from prefect_review_gate.gates.proofs import DecisionSigner
 from prefect_review_gate.gates.request import ReviewRecord
 from prefect_review_gate.gates.review_api import ApiTarget, PendingReview
+from prefect_review_gate.gates.rules import Ballot, Refusal, RefusalCode, refusal
 from prefect_review_gate.gates.waiting import expired_decision, prefect_api_target, resume_with
 from prefect_review_gate.validators.errors import InputError, ReviewGateError, UnauthorizedReviewer
 
@@ -65,30 +69,43 @@ async def decide(
     outcome: Outcome,
     reviewer: str,
     *,
-    channel: Channel,
     comment: str = "",
     override_reason: str = "",
+    member_of: str = "",
+    signer: DecisionSigner | None = None,
     now: datetime | None = None,
 ) -> ReviewRecord:
-    """Send one reviewer's decision to the waiting run.
+    """Send one reviewer's decision to the waiting run, after the decision rule says it may count.
+
+    `signer` is the verifying channel's (the Slack server's): it signs the decision so that the
+    gate counts `reviewer` and `member_of` as verified. Without it the reviewer is a name typed
+    by someone with API access, and counts only where the policy lists it as a plain name.
 
     Raises:
-        InputError: unknown review id.
-        ReviewGateError: the review is already decided, or its run is not waiting for a decision.
-        UnauthorizedReviewer: the policy does not let `reviewer` decide this review.
+        InputError: unknown review id; blocking findings and no override reason.
+        UnauthorizedReviewer: the decision rule does not let `reviewer` decide this review.
+        ReviewGateError: already decided, stale, already voted, past the deadline, or the run is not
+            waiting for this review right now.
     """
+    now = now or datetime.now(UTC)
     record = await get_review(review_id)
     request = record.request
-    if not record.is_open:
-        raise ReviewGateError(f"review {review_id} is already decided: {record.status.value}. {record.note}")
-    if not request.policy.may_decide(reviewer, request.requester):
-        why = "is the requester" if reviewer == request.requester else "is not a reviewer of this request"
-        allowed = ", ".join(request.policy.reviewers)
-        raise UnauthorizedReviewer(f"{reviewer} {why}; who may decide: {allowed}")
-    if outcome is Outcome.APPROVED and request.blocking and not override_reason.strip():
-        count = len(request.blocking)
-        raise InputError(
-            f"review {review_id} has {count} blocking finding(s): approving needs an override reason"
+    reviewer, member_of = normalize_identity(reviewer), normalize_identity(member_of)
+    ballot = Ballot(
+        outcome=outcome,
+        reviewer=reviewer,
+        content_hash=request.content_hash,
+        override_reason=override_reason,
+        member_of=member_of,
+        verified_by=signer.channel if signer else None,
+    )
+    problem = refusal(record, ballot, now)
+    if problem is not None:
+        raise _refused(record, problem)
+    if outcome is not Outcome.EXPIRED and now >= request.deadline:
+        raise ReviewGateError(
+            f"review {review_id} is past its deadline ({request.deadline:%Y-%m-%d %H:%M %Z}); "
+            "it can only expire now (`review-gate expire`)"
         )
     decision = ReviewDecision(
         outcome=outcome,
@@ -96,9 +113,10 @@ async def decide(
         comment=comment,
         override_reason=override_reason,
         content_hash=request.content_hash,
-        channel=channel,
-        decided_at=now or datetime.now(UTC),
+        member_of=member_of,
     )
+    if signer is not None:
+        decision = decision.model_copy(update={"proof": signer.sign(decision.claims(review_id), now)})
     accepted, reason = await resume_with(request.flow_run_id, decision)
     if not accepted:
         # Between two votes of a quorum the run is briefly running again: saying so saves a retry guess.
@@ -109,6 +127,24 @@ async def decide(
     return record
 
 
+def _refused(record: ReviewRecord, problem: Refusal) -> ReviewGateError:
+    review_id = record.request.id
+    if problem.code is RefusalCode.NEEDS_OVERRIDE_REASON:
+        count = len(record.request.blocking)
+        return InputError(
+            f"review {review_id} has {count} blocking finding(s): approving needs an override reason"
+        )
+    if problem.code in (RefusalCode.NOT_A_REVIEWER, RefusalCode.REQUESTER, RefusalCode.UNVERIFIED):
+        allowed = ", ".join(record.request.policy.reviewers)
+        return UnauthorizedReviewer(f"{problem}; who may decide review {review_id}: {allowed}")
+    if problem.code is RefusalCode.CLOSED:
+        return ReviewGateError(f"review {review_id} is already decided: {record.status.value}. {record.note}")
+    if problem.code is RefusalCode.ALREADY_VOTED:
+        approvals, needed = len(record.approvals), record.request.policy.approvals_required
+        return ReviewGateError(f"review {review_id}: {problem} ({approvals}/{needed} so far)")
+    return ReviewGateError(f"review {review_id}: {problem}")
+
+
 async def expire_overdue(now: datetime | None = None) -> list[str]:
     """Resume every waiting review past its deadline with an `expired` decision. Returns their ids."""
     now = now or datetime.now(UTC)
@@ -116,7 +152,7 @@ async def expire_overdue(now: datetime | None = None) -> list[str]:
     for pending in await list_pending():
         request = pending.record.request
         if pending.waiting and request.deadline <= now:
-            accepted, _ = await resume_with(request.flow_run_id, expired_decision(request, request.deadline))
+            accepted, _ = await resume_with(request.flow_run_id, expired_decision(request))
             if accepted:
                 expired.append(request.id)
     return expired

@@ -1,8 +1,12 @@
-"""`Vote`: one reviewer's answer as recorded, and the enums it is made of. Prefect-free.
+"""What a decision says when sent (`DecisionFields`), and what the gate recorded of it (`Vote`).
 
-`ReviewDecision` (decision.py) is the same model as a Prefect `RunInput`, which is what a paused run
-accepts. Records, the CLI's listings and the Slack server only read votes, so they use this model
-and start without importing Prefect (about two seconds of a `review-gate pending`).
+Prefect-free: `ReviewDecision` (decision.py) is `DecisionFields` as a Prefect `RunInput`, which is
+what a paused run accepts. Records, the CLI's listings and the Slack server only read votes, so
+they start without importing Prefect (about two seconds of a `review-gate pending`).
+
+The sender chooses what it decides; the gate alone fills in where a vote came from and when:
+`channel` is the channel whose proof verified the reviewer (`ASSERTED` for a name typed into the
+Prefect UI or the CLI), `decided_at` the time the Prefect server stored the decision.
 """
 
 from __future__ import annotations
@@ -13,7 +17,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-__all__ = ["Channel", "Outcome", "Vote"]
+from prefect_review_gate.gates.proofs import ProofClaims
+
+__all__ = ["ASSERTED", "GATE", "DecisionFields", "Outcome", "Vote"]
+
+ASSERTED = "prefect-api"  # typed into the Prefect UI's form, the CLI or a REST call: unverified
+GATE = "gate"  # the gate itself: its deadline, or a policy that rejects without asking
 
 
 class Outcome(StrEnum):
@@ -22,28 +31,57 @@ class Outcome(StrEnum):
     EXPIRED = "expired"
 
 
-class Channel(StrEnum):
-    """Where a decision came from."""
+class DecisionFields(BaseModel):
+    """One reviewer's answer to one review, as it is sent to the waiting run."""
 
-    UI = "ui"
-    CLI = "cli"
-    SLACK = "slack"
-    GATE = "gate"  # the gate itself: its deadline, or a policy that rejects without asking
-
-
-class Vote(BaseModel):
-    """One reviewer's answer to one review."""
-
-    outcome: Outcome = Field(description="approved, rejected or expired.")
+    outcome: Outcome = Field(description="approved or rejected.")
     reviewer: str = Field(min_length=1, description="Who decides: your name, as the policy lists it.")
     comment: str = Field(default="", description="Why; required in spirit for a rejection.")
     override_reason: str = Field(
         default="", description="Required to approve despite blocking findings: why they are acceptable."
     )
     content_hash: str = Field(description="The content this decision is made on (pre-filled; leave as is).")
-    channel: Channel = Field(default=Channel.UI, description="Where the decision was made.")
-    decided_at: datetime | None = Field(default=None, description="When; filled in by the gate if empty.")
     edited_actions: list[dict[str, Any]] | None = Field(
         default=None,
         description="Optional: the actions as you want them instead (JSON); they are validated again.",
     )
+    member_of: str = Field(
+        default="", description="Set by a verifying channel: the listed group it found you in. Leave empty."
+    )
+    proof: str = Field(default="", description="Set by a verifying channel (Slack). Leave empty.")
+
+    def claims(self, review_id: str) -> ProofClaims:
+        """What a channel's proof must cover for this decision on `review_id`."""
+        return ProofClaims(
+            review_id=review_id,
+            content_hash=self.content_hash,
+            outcome=self.outcome.value,
+            reviewer=self.reviewer,
+            member_of=self.member_of,
+            comment=self.comment,
+            override_reason=self.override_reason,
+            edited_actions=self.edited_actions,
+        )
+
+
+class Vote(BaseModel):
+    """One decision as the gate counted (or recorded) it."""
+
+    outcome: Outcome
+    reviewer: str = Field(description="The person, as the policy or the verifying channel names them.")
+    member_of: str = Field(default="", description="The listed group the verifying channel found them in.")
+    comment: str = ""
+    override_reason: str = ""
+    content_hash: str
+    channel: str = Field(description=f"The channel that verified the reviewer, or {ASSERTED!r}.")
+    verified: bool = Field(default=False, description="True when a channel's proof vouched for the reviewer.")
+    decided_at: datetime | None = Field(default=None, description="When the Prefect server stored it.")
+
+    @property
+    def provenance(self) -> str:
+        """How the reviewer's identity was established, for a person reading the record."""
+        if self.channel == GATE:
+            return "decided by the gate"
+        if self.verified:
+            return f"verified by {self.channel}"
+        return "name as typed (Prefect UI or CLI)"

@@ -14,34 +14,83 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import datetime, timedelta
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+import httpx
 from prefect.client.orchestration import get_client
 from prefect.context import FlowRunContext
 from prefect.flow_runs import apause_flow_run, asuspend_flow_run
 from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_KEY, PREFECT_API_URL
 
 from prefect_review_gate.gates import review_api
-from prefect_review_gate.gates.decision import Channel, Outcome, ReviewDecision
+from prefect_review_gate.gates.decision import Outcome, ReviewDecision
 from prefect_review_gate.gates.request import ReviewRequest
 from prefect_review_gate.gates.review_api import ApiTarget
+from prefect_review_gate.validators.errors import ReviewGateError
 
-__all__ = ["BACKSTOP_GRACE", "expired_decision", "prefect_api_target", "resume_with", "wait_for_decision"]
+__all__ = [
+    "BACKSTOP_GRACE",
+    "StoredDecision",
+    "expired_decision",
+    "open_once",
+    "prefect_api_target",
+    "resume_with",
+    "wait_for_decision",
+]
 
 BACKSTOP_GRACE = timedelta(minutes=2)
 POLL_INTERVAL_SECONDS = 1  # how soon a paused, in-process run notices it was resumed
+# How far the opening time a run input records may run ahead of the server's clock.
+_OPENING_SKEW = timedelta(seconds=30)
 
 
-def expired_decision(request: ReviewRequest, when: datetime) -> ReviewDecision:
+def expired_decision(request: ReviewRequest) -> ReviewDecision:
+    """What the gate's sweepers send at the deadline; the gate checks the time itself."""
     return ReviewDecision(
         outcome=Outcome.EXPIRED,
         reviewer="review-gate",
         comment="Nobody decided before the deadline.",
         content_hash=request.content_hash,
-        channel=Channel.GATE,
-        decided_at=when,
     )
+
+
+def opening_key(review_id: str) -> str:
+    return f"review-gate-{review_id}-opened"
+
+
+async def open_once(flow_run_id: UUID, review_id: str, now: datetime) -> tuple[datetime, bool]:
+    """When the review opened, as the run's write-once input says; (time, True) the first time.
+
+    The deadline follows from it, so it is never read from the review record, which anyone with
+    API access may overwrite. An opening that claims to be later than the server stored it is
+    not the gate's: the gate stops rather than extend a deadline.
+    """
+    key = opening_key(review_id)
+    async with get_client() as client:
+        try:
+            await client.create_flow_run_input(flow_run_id, key, json.dumps({"opened_at": now.isoformat()}))
+            return now, True
+        except httpx.HTTPStatusError as exc:
+            if exc.response.status_code != 409:
+                raise
+        found = await client.filter_flow_run_input(
+            flow_run_id=flow_run_id, key_prefix=key, limit=1, exclude_keys=set()
+        )
+    stored = next((f for f in found if f.key == key), None)
+    try:
+        opened_at = datetime.fromisoformat(json.loads(stored.value)["opened_at"]) if stored else None
+    except (ValueError, KeyError, TypeError):
+        opened_at = None
+    if stored is None or opened_at is None or opened_at.tzinfo is None:
+        raise ReviewGateError(f"review {review_id}: its opening input {key!r} is unreadable; nothing commits")
+    if stored.created is not None and opened_at > stored.created + _OPENING_SKEW:
+        raise ReviewGateError(
+            f"review {review_id}: its opening input claims a time after the server stored it; nothing commits"
+        )
+    return opened_at, False
 
 
 async def resume_with(flow_run_id: UUID, decision: ReviewDecision) -> tuple[bool, str]:
@@ -72,59 +121,83 @@ def prefect_api_target() -> ApiTarget | None:
     return ApiTarget(str(url), PREFECT_API_KEY.value(), PREFECT_API_AUTH_STRING.value())
 
 
-async def wait_for_decision(
-    request: ReviewRequest, sequence: int, now: datetime
-) -> tuple[ReviewDecision, datetime | None]:
-    """Block until the next decision on `request` (or its replay after a suspend).
+@dataclass(frozen=True)
+class StoredDecision:
+    """A decision input as the server stored it: write-once, in the order of its wait key."""
 
-    Returns the decision and when the Prefect server received it: the server's time, not the
-    sender's, decides whether it came before the deadline, and stays the same on every replay.
+    decision: ReviewDecision | None  # None when the stored input is not a valid decision
+    received_at: datetime  # the server's time of storing it, the same on every replay
+    problem: str = ""  # why `decision` is None
+
+
+async def wait_for_decision(request: ReviewRequest, sequence: int, now: datetime) -> StoredDecision:
+    """The decision input number `sequence` of `request`: the stored one, or the next to come.
+
+    The run's inputs are the review's log. An input already stored (a re-run after a suspend, a
+    flow retry, a restart) is returned as stored, without pausing; otherwise the run pauses (or
+    suspends, from a deployment) until one is. Prefect's own replay of pause keys is not relied on:
+    a flow retry resets it.
     """
     context = FlowRunContext.get()
     if context is None or context.flow_run is None:
         raise RuntimeError("the review gate waits only inside a flow run")
-    form = ReviewDecision.with_initial_data(description=request.describe(), content_hash=request.content_hash)
+    flow_run_id = context.flow_run.id
     key = f"{request.id}-{sequence}"
+    stored = await _stored_decision(flow_run_id, key)
+    if stored is not None:
+        return stored
+    form = ReviewDecision.with_initial_data(description=request.describe(), content_hash=request.content_hash)
     remaining = max((request.deadline - now).total_seconds(), 0.0)
     backstop = int(remaining + BACKSTOP_GRACE.total_seconds())
     if context.flow_run.deployment_id is not None:
-        decision = await asuspend_flow_run(wait_for_input=form, key=key, timeout=backstop)
-        return _typed(decision), await _received_at(context.flow_run.id, key)
-    timer = asyncio.create_task(_expire_at_deadline(context.flow_run.id, request, remaining))
-    try:
-        decision = await apause_flow_run(
-            wait_for_input=form, key=key, timeout=backstop, poll_interval=POLL_INTERVAL_SECONDS
+        await asuspend_flow_run(wait_for_input=form, key=key, timeout=backstop)
+    else:
+        timer = asyncio.create_task(_expire_at_deadline(flow_run_id, request, remaining))
+        try:
+            await apause_flow_run(
+                wait_for_input=form, key=key, timeout=backstop, poll_interval=POLL_INTERVAL_SECONDS
+            )
+        finally:
+            timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await timer
+    stored = await _stored_decision(flow_run_id, key)
+    if stored is None:
+        raise ReviewGateError(
+            f"review {request.id}: the run resumed without a stored decision; nothing commits"
         )
-    finally:
-        timer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await timer
-    return _typed(decision), await _received_at(context.flow_run.id, key)
+    return stored
 
 
-def _typed(decision: ReviewDecision) -> ReviewDecision:
-    # The form is a subclass made by with_initial_data; callers get the plain model.
-    return ReviewDecision.model_validate(decision.model_dump())
-
-
-async def _received_at(flow_run_id: UUID, key: str) -> datetime | None:
-    """When the server stored the input that resumed the wait keyed `key` (Paused or Suspended)."""
+async def _stored_decision(flow_run_id: UUID, key: str) -> StoredDecision | None:
+    """The response stored for the wait keyed `key` (Paused or Suspended), or None."""
     async with get_client() as client:
         for state_name in ("paused", "suspended"):
-            prefix = f"{state_name}-{key}-response"
+            response_key = f"{state_name}-{key}-response"
             found = await client.filter_flow_run_input(
-                flow_run_id=flow_run_id, key_prefix=prefix, limit=1, exclude_keys=set()
+                flow_run_id=flow_run_id, key_prefix=response_key, limit=1, exclude_keys=set()
             )
-            if found and found[0].created is not None:
-                return found[0].created
+            for item in found:
+                if item.key == response_key:
+                    return _parse_stored(item.value, item.created)
     return None
+
+
+def _parse_stored(value: str, created: datetime | None) -> StoredDecision:
+    received_at = created or datetime.now(UTC)
+    try:
+        return StoredDecision(ReviewDecision.model_validate(json.loads(value)), received_at)
+    except (ValueError, TypeError) as exc:
+        # Written past the resume endpoint's schema check (a direct input POST): never a decision.
+        problem = f"a stored decision input is not a valid decision ({type(exc).__name__})"
+        return StoredDecision(None, received_at, problem)
 
 
 async def _expire_at_deadline(flow_run_id: UUID, request: ReviewRequest, delay: float) -> None:
     await asyncio.sleep(delay)
     # Retry briefly: the run may not have reached its paused state yet when the deadline is near.
     for _ in range(20):
-        accepted, _reason = await resume_with(flow_run_id, expired_decision(request, request.deadline))
+        accepted, _reason = await resume_with(flow_run_id, expired_decision(request))
         if accepted:
             return
         await asyncio.sleep(0.5)

@@ -109,7 +109,7 @@ async def test_pending_and_show_describe_the_review_then_reject_ends_it_rejected
 
     status, out, _ = await in_process(capsys, "show", review_id)
     assert f"Review {review_id}: rejected" in out
-    assert "bob: rejected via cli" in out and "To decide" not in out
+    assert "bob: rejected, name as typed (Prefect UI or CLI)" in out and "To decide" not in out
 
     # A decided review leaves the listing; a new process lists without importing Prefect at all.
     code, out, err = await run_cli(
@@ -155,9 +155,12 @@ async def test_outsiders_and_the_requester_are_refused_and_the_run_keeps_waiting
 
     code, _, err = await run_cli("approve", review_id, "--as", "mallory", api=prefect_api)
     assert code == 1
-    assert "mallory is not a reviewer of this request; who may decide: alice, agent:test" in one_line(err)
+    assert (
+        f"mallory is not a reviewer this policy lists; who may decide review {review_id}: alice, agent:test"
+        in one_line(err)
+    )
     code, _, err = await in_process(capsys, "approve", review_id, "--as", "agent:test")
-    assert code == 1 and "agent:test is the requester" in one_line(err)
+    assert code == 1 and "the requester may not decide its own request" in one_line(err)
 
     status = await get_review_status(review_id)
     assert status.waiting and status.record.is_open and status.record.votes == []
@@ -189,7 +192,10 @@ async def test_blocking_findings_need_an_override_reason(
     assert code == 0, err
     assert "1. test.write_line (kind not imported here; fields as given)" in out
     assert '- line: "override-line"' in out
-    assert "alice: approved via cli" in out and 'override reason: "figure checked by phone"' in out
+    assert (
+        "alice: approved, name as typed (Prefect UI or CLI)" in out
+        and 'override reason: "figure checked by phone"' in out
+    )
 
 
 async def test_quorum_shows_approvals_so_far_and_refuses_the_same_reviewer_twice(
@@ -208,7 +214,7 @@ async def test_quorum_shows_approvals_so_far_and_refuses_the_same_reviewer_twice
     assert " 1/2 " in row
 
     code, _, err = await in_process(capsys, "approve", review_id, "--as", "alice")
-    assert code == 1 and "alice already approved review" in one_line(err)
+    assert code == 1 and f"review {review_id}: alice already approved" in one_line(err)
     code, _, err = await run_cli("approve", review_id, "--as", "carol", api=prefect_api)
     assert code == 0, err
     assert (await run.final_state()).is_completed()

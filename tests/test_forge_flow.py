@@ -21,7 +21,7 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRun
 from prefect.client.schemas.objects import FlowRun, StateType
 
 from prefect_review_gate.flows.proposal import REQUESTER, proposal_flow
-from prefect_review_gate.gates import Channel, Outcome
+from prefect_review_gate.gates import Outcome
 from prefect_review_gate.gates.reviews import PendingReview, decide, list_pending
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("prefect_api")]
@@ -98,9 +98,7 @@ async def test_approved_proposal_is_published_once_with_what_reviewers_saw(
     assert action["kind"] == "proposal.publish_file" and action["folder"] == str(out.resolve())
     assert not out.exists()  # nothing before the decision
 
-    await decide(
-        request.id, Outcome.APPROVED, "alice", channel=Channel.CLI, override_reason="figures fixed by hand"
-    )
+    await decide(request.id, Outcome.APPROVED, "alice", override_reason="figures fixed by hand")
     state = await asyncio.wait_for(run, WAIT)
 
     assert state.is_completed(), state
@@ -129,7 +127,7 @@ async def test_rejected_proposal_publishes_nothing(fake: MessagesFake, tmp_path:
     run = _start("Brightwater reject", out)
     pending = await _waiting_review("Brightwater reject", run)
 
-    await decide(pending.record.request.id, Outcome.REJECTED, "bob", channel=Channel.CLI, comment="invented")
+    await decide(pending.record.request.id, Outcome.REJECTED, "bob", comment="invented")
     state = await asyncio.wait_for(run, WAIT)
 
     assert state.type is StateType.CANCELLED and state.name == "Rejected", state
@@ -279,9 +277,7 @@ async def test_email_sink_sends_one_message_on_approval(
     assert action["kind"] == "email.send" and action["to"] == ["ops@brightwater.example"]
     assert smtp.messages == []
 
-    await decide(
-        pending.record.request.id, Outcome.APPROVED, "bob", channel=Channel.CLI, override_reason="ok"
-    )
+    await decide(pending.record.request.id, Outcome.APPROVED, "bob", override_reason="ok")
     state = await asyncio.wait_for(run, WAIT)
 
     assert state.is_completed(), state
@@ -342,7 +338,7 @@ async def test_with_slack_configured_the_review_is_posted_there_and_updated_afte
         assert posted.params["channel"] == "C0FORGE"
         assert pending.record.request.id in json.dumps(posted.params)
 
-        await decide(pending.record.request.id, Outcome.REJECTED, "bob", channel=Channel.CLI, comment="no")
+        await decide(pending.record.request.id, Outcome.REJECTED, "bob", comment="no")
         state = await asyncio.wait_for(run, WAIT)
 
         assert state.name == "Rejected", state

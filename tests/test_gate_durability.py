@@ -30,12 +30,12 @@ from prefect.states import Scheduled
 
 from prefect_review_gate.gates import (
     Action,
-    Channel,
     Outcome,
     ReviewDecision,
     ReviewVerdict,
     commit,
     content_hash,
+    records,
 )
 from prefect_review_gate.gates.request import ReviewRecord, ReviewStatus
 from prefect_review_gate.gates.reviews import decide, get_review
@@ -194,7 +194,7 @@ async def test_a_suspended_run_holds_no_process_and_resumes_from_the_top(
     await _wait_exited(first)  # nothing runs the flow body while people decide
     assert _lines(tmp_path / "out.txt") == []
 
-    await decide(record.request.id, Outcome.APPROVED, "alice", channel=Channel.CLI, comment="fine")
+    await decide(record.request.id, Outcome.APPROVED, "alice", comment="fine")
     run = await _final(run_id)
 
     assert run.state is not None and run.state.is_completed(), run.state
@@ -207,12 +207,34 @@ async def test_a_suspended_run_holds_no_process_and_resumes_from_the_top(
     assert review.status is ReviewStatus.APPROVED and review.approvals == ["alice"]
 
 
+async def test_a_forged_record_makes_a_suspended_run_commit_nothing(served: Path, tmp_path: Path) -> None:
+    run_id = await _start(tmp_path, "forged-line")
+    record = await _waiting(run_id, 0)
+    # Anyone with API write access can post a newer version of the review's record...
+    forged = record.model_copy(update={"status": ReviewStatus.APPROVED, "note": "Approved by alice."})
+    async with get_client() as client:
+        await records.save_record(client, forged)
+    # ...and wake the run with any decision, so that it re-runs from the top.
+    nobody = ReviewDecision(
+        outcome=Outcome.APPROVED, reviewer="mallory", content_hash=record.request.content_hash
+    )
+    assert (await resume_with(run_id, nobody))[0]
+
+    again = await _waiting(run_id, 1)
+    assert again.is_open and again.votes == [] and "mallory is not a reviewer" in again.note
+    assert _lines(tmp_path / "out.txt") == []
+    await decide(record.request.id, Outcome.REJECTED, "bob", comment="forged")
+    run = await _final(run_id)
+    assert run.state is not None and run.state.name == "Rejected"
+    assert _lines(tmp_path / "out.txt") == []
+
+
 async def test_a_suspended_run_rejected_ends_rejected_and_writes_nothing(
     served: Path, tmp_path: Path
 ) -> None:
     run_id = await _start(tmp_path, "rejected-suspended-line")
     record = await _waiting(run_id, 0)
-    await decide(record.request.id, Outcome.REJECTED, "bob", channel=Channel.CLI, comment="invented")
+    await decide(record.request.id, Outcome.REJECTED, "bob", comment="invented")
 
     run = await _final(run_id)
 
@@ -228,11 +250,11 @@ async def test_quorum_under_suspend_replays_earlier_votes_by_pause_key(served: P
     record = await _waiting(run_id, 0)
     review_id = record.request.id
 
-    await decide(review_id, Outcome.APPROVED, "alice", channel=Channel.CLI)
+    await decide(review_id, Outcome.APPROVED, "alice")
     record = await _waiting(run_id, 1)  # re-ran, replayed alice's vote, suspended for the next one
     assert record.is_open and record.approvals == ["alice"]
     assert _lines(tmp_path / "out.txt") == []
-    await decide(review_id, Outcome.APPROVED, "carol", channel=Channel.CLI)
+    await decide(review_id, Outcome.APPROVED, "carol")
     run = await _final(run_id)
 
     assert run.state is not None and run.state.is_completed(), run.state
@@ -253,7 +275,7 @@ async def test_a_process_killed_after_approval_commits_once_when_the_run_is_retr
 ) -> None:
     run_id = await _start(tmp_path, "killed-line", crash="exit_after_review")
     record = await _waiting(run_id, 0)
-    await decide(record.request.id, Outcome.APPROVED, "alice", channel=Channel.CLI)
+    await decide(record.request.id, Outcome.APPROVED, "alice")
     run = await _final(run_id)
     assert run.state is not None and run.state.is_crashed(), run.state
     assert _lines(tmp_path / "out.txt") == []
@@ -275,7 +297,7 @@ async def test_a_flow_retry_after_a_failure_under_suspend_commits_once(served: P
         crash="raise_after_review",
     )
     record = await _waiting(run_id, 0)
-    await decide(record.request.id, Outcome.APPROVED, "alice", channel=Channel.CLI)
+    await decide(record.request.id, Outcome.APPROVED, "alice")
     run = await _final(run_id)
 
     assert run.state is not None and run.state.is_completed(), run.state
@@ -291,7 +313,7 @@ async def _run_in_process(workdir: Path, line: str, crash: str) -> Any:
     run = asyncio.ensure_future(retrying(str(workdir), line, POLICY, crash=crash, return_state=True))
     run_id = await _poll(_run_id_of(workdir), "the run to start")
     record = await _waiting(run_id, 0)
-    await decide(record.request.id, Outcome.APPROVED, "alice", channel=Channel.CLI)
+    await decide(record.request.id, Outcome.APPROVED, "alice")
     return await asyncio.wait_for(run, WAIT)
 
 
@@ -403,7 +425,6 @@ async def test_an_edit_is_validated_again_and_only_clean_content_commits(tmp_pat
         outcome=Outcome.APPROVED,
         reviewer="alice",
         content_hash=original_hash,
-        channel=Channel.UI,
         edited_actions=edit("growth was 400%"),
     )
     assert (await resume_with(run_id, blocked_edit))[0]
@@ -414,9 +435,7 @@ async def test_an_edit_is_validated_again_and_only_clean_content_commits(tmp_pat
     assert [f.code for f in second.request.blocking] == ["unsupported_number"]
     assert second.votes == [] and second.is_open
 
-    stale = ReviewDecision(
-        outcome=Outcome.APPROVED, reviewer="bob", content_hash=original_hash, channel=Channel.CLI
-    )
+    stale = ReviewDecision(outcome=Outcome.APPROVED, reviewer="bob", content_hash=original_hash)
     assert (await resume_with(run_id, stale))[0]  # the server takes it; the gate does not count it
     third = await _waiting(run_id, 2)
     assert third.votes == [] and "stale content hash" in third.note
@@ -425,7 +444,6 @@ async def test_an_edit_is_validated_again_and_only_clean_content_commits(tmp_pat
         outcome=Outcome.APPROVED,
         reviewer="carol",
         content_hash=third.request.content_hash,
-        channel=Channel.UI,
         edited_actions=edit("growth was 40 percent"),
     )
     assert (await resume_with(run_id, clean_edit))[0]
@@ -448,7 +466,6 @@ async def test_an_edit_under_suspend_is_revalidated_on_every_re_run(served: Path
         outcome=Outcome.APPROVED,
         reviewer="alice",
         content_hash=first.request.content_hash,
-        channel=Channel.UI,
         edited_actions=[DurableAppend(path=str(out), line="margin was 400%").model_dump(mode="json")],
     )
     assert (await resume_with(run_id, blocked_edit))[0]
@@ -460,7 +477,6 @@ async def test_an_edit_under_suspend_is_revalidated_on_every_re_run(served: Path
         first.request.id,
         Outcome.APPROVED,
         "bob",
-        channel=Channel.CLI,
         override_reason="the 400% is the client's own figure",
     )
     run = await _final(run_id)
@@ -479,17 +495,15 @@ async def test_a_second_decision_after_the_outcome_is_refused_and_nothing_runs_t
     run_id = await _start(tmp_path, "once-line")
     record = await _waiting(run_id, 0)
     review_id = record.request.id
-    await decide(review_id, Outcome.APPROVED, "alice", channel=Channel.CLI)
+    await decide(review_id, Outcome.APPROVED, "alice")
     with pytest.raises(ReviewGateError, match=r"not paused|not waiting|already decided"):
-        await decide(review_id, Outcome.REJECTED, "bob", channel=Channel.CLI)  # while it resumes
+        await decide(review_id, Outcome.REJECTED, "bob")  # while it resumes
     run = await _final(run_id)
     assert run.state is not None and run.state.is_completed()
 
     with pytest.raises(ReviewGateError, match="already decided"):
-        await decide(review_id, Outcome.REJECTED, "bob", channel=Channel.CLI)
-    late = ReviewDecision(
-        outcome=Outcome.REJECTED, reviewer="bob", content_hash=record.request.content_hash, channel=Channel.UI
-    )
+        await decide(review_id, Outcome.REJECTED, "bob")
+    late = ReviewDecision(outcome=Outcome.REJECTED, reviewer="bob", content_hash=record.request.content_hash)
     accepted, reason = await resume_with(run_id, late)  # past the CLI's check, straight to Prefect
     assert not accepted and "not paused" in reason
     await asyncio.sleep(2.5)  # longer than the runner's poll: a wrongly rescheduled run would start

@@ -14,15 +14,22 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import StateType
 
 from prefect_review_gate.gates import (
-    Channel,
     Outcome,
     ReviewPolicy,
     commit,
     outcome_state,
     request_review,
 )
+from prefect_review_gate.gates.decision import ReviewDecision
 from prefect_review_gate.gates.reviews import decide, get_review, list_pending
-from prefect_review_gate.validators import Finding, ReviewClosed, Severity, UnauthorizedReviewer
+from prefect_review_gate.gates.waiting import resume_with
+from prefect_review_gate.validators import (
+    Finding,
+    ReviewClosed,
+    ReviewGateError,
+    Severity,
+    UnauthorizedReviewer,
+)
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("prefect_api")]
 
@@ -106,7 +113,7 @@ POLICY = {"reviewers": ["alice", "bob", "carol"], "timeout": 600}
 
 async def test_approve_commits_once_and_records_everything(tmp_path: Path) -> None:
     async def approve(review_id: str) -> None:
-        await decide(review_id, Outcome.APPROVED, "alice", channel=Channel.CLI, comment="looks right")
+        await decide(review_id, Outcome.APPROVED, "alice", comment="looks right")
 
     state, lines = await _run_with(tmp_path, "approved-line", POLICY, approve)
     assert state.is_completed(), state
@@ -129,14 +136,14 @@ async def test_approve_commits_once_and_records_everything(tmp_path: Path) -> No
     assert {"review_gate.requested", "review_gate.approved", "review_gate.committed"} <= await _events_about(
         run.id
     )
-    assert [(v.reviewer, v.channel.value, v.comment) for v in record.votes] == [
-        ("alice", "cli", "looks right")
+    assert [(v.reviewer, v.channel, v.verified, v.comment) for v in record.votes] == [
+        ("alice", "prefect-api", False, "looks right")
     ]
 
 
 async def test_reject_runs_nothing_and_ends_in_a_rejected_state(tmp_path: Path) -> None:
     async def reject(review_id: str) -> None:
-        await decide(review_id, Outcome.REJECTED, "bob", channel=Channel.CLI, comment="invented figure")
+        await decide(review_id, Outcome.REJECTED, "bob", comment="invented figure")
 
     state, lines = await _run_with(tmp_path, "rejected-line", POLICY, reject)
     assert lines == []
@@ -147,23 +154,19 @@ async def test_reject_runs_nothing_and_ends_in_a_rejected_state(tmp_path: Path) 
 async def test_unauthorized_and_requester_are_refused_and_the_review_keeps_waiting(tmp_path: Path) -> None:
     async def outsiders_then_alice(review_id: str) -> None:
         with pytest.raises(UnauthorizedReviewer):
-            await decide(review_id, Outcome.APPROVED, "mallory", channel=Channel.CLI)
+            await decide(review_id, Outcome.APPROVED, "mallory")
         record = await get_review(review_id)
         # A hand-made resume that skips the CLI's check is refused by the gate itself.
-        from prefect_review_gate.gates.decision import ReviewDecision
-        from prefect_review_gate.gates.waiting import resume_with
-
         for who in ("mallory", "agent:test"):
             forged = ReviewDecision(
                 outcome=Outcome.APPROVED,
                 reviewer=who,
                 content_hash=record.request.content_hash,
-                channel=Channel.UI,
             )
             accepted, _ = await resume_with(record.request.flow_run_id, forged)
             assert accepted
             await _wait_paused("guarded-line")
-        await decide(review_id, Outcome.APPROVED, "alice", channel=Channel.CLI)
+        await decide(review_id, Outcome.APPROVED, "alice")
 
     policy = {**POLICY, "reviewers": ["alice", "agent:test"]}
     state, lines = await _run_with(tmp_path, "guarded-line", policy, outsiders_then_alice)
@@ -173,14 +176,21 @@ async def test_unauthorized_and_requester_are_refused_and_the_review_keeps_waiti
 
 async def test_quorum_two_of_three_needs_distinct_people(tmp_path: Path) -> None:
     async def votes(review_id: str) -> None:
-        await decide(review_id, Outcome.APPROVED, "alice", channel=Channel.CLI)
+        await decide(review_id, Outcome.APPROVED, "alice")
         await _wait_paused("quorum-line")
         record = await get_review(review_id)
         assert record.is_open and record.approvals == ["alice"]
-        await decide(review_id, Outcome.APPROVED, "alice", channel=Channel.CLI)  # the same person again
+        with pytest.raises(ReviewGateError, match="already approved"):
+            await decide(review_id, Outcome.APPROVED, "alice")  # the same person again
+        # Past the pre-check, straight to the run: the gate's own rule refuses it too.
+        again = ReviewDecision(
+            outcome=Outcome.APPROVED, reviewer=" alice ", content_hash=record.request.content_hash
+        )
+        assert (await resume_with(record.request.flow_run_id, again))[0]
         await _wait_paused("quorum-line")
-        assert (await get_review(review_id)).approvals == ["alice"]
-        await decide(review_id, Outcome.APPROVED, "carol", channel=Channel.CLI)
+        record = await get_review(review_id)
+        assert record.approvals == ["alice"] and "already approved" in record.note
+        await decide(review_id, Outcome.APPROVED, "carol")
 
     state, lines = await _run_with(tmp_path, "quorum-line", {**POLICY, "approvals_required": 2}, votes)
     assert state.is_completed()
@@ -198,7 +208,7 @@ async def test_invalid_resume_input_is_refused_and_the_run_keeps_waiting(tmp_pat
                 assert result.status.value == "REJECT", bad
                 run = await client.read_flow_run(record.request.flow_run_id)
                 assert run.state is not None and run.state.type is StateType.PAUSED
-        await decide(review_id, Outcome.REJECTED, "alice", channel=Channel.CLI)
+        await decide(review_id, Outcome.REJECTED, "alice")
 
     state, lines = await _run_with(tmp_path, "invalid-input-line", POLICY, bad_then_good)
     assert state.name == "Rejected" and lines == []
@@ -207,12 +217,11 @@ async def test_invalid_resume_input_is_refused_and_the_run_keeps_waiting(tmp_pat
 async def test_blocking_findings_need_an_override_reason(tmp_path: Path) -> None:
     async def approve_with_reason(review_id: str) -> None:
         with pytest.raises(Exception, match="override reason"):
-            await decide(review_id, Outcome.APPROVED, "alice", channel=Channel.CLI)
+            await decide(review_id, Outcome.APPROVED, "alice")
         await decide(
             review_id,
             Outcome.APPROVED,
             "alice",
-            channel=Channel.CLI,
             override_reason="figure checked by phone",
         )
 
@@ -236,9 +245,9 @@ async def test_double_resume_after_the_decision_is_refused(tmp_path: Path) -> No
 
     async def approve_twice(review_id: str) -> None:
         seen["id"] = review_id
-        await decide(review_id, Outcome.APPROVED, "alice", channel=Channel.CLI)
+        await decide(review_id, Outcome.APPROVED, "alice")
 
     _, lines = await _run_with(tmp_path, "double-line", POLICY, approve_twice)
     assert lines == ["double-line"]
     with pytest.raises(Exception, match="already decided"):
-        await decide(seen["id"], Outcome.APPROVED, "bob", channel=Channel.CLI)
+        await decide(seen["id"], Outcome.APPROVED, "bob")

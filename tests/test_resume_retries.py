@@ -16,7 +16,7 @@ import httpx
 import pytest
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from prefect_review_gate.gates.decision import Channel, Outcome, ReviewDecision
+from prefect_review_gate.gates.decision import Outcome, ReviewDecision
 from prefect_review_gate.gates.waiting import resume_with
 
 pytestmark = pytest.mark.anyio
@@ -78,9 +78,7 @@ def always_conflicting() -> Iterator[BusyApi]:
     yield from serving(BusyApi(busy=100, status=409))
 
 
-DECISION = ReviewDecision(
-    outcome=Outcome.APPROVED, reviewer="alice", content_hash="0" * 64, channel=Channel.CLI
-)
+DECISION = ReviewDecision(outcome=Outcome.APPROVED, reviewer="alice", content_hash="0" * 64)
 
 
 async def test_a_busy_api_is_retried_at_once_not_after_prefects_backoff(

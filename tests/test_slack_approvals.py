@@ -128,9 +128,9 @@ async def test_approve_resumes_the_run_and_the_message_ends_without_buttons(
     assert run.written() == ["slack-approve"]
 
     final = await message_for(fake, review_id, lambda m: not buttons(m))
-    assert "*Approved*" in shown(final) and "<@UALICE> approved (slack" in shown(final)
+    assert "*Approved*" in shown(final) and "<@UALICE> approved (verified by slack" in shown(final)
     [vote] = (await get_review_status(review_id)).record.votes
-    assert (vote.reviewer, vote.channel.value) == ("slack:UALICE", "slack")
+    assert (vote.reviewer, vote.channel, vote.verified) == ("slack:UALICE", "slack", True)
     await told(fake, "UALICE", "approval of review")
     assert fake.calls_to("auth.test") == []  # the custom authorize spares Bolt's auth.test
 
@@ -249,7 +249,10 @@ async def test_quorum_of_two_updates_the_message_between_votes_and_refuses_doubl
     assert (await run.final_state()).is_completed()
     assert run.written() == ["slack-quorum"]
     votes = (await get_review_status(review_id)).record.votes
-    assert [v.reviewer for v in votes] == ["slack:UALICE", "slack-group:SOPS/UCAROL"]
+    assert [(v.reviewer, v.member_of, v.verified) for v in votes] == [
+        ("slack:UALICE", "", True),
+        ("slack:UCAROL", "slack-group:SOPS", True),
+    ]
 
     assert (
         await post_interaction(http, server.url, block_action("UBOB", message, APPROVE))
@@ -270,7 +273,7 @@ async def test_a_decision_from_the_cli_updates_the_slack_message(
     assert code == 0, err
     assert (await run.final_state()).is_completed()
     final = await message_for(fake, review_id, lambda m: not buttons(m))
-    assert "*Approved*" in shown(final) and "alice approved (cli" in shown(final)
+    assert "*Approved*" in shown(final) and "alice approved (name as typed" in shown(final)
 
 
 async def test_slack_down_at_posting_time_leaves_the_review_decidable_from_the_cli(

@@ -14,7 +14,8 @@ from uuid import uuid4
 import pytest
 from slack_fake import SlackFake
 
-from prefect_review_gate.gates import ReviewPolicy, ReviewRecord, ReviewRequest, ReviewStatus
+from prefect_review_gate.gates import Outcome, ReviewPolicy, ReviewRecord, ReviewRequest, ReviewStatus
+from prefect_review_gate.gates.rules import Ballot, refusal
 from prefect_review_gate.gates.slack import SlackChannel, SlackReviewCredentials, configured_slack_channel
 from prefect_review_gate.gates.slack.client import web_client
 from prefect_review_gate.gates.slack.directory import ReviewerDirectory
@@ -186,11 +187,23 @@ def test_importing_the_package_loads_no_slack_client_and_no_prefect() -> None:
 
 
 def test_group_members_may_decide_as_distinct_identities_but_never_as_the_requester() -> None:
+    request = record([{"kind": "git.push", "branch": "main"}]).request
     policy = ReviewPolicy(reviewers=["slack-group:SOPS", "alice"], approvals_required=2)
-    assert policy.may_decide("slack-group:SOPS/UCAROL", "agent:x")
-    assert not policy.may_decide("slack-group:SOPS/UCAROL", "slack:UCAROL")
-    assert not policy.may_decide("slack-group:SOTHER/UCAROL", "agent:x")
-    assert not policy.may_decide("alice/UCAROL", "agent:x")
+    review = ReviewRecord(
+        request=request.model_copy(update={"policy": policy}), updated_at=request.created_at
+    )
+    now = request.created_at
+
+    def ballot(reviewer: str, group: str) -> Ballot:
+        return Ballot(Outcome.REJECTED, reviewer, request.content_hash, member_of=group, verified_by="slack")
+
+    assert refusal(review, ballot("slack:UCAROL", "slack-group:SOPS"), now) is None
+    as_requester = review.model_copy(
+        update={"request": review.request.model_copy(update={"requester": "slack:UCAROL"})}
+    )
+    assert refusal(as_requester, ballot("slack:UCAROL", "slack-group:SOPS"), now) is not None
+    assert refusal(review, ballot("slack:UCAROL", "slack-group:SOTHER"), now) is not None
+    assert refusal(review, ballot("slack:UCAROL", "alice"), now) is not None
 
 
 @pytest.mark.anyio
@@ -202,8 +215,8 @@ async def test_group_lookups_are_cached_and_fail_closed() -> None:
             web_client(fake.token, fake.url, retries=0), ttl_seconds=60, clock=lambda: now[0]
         )
         request = record([{"kind": "git.push", "branch": "main"}]).request
-        assert await directory.identity("UCAROL", request) == "slack-group:SOPS/UCAROL"
-        assert await directory.identity("UALICE", request) == "slack:UALICE"
+        assert await directory.identity("UCAROL", request) == ("slack:UCAROL", "slack-group:SOPS")
+        assert await directory.identity("UALICE", request) == ("slack:UALICE", "")
         with pytest.raises(UnauthorizedReviewer):
             await directory.identity("UMALLORY", request)
         # One lookup: Alice is listed by id, and Mallory's check reads the cached members.

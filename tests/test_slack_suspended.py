@@ -26,7 +26,7 @@ from prefect.variables import Variable
 from slack_fake import SlackFake
 from slack_helpers import buttons, slack_env
 
-from prefect_review_gate.gates import Channel, Outcome
+from prefect_review_gate.gates import Outcome
 from prefect_review_gate.gates.request import ReviewStatus
 from prefect_review_gate.gates.reviews import decide, get_review
 from prefect_review_gate.gates.slack.locations import variable_name
@@ -111,7 +111,7 @@ async def test_the_re_run_after_a_suspend_updates_the_message_it_posted(
     assert isinstance(stored, dict) and stored["messages"] == [where], stored
     assert slack.calls_to("chat.update") == [] and out.exists() is False
 
-    await decide(review_id, Outcome.APPROVED, "alice", channel=Channel.CLI)
+    await decide(review_id, Outcome.APPROVED, "alice")
     finished = await _final(run.id, served)
 
     assert finished.state is not None and finished.state.is_completed(), finished.state
@@ -125,5 +125,5 @@ async def test_the_re_run_after_a_suspend_updates_the_message_it_posted(
     [final] = slack.messages()
     assert (final["channel"], final["ts"]) == (where["channel"], where["ts"])
     assert buttons(final) == {} and all(b.get("type") != "actions" for b in final["blocks"])
-    assert "*Approved*" in _shown(final) and "alice approved (cli" in _shown(final), _shown(final)
+    assert "*Approved*" in _shown(final) and "alice approved (name as typed" in _shown(final), _shown(final)
     assert "approved" in final["text"] and "waiting" not in final["text"]

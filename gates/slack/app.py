@@ -36,7 +36,7 @@ from prefect_review_gate.gates.slack.interactions import (
 )
 from prefect_review_gate.gates.slack.render import ACTION_IDS
 from prefect_review_gate.gates.slack.settings import SlackSettings
-from prefect_review_gate.gates.slack.signing import ButtonAction
+from prefect_review_gate.gates.slack.signing import ButtonAction, decision_signer
 from prefect_review_gate.validators.errors import DeliveryFailed, InputError
 
 __all__ = ["ReviewApp", "create_app"]
@@ -80,7 +80,9 @@ class ReviewApp:
         self.client = client or web_client(
             token, settings.api_url, retries=settings.retries, backoff_seconds=settings.backoff_seconds
         )
-        self.interactions = Interactions(self.client, ReviewerDirectory(self.client))
+        self.interactions = Interactions(
+            self.client, ReviewerDirectory(self.client), decision_signer(self._secret)
+        )
         self._tasks: set[asyncio.Task[None]] = set()
         # Work after the ack waits its turn: a burst of clicks must not starve the acks themselves.
         self._slots = asyncio.Semaphore(_AFTER_ACK_CONCURRENCY)

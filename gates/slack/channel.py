@@ -16,9 +16,15 @@ from prefect.utilities.urls import url_for
 from slack_sdk.web.async_client import AsyncWebClient
 
 from prefect_review_gate.gates.channels import ReviewChannel
+from prefect_review_gate.gates.proofs import ProofClaims
 from prefect_review_gate.gates.request import ReviewRecord
 from prefect_review_gate.gates.slack.client import call_slack, web_client
-from prefect_review_gate.gates.slack.directory import ReviewerDirectory, group_members_of
+from prefect_review_gate.gates.slack.directory import (
+    SLACK_GROUP_QUALIFIER,
+    SLACK_USER_QUALIFIER,
+    ReviewerDirectory,
+    group_members_of,
+)
 from prefect_review_gate.gates.slack.locations import (
     MessageLocation,
     PostedReview,
@@ -28,6 +34,7 @@ from prefect_review_gate.gates.slack.locations import (
 )
 from prefect_review_gate.gates.slack.render import review_blocks, review_text, slack_escape
 from prefect_review_gate.gates.slack.settings import SlackSettings
+from prefect_review_gate.gates.slack.signing import decision_signer
 from prefect_review_gate.validators.errors import DeliveryFailed, InputError, ReviewGateError
 
 __all__ = ["SlackChannel", "configured_slack_channel"]
@@ -41,6 +48,9 @@ def _prefect_ui_url(flow_run_id: UUID) -> str | None:
 
 class SlackChannel:
     """A `ReviewChannel` that posts reviews to Slack and keeps the messages up to date.
+
+    It is also the `DecisionIntake` for Slack identities: the gate counts a `slack:` reviewer
+    only when the Slack server signed the decision (`signing.decision_signer`).
 
     Args:
         client: a Slack `AsyncWebClient` (see `client.web_client` for one with retries).
@@ -67,6 +77,15 @@ class SlackChannel:
         self._secret = signing_secret
         self._flow_run_url = flow_run_url
         self._directory = ReviewerDirectory(client)
+        self._decisions = decision_signer(signing_secret)
+
+    def vouches_for(self, qualifier: str) -> bool:
+        """Slack verifies who clicked: `slack:` users, and `slack-group:` members as it checked them."""
+        return qualifier in (SLACK_USER_QUALIFIER, SLACK_GROUP_QUALIFIER)
+
+    def verifies(self, claims: ProofClaims, proof: str) -> bool:
+        """True when the Slack server (which shares the signing secret) signed this decision."""
+        return self._decisions.verify(claims, proof)
 
     @classmethod
     def from_settings(cls, settings: SlackSettings) -> SlackChannel:

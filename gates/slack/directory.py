@@ -16,15 +16,17 @@ from prefect_review_gate.gates.request import ReviewRequest
 from prefect_review_gate.gates.slack.client import call_slack
 from prefect_review_gate.validators.errors import UnauthorizedReviewer
 
-__all__ = ["ReviewerDirectory", "group_members_of"]
+__all__ = ["SLACK_GROUP_QUALIFIER", "SLACK_USER_QUALIFIER", "ReviewerDirectory", "group_members_of"]
 
-_GROUP = "slack-group:"
-_USER = "slack:"
+SLACK_USER_QUALIFIER = "slack"
+SLACK_GROUP_QUALIFIER = "slack-group"
+_GROUP = f"{SLACK_GROUP_QUALIFIER}:"
+_USER = f"{SLACK_USER_QUALIFIER}:"
 
 
 def group_members_of(identity: str) -> str | None:
     """The group id of a `slack-group:S...` identity, or None."""
-    return identity.removeprefix(_GROUP) if identity.startswith(_GROUP) and "/" not in identity else None
+    return identity.removeprefix(_GROUP) if identity.startswith(_GROUP) else None
 
 
 class ReviewerDirectory:
@@ -59,8 +61,11 @@ class ReviewerDirectory:
             self._cache[group_id] = (self._clock(), users)
             return users
 
-    async def identity(self, user_id: str, request: ReviewRequest) -> str:
-        """The identity `user_id` decides `request` as.
+    async def identity(self, user_id: str, request: ReviewRequest) -> tuple[str, str]:
+        """Who `user_id` decides `request` as: (`slack:<user>`, the listed group found in or '').
+
+        Only a pre-check for the person: the decision rule (`rules`) decides, and this server's
+        signature on the decision is what makes the gate believe both parts.
 
         Raises:
             UnauthorizedReviewer: the user is the requester, or neither listed nor in a listed group.
@@ -71,9 +76,9 @@ class ReviewerDirectory:
         if direct == request.requester and not policy.allow_requester:
             raise UnauthorizedReviewer("you requested this review, and a requester may not decide it")
         if direct in policy.reviewers:
-            return direct
+            return direct, ""
         for reviewer in policy.reviewers:
             group = group_members_of(reviewer)
             if group is not None and user_id in await self.members(group):
-                return f"{reviewer}/{user_id}"
+                return direct, reviewer
         raise UnauthorizedReviewer("you are not one of this review's reviewers")

@@ -2,7 +2,9 @@
 
 Every path ends in `reviews.decide` (which the gate inside the run checks again) or in an
 ephemeral reply to the person who clicked: not allowed, already decided, outdated, sent. Nothing
-here trusts the payload beyond what Slack signed and the gate's own button token.
+here trusts the payload beyond what Slack signed and the gate's own button token; the decision it
+forwards is signed (`signing.decision_signer`), which is what makes the gate believe the Slack
+identity in it. Whether a decision counts is the decision rule's (`rules.refusal`), worded here.
 """
 
 from __future__ import annotations
@@ -12,13 +14,16 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from prefect_review_gate.gates import reviews
-from prefect_review_gate.gates.decision import Channel, Outcome
+from prefect_review_gate.gates.decision import Outcome
+from prefect_review_gate.gates.proofs import DecisionSigner
 from prefect_review_gate.gates.request import ReviewRecord
+from prefect_review_gate.gates.rules import Ballot, RefusalCode, refusal
 from prefect_review_gate.gates.slack.client import call_slack
 from prefect_review_gate.gates.slack.directory import ReviewerDirectory
 from prefect_review_gate.gates.slack.render import ACTION_IDS, slack_escape
@@ -34,6 +39,7 @@ __all__ = ["REASON_BLOCK", "REASON_CALLBACK", "Click", "Interactions", "reason_m
 
 REASON_CALLBACK = "review_gate_reason"
 REASON_BLOCK = "reason"
+_REASON_TO_COME = "(to be written in the modal)"
 _LOG = logging.getLogger("prefect_review_gate.slack")
 
 
@@ -136,12 +142,14 @@ class Interactions:
         self,
         client: AsyncWebClient,
         directory: ReviewerDirectory,
+        signer: DecisionSigner,
         *,
         retry_seconds: float = 20.0,
         poll_seconds: float = 0.25,
     ) -> None:
         self.client = client
         self.directory = directory
+        self.signer = signer
         self._retry_seconds = retry_seconds
         # A few resumes at a time: more make a SQLite-backed Prefect server answer "database is
         # locked" (resume_with retries those quickly); one at a time queues a burst of clicks.
@@ -164,19 +172,55 @@ class Interactions:
             _LOG.warning("Could not reply to a Slack user: %s", exc)
 
     async def refusal(self, click: Click) -> str:
-        """Why `click` cannot decide (checked before a modal opens), or '' when it may."""
+        """Why `click` cannot decide, checked before its modal asks for a reason; '' when it may."""
         try:
             record = await reviews.get_review(click.value.review_id)
         except InputError:
             return f"Review `{click.value.review_id}` no longer exists on Prefect."
-        problem = self._closed_or_outdated(record, click)
-        if problem:
-            return problem
+        outcome = Outcome.REJECTED if click.value.action is ButtonAction.REJECT else Outcome.APPROVED
         try:
-            await self.directory.identity(click.user, record.request)
+            # The reason is not written yet: the modal asks for it, and the submission is checked again.
+            problem, _, _ = await self._check(record, click, outcome, reason=_REASON_TO_COME)
+        except DeliveryFailed as exc:
+            return f"Could not check who may decide ({slack_escape(str(exc))}); nothing was decided."
+        return problem
+
+    async def _check(
+        self, record: ReviewRecord, click: Click, outcome: Outcome, reason: str
+    ) -> tuple[str, str, str]:
+        """(why the click cannot count or '', the person, the listed group) by the decision rule.
+
+        Raises `DeliveryFailed` when Slack cannot say who is in a listed group.
+        """
+        if record.is_open and record.request.content_hash != click.value.content_hash:
+            return (
+                "This message shows content that was since edited; decide on the newer review message.",
+                "",
+                "",
+            )
+        try:
+            person, group = await self.directory.identity(click.user, record.request)
         except UnauthorizedReviewer as exc:
-            return _not_allowed(record, str(exc))
-        return ""
+            return _not_allowed(record, str(exc)), "", ""
+        ballot = Ballot(
+            outcome=outcome,
+            reviewer=person,
+            member_of=group,
+            content_hash=click.value.content_hash,
+            override_reason=reason if click.value.action is ButtonAction.OVERRIDE else "",
+            verified_by=self.signer.channel,
+        )
+        problem = refusal(record, ballot, datetime.now(UTC))
+        if problem is None:
+            return "", person, group
+        if problem.code is RefusalCode.CLOSED:
+            text = f"Review `{record.request.id}` is already decided: *{record.status.value}*. "
+            return text + slack_escape(record.note), person, group
+        if problem.code is RefusalCode.ALREADY_VOTED:
+            return f"You already approved review `{record.request.id}`. {_quorum(record)}", person, group
+        if problem.code in (RefusalCode.NOT_A_REVIEWER, RefusalCode.REQUESTER, RefusalCode.UNVERIFIED):
+            return _not_allowed(record, str(problem)), person, group
+        return f"Review `{record.request.id}`: {slack_escape(str(problem))}.", person, group
 
     async def decide(self, click: Click, outcome: Outcome, reason: str = "") -> None:
         """Send the clicker's decision to the waiting run, retrying while the run is between votes."""
@@ -189,30 +233,22 @@ class Interactions:
             except InputError:
                 await self.tell(click, f"Review `{click.value.review_id}` no longer exists on Prefect.")
                 return
-            problem = self._closed_or_outdated(record, click)
-            if problem:
-                await self.tell(click, problem)
-                return
             try:
-                identity = await self.directory.identity(click.user, record.request)
-            except UnauthorizedReviewer as exc:
-                await self.tell(click, _not_allowed(record, str(exc)))
-                return
+                problem, person, group = await self._check(record, click, outcome, reason)
             except DeliveryFailed as exc:
                 await self.tell(click, f"Could not check who may decide ({exc}); nothing was decided.")
                 return
-            if outcome is Outcome.APPROVED and identity in record.approvals:
-                await self.tell(
-                    click, f"You already approved review `{record.request.id}`. {_quorum(record)}"
-                )
+            if problem:
+                await self.tell(click, problem)
                 return
             try:
                 async with self._resuming:
                     await reviews.decide(
                         record.request.id,
                         outcome,
-                        identity,
-                        channel=Channel.SLACK,
+                        person,
+                        member_of=group,
+                        signer=self.signer,
                         comment="" if override else reason,
                         override_reason=reason if override else "",
                     )
@@ -237,17 +273,6 @@ class Interactions:
                 f"Your {verb} of review `{record.request.id}` was sent; the message updates once it counts.",
             )
             return
-
-    @staticmethod
-    def _closed_or_outdated(record: ReviewRecord, click: Click) -> str:
-        if not record.is_open:
-            return (
-                f"Review `{record.request.id}` is already decided: *{record.status.value}*. "
-                f"{slack_escape(record.note)}"
-            )
-        if record.request.content_hash != click.value.content_hash:
-            return "This message shows content that was since edited; decide on the newer review message."
-        return ""
 
 
 def _quorum(record: ReviewRecord) -> str:

@@ -180,7 +180,7 @@ def review_text(record: ReviewRecord) -> str:
 def _status(record: ReviewRecord) -> str:
     policy = record.request.policy
     votes = [
-        f"{mention(v.reviewer)} {v.outcome.value} ({v.channel.value}, {_date(v.decided_at)})"
+        f"{mention(v.reviewer)} {v.outcome.value} ({v.provenance}, {_date(v.decided_at)})"
         + (f": {_line(v.comment or v.override_reason, 300)}" if (v.comment or v.override_reason) else "")
         for v in record.votes
         if v.decided_at is not None

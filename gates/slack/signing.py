@@ -14,9 +14,12 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from prefect_review_gate.gates.proofs import DecisionSigner, derive_key
 from prefect_review_gate.validators.errors import InputError
 
-__all__ = ["ButtonAction", "ButtonValue", "sign_button", "verify_button"]
+__all__ = ["SLACK_CHANNEL", "ButtonAction", "ButtonValue", "decision_signer", "sign_button", "verify_button"]
+
+SLACK_CHANNEL = "slack"  # the channel name in the proofs of decisions the Slack server forwards
 
 _VERSION = "v1"
 _PATTERN = re.compile(r"v1\.([0-9a-f]{1,64})\.([0-9a-f]{64})\.([a-z]{1,16})\.([0-9a-f]{64})")
@@ -67,3 +70,14 @@ def verify_button(secret: str, value: object) -> ButtonValue:
     except ValueError:
         raise InputError("the button value names no known action") from None
     return ButtonValue(review_id=review_id, content_hash=content, action=typed)
+
+
+def decision_signer(secret: str) -> DecisionSigner:
+    """How the Slack server vouches for the decisions it forwards, and how the gate checks them.
+
+    Keyed, like the buttons, by a key derived from the signing secret that the flows and the server
+    already share: a decision only the Slack server could have sent, after Slack told it who clicked.
+    """
+    if not secret:
+        raise InputError("signing a decision needs the Slack signing secret")
+    return DecisionSigner(SLACK_CHANNEL, derive_key(secret, "slack decision v1"))
