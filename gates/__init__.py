@@ -24,17 +24,18 @@ if TYPE_CHECKING:
         parse_action,
     )
     from prefect_review_gate.gates.channels import ReviewChannel
-    from prefect_review_gate.gates.commit import ActionOutcome, CommitReport, commit, outcome_state
+    from prefect_review_gate.gates.commit import CommitReport, commit, outcome_state
     from prefect_review_gate.gates.decision import ReviewDecision, ReviewVerdict
     from prefect_review_gate.gates.executors import executor, register_executor
     from prefect_review_gate.gates.gate import request_review
+    from prefect_review_gate.gates.ledger import ActionOutcome
     from prefect_review_gate.gates.policy import OnBlocking, ReviewPolicy
     from prefect_review_gate.gates.request import ReviewRecord, ReviewRequest, ReviewStatus
     from prefect_review_gate.gates.votes import Channel, Outcome, Vote
 
 _HOMES = {
     "Action": "prefect_review_gate.gates.actions",
-    "ActionOutcome": "prefect_review_gate.gates.commit",
+    "ActionOutcome": "prefect_review_gate.gates.ledger",
     "Channel": "prefect_review_gate.gates.votes",
     "CommitReport": "prefect_review_gate.gates.commit",
     "CreateContact": "prefect_review_gate.gates.actions",
