@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from prefect_review_gate.gates.channels import ReviewChannel
     from prefect_review_gate.gates.commit import CommitReport, commit, outcome_state
     from prefect_review_gate.gates.decision import ReviewDecision, ReviewVerdict
-    from prefect_review_gate.gates.executors import executor, register_executor
+    from prefect_review_gate.gates.executors import Executor, Executors
     from prefect_review_gate.gates.gate import request_review
     from prefect_review_gate.gates.ledger import ActionOutcome
     from prefect_review_gate.gates.policy import OnBlocking, ReviewPolicy
@@ -40,6 +40,8 @@ _HOMES = {
     "CommitReport": "prefect_review_gate.gates.commit",
     "CreateContact": "prefect_review_gate.gates.actions",
     "CreateRepository": "prefect_review_gate.gates.actions",
+    "Executor": "prefect_review_gate.gates.executors",
+    "Executors": "prefect_review_gate.gates.executors",
     "GitPush": "prefect_review_gate.gates.actions",
     "LogNote": "prefect_review_gate.gates.actions",
     "OnBlocking": "prefect_review_gate.gates.policy",
@@ -58,10 +60,8 @@ _HOMES = {
     "Vote": "prefect_review_gate.gates.votes",
     "commit": "prefect_review_gate.gates.commit",
     "content_hash": "prefect_review_gate.gates.actions",
-    "executor": "prefect_review_gate.gates.executors",
     "outcome_state": "prefect_review_gate.gates.commit",
     "parse_action": "prefect_review_gate.gates.actions",
-    "register_executor": "prefect_review_gate.gates.executors",
     "request_review": "prefect_review_gate.gates.gate",
 }
 
@@ -72,6 +72,8 @@ __all__ = [
     "CommitReport",
     "CreateContact",
     "CreateRepository",
+    "Executor",
+    "Executors",
     "GitPush",
     "LogNote",
     "OnBlocking",
@@ -90,10 +92,8 @@ __all__ = [
     "Vote",
     "commit",
     "content_hash",
-    "executor",
     "outcome_state",
     "parse_action",
-    "register_executor",
     "request_review",
 ]
 

@@ -9,7 +9,7 @@ is not run again (`CommitInterrupted`) until a person resolves it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from prefect.client.schemas.objects import State
@@ -20,7 +20,7 @@ from pydantic import BaseModel, SerializeAsAny
 
 from prefect_review_gate.gates.actions import Action, content_hash
 from prefect_review_gate.gates.decision import Outcome, ReviewVerdict
-from prefect_review_gate.gates.executors import executor_for
+from prefect_review_gate.gates.executors import Executor, executors_for
 from prefect_review_gate.gates.ledger import ActionOutcome, CommitLedger
 from prefect_review_gate.validators.errors import (
     ContentMismatch,
@@ -54,20 +54,26 @@ def outcome_state(closed: ReviewClosed) -> State[Any]:
     return Cancelled(name=closed.state_name, message=str(closed))
 
 
-async def commit(verdict: ReviewVerdict, actions: Sequence[Action] | None = None) -> CommitReport:
+async def commit(
+    verdict: ReviewVerdict,
+    actions: Sequence[Action] | None = None,
+    *,
+    executors: Mapping[str, Executor],
+) -> CommitReport:
     """Run the verdict's approved actions once each, or raise for any other verdict.
 
     Args:
         verdict: what `request_review` returned.
         actions: optionally, the actions the caller means to commit; they must be exactly the
             content the verdict was made on (after any reviewer's edit, the edited content).
+        executors: this flow's executors by action kind (an `Executors`, or any mapping).
 
     Raises:
         ReviewRejected, ReviewExpired: the review ended without approval; nothing ran.
         ContentMismatch: the content differs from what was approved; nothing ran.
         CommitInterrupted: an earlier attempt died in the middle of an action, or the ledger's
             record of an action cannot be read; that action did not run.
-        ReviewGateError: an action kind has no executor; nothing ran.
+        ReviewGateError: an approved action's kind has no executor; nothing ran.
     """
     if verdict.outcome is Outcome.REJECTED:
         raise ReviewRejected(f"review {verdict.review_id} was rejected: {verdict.reason}", verdict)
@@ -83,7 +89,7 @@ async def commit(verdict: ReviewVerdict, actions: Sequence[Action] | None = None
             f"review {verdict.review_id} approved other content than the actions given to commit; "
             "commit verdict.actions (a reviewer may have edited them) or request a new review"
         )
-    runners = [executor_for(action) for action in approved]  # every executor exists before any runs
+    runners = executors_for(executors, approved)
     ledger = await CommitLedger.default()
     outcomes = []
     for index, (action, run) in enumerate(zip(approved, runners, strict=True)):

@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import inspect
 import re
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from prefect.settings import get_current_settings
 from pydantic import BaseModel, Field, ValidationError
 
 from prefect_review_gate.gates.actions import Action
+from prefect_review_gate.gates.executors import Executor
 from prefect_review_gate.gates.file_lock import FileLock
 from prefect_review_gate.validators.errors import CommitInterrupted
 
@@ -81,9 +81,7 @@ class CommitLedger:
         )
         return cls(store, home / "review-gate" / "locks")
 
-    async def run_once(
-        self, index: int, action: Action, key: str, run: Callable[[Any, str], Any | Awaitable[Any]]
-    ) -> ActionOutcome:
+    async def run_once(self, index: int, action: Action, key: str, run: Executor) -> ActionOutcome:
         """Run `run(action, key)` unless its outcome or an unfinished intent is on record.
 
         Raises:

@@ -18,7 +18,7 @@ import pytest
 from prefect.filesystems import LocalFileSystem, RemoteFileSystem
 from prefect.settings import PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK, temporary_settings
 
-from prefect_review_gate.gates import Action, Outcome, ReviewVerdict, commit, content_hash, register_executor
+from prefect_review_gate.gates import Action, Executors, Outcome, ReviewVerdict, commit, content_hash
 from prefect_review_gate.gates.commit import idempotency_key
 from prefect_review_gate.gates.ledger import _is_missing, ledger_keys
 from prefect_review_gate.validators import CommitInterrupted
@@ -36,6 +36,10 @@ class LedgerAppend(Action):
     hang: bool = False
 
 
+EXECUTORS = Executors()
+
+
+@EXECUTORS.register("test.ledger_append")
 async def _append(action: LedgerAppend, key: str) -> dict[str, str]:
     failed = Path(action.path + ".failed")
     if action.fail_once and not failed.exists():
@@ -46,9 +50,6 @@ async def _append(action: LedgerAppend, key: str) -> dict[str, str]:
     if action.hang:
         await asyncio.Event().wait()  # the side effect happened; the run is cancelled right here
     return {"written": action.line}
-
-
-register_executor("test.ledger_append", _append, replace=True)
 
 
 @pytest.fixture
@@ -85,10 +86,10 @@ async def test_a_clean_failure_on_remote_storage_can_be_retried_and_then_runs_on
     verdict = _approved(LedgerAppend(path=str(out), line="sent once", fail_once=True))
 
     with pytest.raises(RuntimeError, match="refused the connection"):
-        await commit(verdict)
+        await commit(verdict, executors=EXECUTORS)
     assert _lines(out) == []
-    first = await commit(verdict)  # the failure left a cleared intent, not a stuck one
-    again = await commit(verdict)
+    first = await commit(verdict, executors=EXECUTORS)  # the failure left a cleared intent, not a stuck one
+    again = await commit(verdict, executors=EXECUTORS)
 
     assert [first.outcomes[0].replayed, again.outcomes[0].replayed] == [False, True]
     assert again.outcomes[0].result == {"written": "sent once"}
@@ -105,7 +106,7 @@ async def test_an_intent_without_outcome_on_remote_storage_is_never_run_again(
 ) -> None:
     out = tmp_path / "out.txt"
     verdict = _approved(LedgerAppend(path=str(out), line="half done", hang=True))
-    running = asyncio.create_task(commit(verdict))
+    running = asyncio.create_task(commit(verdict, executors=EXECUTORS))
     while not _lines(out):
         await asyncio.sleep(0.05)
     running.cancel()  # cancelled mid-action: it may have happened, so the intent stays
@@ -114,7 +115,7 @@ async def test_an_intent_without_outcome_on_remote_storage_is_never_run_again(
 
     for _ in range(2):
         with pytest.raises(CommitInterrupted, match="outcome was never recorded"):
-            await asyncio.wait_for(commit(verdict), 10)
+            await asyncio.wait_for(commit(verdict, executors=EXECUTORS), 10)
     assert _lines(out) == ["half done"]
 
 
@@ -126,12 +127,12 @@ async def test_an_unreadable_record_on_remote_storage_is_never_taken_for_none(
     verdict = _approved(LedgerAppend(path=str(out), line="committed"))
     outcome_key, intent_key = _keys(verdict)
     if record == "outcome":
-        await commit(verdict)
+        await commit(verdict, executors=EXECUTORS)
     # `ResultStore.aexists` says False for this record, exactly as for a missing one.
     await remote_storage.awrite_path(outcome_key if record == "outcome" else intent_key, b"\x00 torn")
 
     with pytest.raises(CommitInterrupted, match="cannot be read"):
-        await commit(verdict)
+        await commit(verdict, executors=EXECUTORS)
     assert _lines(out) == (["committed"] if record == "outcome" else [])
 
 
