@@ -101,6 +101,10 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     if name not in _HOMES:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_HOMES[name]), name)
-    globals()[name] = value
-    return value
+    home = importlib.import_module(_HOMES[name])
+    # Every name of that module at once: importing `gates.commit` for `CommitReport` binds the
+    # package's `commit` to the submodule, which would then shadow the function of that name.
+    for other, other_home in _HOMES.items():
+        if other_home == home.__name__:
+            globals()[other] = getattr(home, other)
+    return globals()[name]
