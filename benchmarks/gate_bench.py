@@ -61,10 +61,10 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from prefect_review_gate.gates import (
     Action,
+    Executors,
     Outcome,
     ReviewPolicy,
     commit,
-    register_executor,
     request_review,
 )
 from prefect_review_gate.gates.reviews import PendingReview, decide, list_pending
@@ -92,13 +92,14 @@ class BenchNote(Action):
     line: str
 
 
+EXECUTORS = Executors()
+
+
+@EXECUTORS.register("bench.note")
 def _append(action: BenchNote, key: str) -> dict[str, str]:
     with open(action.path, "a", encoding="utf-8") as handle:
         handle.write(action.line + "\n")
     return {"key": key}
-
-
-register_executor("bench.note", _append, replace=True)
 
 
 @flow(name="gate-bench-paused")
@@ -107,7 +108,7 @@ async def paused_review(tag: str, index: int, workdir: str) -> None:
     actions = [BenchNote(path=str(Path(workdir) / "committed.txt"), line=f"{tag}-{index}")]
     verdict = await request_review(actions, policy=POLICY, requester="agent:bench")
     (Path(workdir) / f"resumed-{index}").write_text(repr(time.time()), encoding="utf-8")
-    await commit(verdict, actions)
+    await commit(verdict, actions, executors=EXECUTORS)
 
 
 @flow(name="gate-bench-suspended")
@@ -115,7 +116,7 @@ async def suspended_review(index: int, workdir: str) -> None:
     """From a deployment, the gate suspends the run: the process is free once the review is asked."""
     actions = [BenchNote(path=str(Path(workdir) / "committed.txt"), line=f"suspended-{index}")]
     verdict = await request_review(actions, policy=POLICY, requester="agent:bench")
-    await commit(verdict, actions)
+    await commit(verdict, actions, executors=EXECUTORS)
 
 
 # --- the server -----------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from gate_bench import BenchNote, prefect_env, prefect_server, wait_for_lines
+from gate_bench import EXECUTORS, BenchNote, prefect_env, prefect_server, wait_for_lines
 from prefect import flow
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
@@ -68,7 +68,7 @@ async def slack_review(index: int, workdir: str) -> None:
         actions, policy=POLICY, requester="agent:bench", channels=[channel] if channel else []
     )
     (Path(workdir) / f"resumed-{index}").write_text(repr(time.time()), encoding="utf-8")
-    await commit(verdict, actions)
+    await commit(verdict, actions, executors=EXECUTORS)
 
 
 def flows_main(first: int, count: int, workdir: str) -> None:

@@ -28,7 +28,7 @@ from pydantic import ValidationError
 
 from prefect_review_gate.flows.agent import Blocker, Proposal, build_request, document_blocks, read_reply
 from prefect_review_gate.flows.claude import ClaudeClient, Usage
-from prefect_review_gate.flows.sinks import PublishProposalFile, SmtpSettings, register_sinks
+from prefect_review_gate.flows.sinks import PublishProposalFile, SmtpSettings, sink_executors
 from prefect_review_gate.gates import (
     Action,
     OnBlocking,
@@ -49,8 +49,6 @@ __all__ = ["REQUESTER", "blocked_state", "load_sources", "proposal_flow"]
 
 REQUESTER = "agent:forge"
 Sink = Literal["folder", "email"]
-
-register_sinks()
 
 
 def blocked_state(blocked: AgentBlocked) -> State[Any]:
@@ -235,7 +233,7 @@ async def proposal_flow(
         channels=_channels(),
     )
     try:
-        report = await commit(verdict)
+        report = await commit(verdict, executors=sink_executors())
     except ReviewClosed as closed:
         return outcome_state(closed)
     return report.model_dump(mode="json")

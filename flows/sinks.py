@@ -23,10 +23,10 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from prefect_review_gate.gates.actions import Action, SendEmail
-from prefect_review_gate.gates.executors import register_executor
+from prefect_review_gate.gates.executors import Executors
 from prefect_review_gate.validators.errors import DeliveryFailed, InputError
 
-__all__ = ["PublishProposalFile", "SmtpSettings", "publish_file", "register_sinks", "send_email_smtp"]
+__all__ = ["PublishProposalFile", "SmtpSettings", "publish_file", "send_email_smtp", "sink_executors"]
 
 
 class PublishProposalFile(Action):
@@ -132,7 +132,6 @@ def send_email_smtp(action: SendEmail, idempotency_key: str) -> dict[str, str]:
     return {"message_id": str(message["Message-ID"]), "to": ", ".join(action.to)}
 
 
-def register_sinks() -> None:
-    """Register the sinks' executors (idempotent: the same functions may be registered again)."""
-    register_executor("proposal.publish_file", publish_file)
-    register_executor("email.send", send_email_smtp)
+def sink_executors() -> Executors:
+    """The sinks' executors, for `commit`: a new registry each call, so no caller changes another's."""
+    return Executors({"proposal.publish_file": publish_file, "email.send": send_email_smtp})

@@ -24,10 +24,11 @@ if TYPE_CHECKING:
         parse_action,
     )
     from prefect_review_gate.gates.channels import ReviewChannel
-    from prefect_review_gate.gates.commit import ActionOutcome, CommitReport, commit, outcome_state
+    from prefect_review_gate.gates.commit import CommitReport, commit, outcome_state
     from prefect_review_gate.gates.decision import ReviewDecision, ReviewVerdict
-    from prefect_review_gate.gates.executors import executor, register_executor
+    from prefect_review_gate.gates.executors import Executor, Executors
     from prefect_review_gate.gates.gate import request_review
+    from prefect_review_gate.gates.ledger import ActionOutcome
     from prefect_review_gate.gates.policy import OnBlocking, ReviewPolicy
     from prefect_review_gate.gates.proofs import DecisionIntake, DecisionSigner
     from prefect_review_gate.gates.request import ReviewRecord, ReviewRequest, ReviewStatus
@@ -35,12 +36,14 @@ if TYPE_CHECKING:
 
 _HOMES = {
     "Action": "prefect_review_gate.gates.actions",
-    "ActionOutcome": "prefect_review_gate.gates.commit",
+    "ActionOutcome": "prefect_review_gate.gates.ledger",
     "DecisionIntake": "prefect_review_gate.gates.proofs",
     "DecisionSigner": "prefect_review_gate.gates.proofs",
     "CommitReport": "prefect_review_gate.gates.commit",
     "CreateContact": "prefect_review_gate.gates.actions",
     "CreateRepository": "prefect_review_gate.gates.actions",
+    "Executor": "prefect_review_gate.gates.executors",
+    "Executors": "prefect_review_gate.gates.executors",
     "GitPush": "prefect_review_gate.gates.actions",
     "LogNote": "prefect_review_gate.gates.actions",
     "OnBlocking": "prefect_review_gate.gates.policy",
@@ -59,10 +62,8 @@ _HOMES = {
     "Vote": "prefect_review_gate.gates.votes",
     "commit": "prefect_review_gate.gates.commit",
     "content_hash": "prefect_review_gate.gates.actions",
-    "executor": "prefect_review_gate.gates.executors",
     "outcome_state": "prefect_review_gate.gates.commit",
     "parse_action": "prefect_review_gate.gates.actions",
-    "register_executor": "prefect_review_gate.gates.executors",
     "request_review": "prefect_review_gate.gates.gate",
 }
 
@@ -74,6 +75,8 @@ __all__ = [
     "CreateRepository",
     "DecisionIntake",
     "DecisionSigner",
+    "Executor",
+    "Executors",
     "GitPush",
     "LogNote",
     "OnBlocking",
@@ -92,10 +95,8 @@ __all__ = [
     "Vote",
     "commit",
     "content_hash",
-    "executor",
     "outcome_state",
     "parse_action",
-    "register_executor",
     "request_review",
 ]
 
@@ -103,6 +104,10 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     if name not in _HOMES:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_HOMES[name]), name)
-    globals()[name] = value
-    return value
+    home = importlib.import_module(_HOMES[name])
+    # Every name of that module at once: importing `gates.commit` for `CommitReport` binds the
+    # package's `commit` to the submodule, which would then shadow the function of that name.
+    for other, other_home in _HOMES.items():
+        if other_home == home.__name__:
+            globals()[other] = getattr(home, other)
+    return globals()[name]

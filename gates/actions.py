@@ -1,8 +1,8 @@
 """Typed side effects: what an agent wants done, as data a person can read before it happens.
 
 An agent never performs a side effect; it returns `Action`s. Each kind has a model (what the action
-carries), a `preview()` (what a reviewer sees) and, registered separately, an executor (what commit
-runs). Flows define their own kinds by subclassing `Action` with a `kind` literal.
+carries), a `preview()` (what a reviewer sees) and, in each flow's own `Executors`, an executor (what
+commit runs). Flows define their own kinds by subclassing `Action` with a `kind` literal.
 """
 
 from __future__ import annotations

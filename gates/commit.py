@@ -1,59 +1,37 @@
 """`commit`: run approved actions exactly once, and nothing at all for any other verdict.
 
-Every action gets an idempotency key (review id, index, content hash). The ledger records, in
-Prefect's result storage, first the intent to run an action and then its outcome, under a lock:
-- an outcome on record is returned instead of running the action again (retries, re-runs after a
-  suspend, a second process racing for the same commit);
-- an intent without an outcome means a process died mid-action: the action may have happened, so
-  it is not run again (`CommitInterrupted`) until a person resolves it.
+Every action gets an idempotency key (review id, index, content hash); the ledger (`ledger`)
+records its intent and then its outcome in Prefect's result storage, so retries, re-runs after a
+suspend and racing processes get the recorded outcome, and an action whose process died mid-way
+is not run again (`CommitInterrupted`) until a person resolves it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import inspect
-import os
-import sys
-import time
 import uuid
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from prefect.client.schemas.objects import State
 from prefect.context import FlowRunContext
 from prefect.events import emit_event
-from prefect.results import ResultStore, aget_default_result_storage
-from prefect.serializers import JSONSerializer
-from prefect.settings import get_current_settings
 from prefect.states import Cancelled
-from pydantic import BaseModel, Field, SerializeAsAny
+from pydantic import BaseModel, SerializeAsAny
 
 from prefect_review_gate.gates.actions import Action, content_hash
 from prefect_review_gate.gates.decision import Outcome, ReviewVerdict
-from prefect_review_gate.gates.executors import executor_for
+from prefect_review_gate.gates.executors import Executor, executors_for
+from prefect_review_gate.gates.ledger import ActionOutcome, CommitLedger
 from prefect_review_gate.validators.errors import (
-    CommitInterrupted,
     ContentMismatch,
     ReviewClosed,
     ReviewExpired,
     ReviewRejected,
 )
 
-__all__ = ["ActionOutcome", "CommitReport", "commit", "idempotency_key", "outcome_state"]
+__all__ = ["CommitReport", "commit", "idempotency_key", "outcome_state"]
 
 _EVENT_NAMESPACE = uuid.UUID("6d0f3d1e-2b6a-4c59-a1c3-7f9e0b8a5d21")
-_LOCK_WAIT_SECONDS = 60.0
-_LOCK_POLL_SECONDS = 0.05
-
-
-class ActionOutcome(BaseModel):
-    index: int
-    kind: str
-    idempotency_key: str
-    result: Any = None
-    replayed: bool = Field(default=False, description="True when the recorded outcome was returned instead.")
 
 
 class CommitReport(BaseModel):
@@ -76,19 +54,26 @@ def outcome_state(closed: ReviewClosed) -> State[Any]:
     return Cancelled(name=closed.state_name, message=str(closed))
 
 
-async def commit(verdict: ReviewVerdict, actions: Sequence[Action] | None = None) -> CommitReport:
+async def commit(
+    verdict: ReviewVerdict,
+    actions: Sequence[Action] | None = None,
+    *,
+    executors: Mapping[str, Executor],
+) -> CommitReport:
     """Run the verdict's approved actions once each, or raise for any other verdict.
 
     Args:
         verdict: what `request_review` returned.
         actions: optionally, the actions the caller means to commit; they must be exactly the
             content the verdict was made on (after any reviewer's edit, the edited content).
+        executors: this flow's executors by action kind (an `Executors`, or any mapping).
 
     Raises:
         ReviewRejected, ReviewExpired: the review ended without approval; nothing ran.
         ContentMismatch: the content differs from what was approved; nothing ran.
-        CommitInterrupted: an earlier attempt died in the middle of an action.
-        ReviewGateError: an action kind has no executor; nothing ran.
+        CommitInterrupted: an earlier attempt died in the middle of an action, or the ledger's
+            record of an action cannot be read; that action did not run.
+        ReviewGateError: an approved action's kind has no executor; nothing ran.
     """
     if verdict.outcome is Outcome.REJECTED:
         raise ReviewRejected(f"review {verdict.review_id} was rejected: {verdict.reason}", verdict)
@@ -104,7 +89,7 @@ async def commit(verdict: ReviewVerdict, actions: Sequence[Action] | None = None
             f"review {verdict.review_id} approved other content than the actions given to commit; "
             "commit verdict.actions (a reviewer may have edited them) or request a new review"
         )
-    runners = [executor_for(action) for action in approved]  # every executor exists before any runs
+    runners = executors_for(executors, approved)
     ledger = await CommitLedger.default()
     outcomes = []
     for index, (action, run) in enumerate(zip(approved, runners, strict=True)):
@@ -141,124 +126,3 @@ def _announce_commit(report: CommitReport) -> None:
         # One id per review and content: a retry that replays the outcomes does not announce them again.
         id=uuid.uuid5(_EVENT_NAMESPACE, f"{report.review_id}:{report.content_hash}:committed"),
     )
-
-
-class CommitLedger:
-    """Intent and outcome records of committed actions in Prefect result storage, under file locks.
-
-    Locks serialize racing commits of the same action, in one process or in many. They are the
-    operating system's: a process that dies, however it dies, holds none, and the intent record,
-    not the lock, is what stops a second run of an action that may have happened.
-    """
-
-    def __init__(self, store: ResultStore, lock_directory: Path) -> None:
-        self.store = store
-        self.lock_directory = lock_directory
-
-    @classmethod
-    async def default(cls) -> CommitLedger:
-        home = Path(get_current_settings().home).expanduser()
-        store = ResultStore(result_storage=await aget_default_result_storage(), serializer=JSONSerializer())
-        return cls(store, home / "review-gate" / "locks")
-
-    async def run_once(self, index: int, action: Action, key: str, run: Any) -> ActionOutcome:
-        record_key = "review-gate-commit-" + hashlib.sha256(key.encode()).hexdigest()
-        intent_key = record_key + "-intent"
-        lock = _FileLock(self.lock_directory / f"{record_key}.lock")
-        if not await lock.acquire(_LOCK_WAIT_SECONDS):
-            raise CommitInterrupted(f"action {index} ({action.kind}) is being committed by another process")
-        try:
-            if await self.store.aexists(record_key):
-                recorded = await self.store.aread(record_key)
-                return ActionOutcome.model_validate({**recorded.result, "replayed": True})
-            if await self.store.aexists(intent_key):
-                raise CommitInterrupted(
-                    f"action {index} ({action.kind}, key {key}) was started but its outcome was never "
-                    "recorded: it may have happened. Check it, then resolve it by hand."
-                )
-            await self.store.awrite(key=intent_key, obj={"key": key, "kind": action.kind})
-            try:
-                result = run(action, key)
-                if inspect.isawaitable(result):
-                    result = await result
-            except Exception:
-                # A clean failure means it did not happen: forget the intent so a retry may run it.
-                _forget(self.store, intent_key)
-                raise
-            outcome = ActionOutcome(index=index, kind=action.kind, idempotency_key=key, result=result)
-            await self.store.awrite(key=record_key, obj=outcome.model_dump(mode="json"))
-            return outcome
-        finally:
-            lock.release()
-
-
-class _FileLock:
-    """An exclusive lock on a file (flock, or msvcrt on Windows), polled without blocking the loop.
-
-    Not Prefect's FileSystemLockManager: its lock file outlives a killed holder until it expires,
-    a racing reader can find it empty and fail, and it waits with `time.sleep` inside async code,
-    which stalls a second commit on the same event loop until it times out.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._fd: int | None = None
-
-    async def acquire(self, timeout: float) -> bool:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        deadline = time.monotonic() + timeout
-        try:
-            while not _try_lock(fd):
-                if time.monotonic() >= deadline:
-                    os.close(fd)
-                    return False
-                await asyncio.sleep(_LOCK_POLL_SECONDS)
-        except BaseException:  # cancelled while waiting: do not leak the descriptor
-            os.close(fd)
-            raise
-        self._fd = fd
-        return True
-
-    def release(self) -> None:
-        if self._fd is not None:
-            fd, self._fd = self._fd, None
-            try:
-                _unlock(fd)
-            finally:
-                os.close(fd)
-
-
-if sys.platform == "win32":
-    import msvcrt
-
-    def _try_lock(fd: int) -> bool:
-        os.lseek(fd, 0, os.SEEK_SET)
-        try:
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-        except OSError:
-            return False
-        return True
-
-    def _unlock(fd: int) -> None:
-        os.lseek(fd, 0, os.SEEK_SET)
-        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-
-else:
-    import fcntl
-
-    def _try_lock(fd: int) -> bool:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        return True
-
-    def _unlock(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-
-
-def _forget(store: ResultStore, key: str) -> None:
-    basepath = getattr(store.result_storage, "basepath", None)
-    if basepath is not None:
-        (Path(basepath).expanduser() / key).unlink(missing_ok=True)

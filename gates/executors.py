@@ -1,47 +1,87 @@
-"""Executors: the code that performs one kind of action, run only by `commit`.
+"""Executors: the code that performs one kind of action, handed to `commit` by the flow that owns it.
 
 An executor gets the action and its idempotency key. The key is stable for this action of this
 review and content, so an executor that talks to a system with idempotency support (an e-mail
 Message-ID, an API's Idempotency-Key header) should pass it on: that closes the one window the
 gate's own ledger cannot, a crash in the middle of the side effect.
+
+There is no process-wide registry on purpose: two flows served by one worker may each have their
+own `email.send`, and neither may take the other's over. Each flow builds its `Executors` and
+passes them to `commit(..., executors=...)`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from prefect_review_gate.gates.actions import Action
 from prefect_review_gate.validators.errors import ReviewGateError
 
-__all__ = ["Executor", "executor", "executor_for", "register_executor"]
+__all__ = ["Executor", "Executors", "executors_for"]
 
 Executor = Callable[[Any, str], Any | Awaitable[Any]]
 E = TypeVar("E", bound=Executor)
-_EXECUTORS: dict[str, Executor] = {}
 
 
-def register_executor(kind: str, run: Executor, *, replace: bool = False) -> None:
-    """Register `run(action, idempotency_key)` for `kind`. Registering a kind twice is an error."""
-    if kind in _EXECUTORS and not replace and _EXECUTORS[kind] is not run:
-        raise ReviewGateError(f"an executor for {kind!r} is already registered; pass replace=True to swap it")
-    _EXECUTORS[kind] = run
+class Executors(Mapping[str, Executor]):
+    """The executors one flow commits with: action kind -> `run(action, idempotency_key)`.
+
+    ```python
+    EXECUTORS = Executors()
+
+    @EXECUTORS.register("email.send")
+    def send_email(action: SendEmail, idempotency_key: str) -> dict[str, str]: ...
+    ```
+    """
+
+    def __init__(self, runs: Mapping[str, Executor] | None = None) -> None:
+        self._runs: dict[str, Executor] = {}
+        for kind, run in (runs or {}).items():
+            self.add(kind, run)
+
+    def add(self, kind: str, run: Executor) -> None:
+        """Add `run` for `kind`.
+
+        Raises:
+            ReviewGateError: `kind` already has another executor here (build a second
+                `Executors` for a flow that needs a different one).
+        """
+        if self._runs.get(kind, run) is not run:
+            raise ReviewGateError(f"these executors already have one for {kind!r}")
+        self._runs[kind] = run
+
+    def register(self, kind: str) -> Callable[[E], E]:
+        """Decorator form of `add`; returns the function unchanged."""
+
+        def add(run: E) -> E:
+            self.add(kind, run)
+            return run
+
+        return add
+
+    def __getitem__(self, kind: str) -> Executor:
+        return self._runs[kind]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._runs)
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+    def __repr__(self) -> str:
+        return f"Executors({sorted(self._runs)})"
 
 
-def executor(kind: str, *, replace: bool = False) -> Callable[[E], E]:
-    """Decorator form of `register_executor`."""
+def executors_for(executors: Mapping[str, Executor], actions: Sequence[Action]) -> list[Executor]:
+    """The executor of each action, in order, found for all of them before any runs.
 
-    def register(run: E) -> E:
-        register_executor(kind, run, replace=replace)
-        return run
-
-    return register
-
-
-def executor_for(action: Action) -> Executor:
-    try:
-        return _EXECUTORS[action.kind]
-    except KeyError:
+    Raises:
+        ReviewGateError: some action kinds have no executor; nothing was committed.
+    """
+    missing = sorted({action.kind for action in actions if action.kind not in executors})
+    if missing:
         raise ReviewGateError(
-            f"no executor is registered for {action.kind!r}; nothing was committed"
-        ) from None
+            f"no executor is given for {', '.join(repr(kind) for kind in missing)}; nothing was committed"
+        )
+    return [executors[action.kind] for action in actions]

@@ -25,10 +25,10 @@ from prefect.exceptions import ObjectNotFound
 
 from prefect_review_gate.gates import (
     Action,
+    Executors,
     ReviewPolicy,
     commit,
     outcome_state,
-    register_executor,
     request_review,
 )
 from prefect_review_gate.gates.reviews import PendingReview, list_pending
@@ -36,6 +36,7 @@ from prefect_review_gate.validators import Finding, ReviewClosed, Severity
 
 __all__ = [
     "CLOCK_SHIFT",
+    "EXECUTORS",
     "FINDINGS",
     "Started",
     "WriteLine",
@@ -71,13 +72,14 @@ class WriteLine(Action):
     line: str
 
 
+EXECUTORS = Executors()  # what the gated flows of the tests commit with
+
+
+@EXECUTORS.register("test.write_line")
 def _write(action: WriteLine, key: str) -> dict[str, str]:
     with open(action.path, "a", encoding="utf-8") as handle:
         handle.write(action.line + "\n")
     return {"written": action.line, "key": key}
-
-
-register_executor("test.write_line", _write, replace=True)
 
 
 @flow(name="cli-gated-write")
@@ -95,7 +97,7 @@ async def gated_write(path: str, line: str, policy: dict[str, Any], with_finding
         clock=clock,
     )
     try:
-        report = await commit(verdict, actions)
+        report = await commit(verdict, actions, executors=EXECUTORS)
     except ReviewClosed as closed:
         return outcome_state(closed)
     return report.model_dump(mode="json")

@@ -22,11 +22,11 @@ from prefect.deployments.runner import RunnerDeployment
 
 from prefect_review_gate.gates import (
     Action,
+    Executors,
     ReviewPolicy,
     ReviewVerdict,
     commit,
     outcome_state,
-    register_executor,
     request_review,
 )
 from prefect_review_gate.gates.actions import parse_actions
@@ -36,6 +36,7 @@ from prefect_review_gate.validators import Finding, ReviewClosed, Severity
 __all__ = [
     "DEPLOYMENT",
     "DIE_MID_ACTION",
+    "EXECUTORS",
     "RETRYING_DEPLOYMENT",
     "DurableAppend",
     "commit_main",
@@ -50,6 +51,8 @@ RETRYING_DEPLOYMENT = "durable-append-retrying/durability"
 # Set in a child's environment only: its executor then dies after the side effect, before returning.
 DIE_MID_ACTION = "REVIEW_GATE_TEST_DIE_MID_ACTION"
 
+EXECUTORS = Executors()  # the executors these flows commit with
+
 Crash = Literal["none", "exit_after_review", "raise_after_review", "raise_after_commit"]
 
 
@@ -62,6 +65,7 @@ class DurableAppend(Action):
     delay: float = 0.0  # seconds the executor takes, so that racing commits overlap
 
 
+@EXECUTORS.register("test.durable_append")
 async def append_line(action: DurableAppend, key: str) -> dict[str, str]:
     if action.delay:
         await asyncio.sleep(action.delay)
@@ -70,9 +74,6 @@ async def append_line(action: DurableAppend, key: str) -> dict[str, str]:
     if os.environ.get(DIE_MID_ACTION) == "1":
         os._exit(3)  # the side effect happened, and its outcome is never recorded
     return {"written": action.line, "key": key}
-
-
-register_executor("test.durable_append", append_line, replace=True)
 
 
 def flag_400_percent(actions: Sequence[Action]) -> list[Finding]:
@@ -176,7 +177,7 @@ async def _gated_append(
     if crash == "raise_after_review" and _first_time(work / "crashed"):
         raise RuntimeError("the first attempt fails between approval and commit")
     try:
-        report = await commit(verdict)
+        report = await commit(verdict, executors=EXECUTORS)
     except ReviewClosed as closed:
         return outcome_state(closed)
     if crash == "raise_after_commit" and _first_time(work / "crashed"):
@@ -202,5 +203,5 @@ def verdict_from_json(data: dict[str, Any]) -> ReviewVerdict:
 def commit_main(verdict_path: str) -> None:
     """Commit the verdict stored at `verdict_path` and print the report as JSON."""
     verdict = verdict_from_json(json.loads(Path(verdict_path).read_text(encoding="utf-8")))
-    report = asyncio.run(commit(verdict))
+    report = asyncio.run(commit(verdict, executors=EXECUTORS))
     sys.stdout.write(report.model_dump_json() + "\n")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from gate_helpers import FINDINGS, WriteLine
+from gate_helpers import EXECUTORS, FINDINGS, WriteLine
 from prefect import flow
 from slack_fake import SlackCall, SlackFake, signed_interaction
 
@@ -67,7 +67,7 @@ async def slack_gated_write(
         channels=[channel] if channel is not None else [],
     )
     try:
-        report = await commit(verdict, actions)
+        report = await commit(verdict, actions, executors=EXECUTORS)
     except ReviewClosed as closed:
         return outcome_state(closed)
     return report.model_dump(mode="json")

@@ -361,7 +361,9 @@ def _approved(workdir: Path, line: str, delay: float = 0.0) -> ReviewVerdict:
 async def test_two_concurrent_commits_in_one_process_write_once(tmp_path: Path) -> None:
     verdict = _approved(tmp_path, "raced-line", delay=0.5)
 
-    reports = await asyncio.wait_for(asyncio.gather(commit(verdict), commit(verdict)), WAIT)
+    reports = await asyncio.wait_for(
+        asyncio.gather(*(commit(verdict, executors=gated_flows.EXECUTORS) for _ in range(2))), WAIT
+    )
 
     assert _lines(tmp_path / "out.txt") == ["raced-line"]
     assert sorted(r.outcomes[0].replayed for r in reports) == [False, True]
@@ -401,7 +403,7 @@ async def test_an_action_interrupted_by_a_dying_process_is_never_run_again(tmp_p
 
     for _ in range(2):
         with pytest.raises(CommitInterrupted, match="outcome was never recorded"):
-            await asyncio.wait_for(commit(verdict), 10)
+            await asyncio.wait_for(commit(verdict, executors=gated_flows.EXECUTORS), 10)
 
     assert _lines(tmp_path / "out.txt") == ["half-done-line"]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gate_helpers import WriteLine
+from gate_helpers import EXECUTORS, WriteLine
 from prefect import flow
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import StateType
@@ -54,7 +54,7 @@ async def gated_append(path: str, line: str, policy: dict[str, Any], blocking: b
         actions, policy=ReviewPolicy.model_validate(policy), findings=findings, requester="agent:test"
     )
     try:
-        report = await commit(verdict, actions)
+        report = await commit(verdict, actions, executors=EXECUTORS)
     except ReviewClosed as closed:
         return outcome_state(closed)
     return report.model_dump(mode="json")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 import sys
 
+import prefect_review_gate.gates as gates
 import prefect_review_gate.validators as validators
 
 
@@ -20,6 +22,26 @@ def test_validators_all_is_pinned() -> None:
     )  # fmt: skip
     for name in validators.__all__:
         assert hasattr(validators, name)
+
+
+def test_gates_all_is_pinned() -> None:
+    assert sorted(gates.__all__) == sorted(
+        [
+            "Action", "ActionOutcome", "CommitReport", "CreateContact", "CreateRepository", "DecisionIntake",
+            "DecisionSigner",
+            "Executor", "Executors", "GitPush", "LogNote", "OnBlocking", "Outcome", "PublishProposal",
+            "PublishRelease", "ReviewChannel", "ReviewDecision", "ReviewPolicy", "ReviewRecord",
+            "ReviewRequest", "ReviewStatus", "ReviewVerdict", "SendEmail", "UpdateDeal", "Vote", "commit",
+            "content_hash", "outcome_state", "parse_action", "request_review",
+        ]
+    )  # fmt: skip
+    for name in gates.__all__:
+        assert getattr(gates, name) is not None, name
+
+
+def test_executors_are_passed_to_commit_not_registered_globally() -> None:
+    assert not {"executor", "register_executor"} & set(dir(gates))
+    assert "executors" in inspect.signature(gates.commit).parameters
 
 
 def test_every_error_is_a_review_gate_error() -> None:

@@ -88,6 +88,7 @@ class ContentMismatch(ReviewGateError):
 class CommitInterrupted(ReviewGateError):
     """An action was started but its outcome was never recorded (the process died mid-action).
 
+    Also raised when the ledger's record of an action cannot be read: whether it ran is unknown.
     It is not run again, because it may have happened; a person must check and resolve it.
     """
 
