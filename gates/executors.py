@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from prefect_review_gate.gates.actions import Action
 from prefect_review_gate.validators.errors import ReviewGateError
 
-__all__ = ["Executor", "executor", "executor_for", "register_executor"]
+__all__ = ["Executor", "executor", "executor_for", "executor_kinds", "register_executor"]
 
 Executor = Callable[[Any, str], Any | Awaitable[Any]]
 E = TypeVar("E", bound=Executor)
@@ -45,3 +45,8 @@ def executor_for(action: Action) -> Executor:
         raise ReviewGateError(
             f"no executor is registered for {action.kind!r}; nothing was committed"
         ) from None
+
+
+def executor_kinds() -> frozenset[str]:
+    """The kinds this process can commit: those with a registered executor."""
+    return frozenset(_EXECUTORS)
