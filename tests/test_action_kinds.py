@@ -54,7 +54,6 @@ def test_every_kind_describes_itself(kind: str) -> None:
     model = SHIPPED[kind]
     assert model.summary is not Action.summary, f"{model.__name__} has no summary() of its own"
     summary = model.model_validate({"kind": kind, **SAMPLES[kind]}).summary()
-    assert summary.headline == model.title
     shown = {summary.destination, summary.excerpt, *summary.fields} - {None}
     assert shown, f"{kind}: a summary with nothing but a headline tells a reviewer nothing"
 

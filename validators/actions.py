@@ -78,7 +78,7 @@ def _as_text(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def field_summary(headline: str, fields: Mapping[str, Any]) -> ActionSummary:
+def _field_summary(headline: str, fields: Mapping[str, Any]) -> ActionSummary:
     """Every field as given: for a kind that describes itself no better, or one not known here."""
     return ActionSummary(
         headline=headline,
@@ -105,7 +105,7 @@ class Action(BaseModel):
     def summary(self) -> ActionSummary:
         """What a reviewer must see. Every shipped kind overrides this (a test checks); the default
         lists the fields as given, so a kind written elsewhere is still shown in full."""
-        return field_summary(f"{self.title} ({self.kind})", self.model_dump(mode="json", exclude={"kind"}))
+        return _field_summary(f"{self.title} ({self.kind})", self.model_dump(mode="json", exclude={"kind"}))
 
 
 def kind_of(model: type[Action]) -> str:
@@ -270,4 +270,4 @@ def summarize(data: Mapping[str, Any]) -> ActionSummary:
         known = isinstance(kind, str) and kind in _KINDS
         why = "fields do not fit the kind" if known else "kind not imported here"
         fields = {name: value for name, value in data.items() if name != "kind"}
-        return field_summary(f"{kind} ({why}; fields as given)", fields)
+        return _field_summary(f"{kind} ({why}; fields as given)", fields)
