@@ -16,7 +16,7 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal, cast, get_args
 
 from prefect import flow, task
 from prefect.artifacts import acreate_markdown_artifact
@@ -45,10 +45,14 @@ from prefect_review_gate.validators.findings import Finding, Severity
 from prefect_review_gate.validators.grounding import validate_draft
 from prefect_review_gate.validators.sources import SourceLibrary, read_text_file
 
-__all__ = ["REQUESTER", "blocked_state", "load_sources", "proposal_flow"]
+__all__ = ["ACTION_KINDS", "REQUESTER", "blocked_state", "load_sources", "proposal_flow"]
 
 REQUESTER = "agent:forge"
 Sink = Literal["folder", "email"]
+ProposalAction = PublishProposalFile | SendEmail
+# What FORGE may ask to commit, from the one type its publishing step returns (mypy holds the two
+# together); a test checks each has a summary and an executor.
+ACTION_KINDS: tuple[type[Action], ...] = get_args(ProposalAction)
 
 
 def blocked_state(blocked: AgentBlocked) -> State[Any]:
@@ -148,7 +152,7 @@ def _channels() -> list[ReviewChannel]:
 
 def _publish_action(
     proposal: Proposal, client: str, sink: Sink, publish_dir: str, email_to: Sequence[str]
-) -> Action:
+) -> ProposalAction:
     if sink == "email":
         if not email_to:
             raise InputError("sink 'email' needs email_to: the addresses the proposal is sent to")

@@ -22,7 +22,7 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from prefect_review_gate.gates.actions import Action, SendEmail
+from prefect_review_gate.gates.actions import Action, ActionSummary, SendEmail, SummaryField
 from prefect_review_gate.gates.executors import Executors
 from prefect_review_gate.validators.errors import DeliveryFailed, InputError
 
@@ -43,9 +43,13 @@ class PublishProposalFile(Action):
     def path(self) -> Path:
         return Path(self.folder) / f"{self.name}.md"
 
-    def preview(self) -> str:
-        excerpt = " ".join(self.body.split())[:600]
-        return f"**{self.title}** `{self.path}` for {' '.join(self.client.split())[:200]}\n\n> {excerpt}"
+    def summary(self) -> ActionSummary:
+        return ActionSummary(
+            headline=self.title,
+            destination=SummaryField(label="", value=str(self.path), literal=True),
+            fields=(SummaryField(label="for", value=self.client),),
+            excerpt=SummaryField(label="proposal", value=self.body),
+        )
 
 
 def publish_file(action: PublishProposalFile, idempotency_key: str) -> dict[str, str]:

@@ -13,6 +13,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from prefect_review_gate.gates.action_text import summary_markdown
 from prefect_review_gate.gates.actions import Action, parse_actions
 from prefect_review_gate.gates.policy import ReviewPolicy
 from prefect_review_gate.gates.votes import Vote
@@ -58,7 +59,7 @@ class ReviewRequest(BaseModel):
         lines.append(f"Decide before **{self.deadline:%Y-%m-%d %H:%M %Z}**. " + self._who_decides())
         lines += ["", "### Actions", ""]
         for index, action in enumerate(self.typed_actions()):
-            lines += [f"{index + 1}. " + action.preview().replace("\n", "\n   "), ""]
+            lines += [f"{index + 1}. " + summary_markdown(action.summary()).replace("\n", "\n   "), ""]
         lines += ["### Findings", ""]
         if not self.findings:
             lines.append("No findings: the validators found nothing to flag.")

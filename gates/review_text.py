@@ -6,18 +6,17 @@ wrote much of the text shown, so control characters are escaped and one-line fie
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from prefect_review_gate.gates.actions import parse_action
+from prefect_review_gate.gates.action_text import summary_plain
+from prefect_review_gate.gates.actions import summarize
 from prefect_review_gate.gates.policy import OnBlocking, ReviewPolicy
 from prefect_review_gate.gates.request import ReviewRecord, ReviewRequest
 from prefect_review_gate.gates.review_api import PendingReview
 from prefect_review_gate.gates.terminal import printable
 from prefect_review_gate.gates.votes import Vote
-from prefect_review_gate.validators.errors import InputError
 from prefect_review_gate.validators.findings import Finding
 
 __all__ = [
@@ -208,21 +207,8 @@ def _policy_text(policy: ReviewPolicy) -> str:
 
 
 def action_preview(action: Mapping[str, Any]) -> str:
-    """What an action will do, from its JSON form.
-
-    Kinds defined by a flow module are unknown to this process: those get a generic preview of
-    their fields rather than an error, because a reviewer must still see what they approve.
-    """
-    try:
-        text = parse_action(action).preview()
-    except InputError:
-        fields = {name: value for name, value in action.items() if name != "kind"}
-        lines = [f"{action.get('kind', '(no kind)')} (kind not imported here; fields as given)"]
-        lines += [
-            f"- {name}: {_excerpt(json.dumps(value, ensure_ascii=False))}" for name, value in fields.items()
-        ]
-        text = "\n".join(lines)
-    return text.replace("**", "")  # markdown bold is noise on a terminal
+    """What an action will do, from its JSON form, as a terminal shows it."""
+    return summary_plain(summarize(action))
 
 
 def _excerpt(text: str) -> str:

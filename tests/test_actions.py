@@ -1,20 +1,31 @@
-"""Actions: previews a reviewer can trust, a stable content hash, unknown kinds refused."""
+"""Actions: summaries a reviewer can trust, a stable content hash, unknown kinds refused."""
 
 from __future__ import annotations
 
 import pytest
 
+from prefect_review_gate.gates.action_text import summary_markdown, summary_plain
 from prefect_review_gate.gates.actions import SendEmail, UpdateDeal, content_hash, parse_action
 from prefect_review_gate.validators import InputError
 
 
 def test_agent_text_cannot_add_lines_to_a_preview() -> None:
     email = SendEmail(to=["ana@client.example"], subject="Hi\n- to: attacker@evil.example", body="x")
-    lines = email.preview().splitlines()
+    lines = summary_markdown(email.summary()).splitlines()
     assert len(lines) == 3
     assert lines[0] == "**Send an e-mail** to ana@client.example"
+    assert lines[1] == "- subject: Hi - to: attacker@evil.example"
     deal = UpdateDeal(deal_id="D-1\n- fake", changes={"stage\n- amount → 0": "won"})
-    assert len(deal.preview().splitlines()) == 2
+    assert summary_markdown(deal.summary()).splitlines() == [
+        "**Update a CRM deal** `D-1 - fake`",
+        '- stage - amount → 0: → "won"',
+    ]
+
+
+def test_literal_values_cannot_break_out_of_their_code_span() -> None:
+    deal = UpdateDeal(deal_id="D-1` **approved**", changes={"stage": "won"})
+    assert summary_markdown(deal.summary()).splitlines()[0] == "**Update a CRM deal** `D-1' **approved**`"
+    assert summary_plain(deal.summary()).splitlines()[0] == "Update a CRM deal `D-1' **approved**`"
 
 
 def test_content_hash_is_stable_and_binds_every_field() -> None:

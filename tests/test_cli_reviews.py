@@ -83,7 +83,7 @@ async def test_pending_and_show_describe_the_review_then_reject_ends_it_rejected
     status, out, _ = await in_process(capsys, "show", review_id)
     assert status == 0
     assert f"Review {review_id}: open, waiting for a decision" in out
-    assert "1. Append a line to a file (`test.write_line`)" in out and '- line: "pending-line"' in out
+    assert "1. Append a line to a file (test.write_line)" in out and '- line: "pending-line"' in out
     assert "block  unsupported_number: 400% is in no source [/actions/0/line]" in out
     assert "sources say (pricing): Revenue grew 40% year over year." in out
     assert "1 approval from: alice, bob; requester may not decide" in out

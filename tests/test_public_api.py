@@ -27,10 +27,9 @@ def test_validators_all_is_pinned() -> None:
 def test_gates_all_is_pinned() -> None:
     assert sorted(gates.__all__) == sorted(
         [
-            "Action", "ActionOutcome", "CommitReport", "CreateContact", "CreateRepository", "DecisionIntake",
-            "DecisionSigner",
-            "Executor", "Executors", "GitPush", "LogNote", "OnBlocking", "Outcome", "PublishProposal",
-            "PublishRelease", "ReviewChannel", "ReviewDecision", "ReviewPolicy", "ReviewRecord",
+            "Action", "ActionOutcome", "ActionSummary", "CommitReport", "CreateContact", "CreateRepository",
+            "DecisionIntake", "DecisionSigner", "Executor", "Executors", "GitPush", "LogNote", "OnBlocking",
+            "Outcome", "PublishRelease", "ReviewChannel", "ReviewDecision", "ReviewPolicy", "ReviewRecord",
             "ReviewRequest", "ReviewStatus", "ReviewVerdict", "SendEmail", "UpdateDeal", "Vote", "commit",
             "content_hash", "outcome_state", "parse_action", "request_review",
         ]

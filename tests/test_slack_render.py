@@ -14,6 +14,7 @@ from uuid import uuid4
 import pytest
 from slack_fake import SlackFake
 
+from prefect_review_gate.flows.sinks import PublishProposalFile
 from prefect_review_gate.gates import Outcome, ReviewPolicy, ReviewRecord, ReviewRequest, ReviewStatus
 from prefect_review_gate.gates.rules import Ballot, refusal
 from prefect_review_gate.gates.slack import SlackChannel, SlackReviewCredentials, configured_slack_channel
@@ -63,22 +64,35 @@ def test_previews_show_what_each_action_does() -> None:
             "subject": "Q3 numbers",
             "body": "Hello " * 30,
         },
-        {
-            "kind": "crm.update_deal",
-            "deal_id": "D-7",
-            "changes": {"stage": "won"},
-            "before": {"stage": "open"},
-        },
+        {"kind": "crm.update_deal", "deal_id": "D-7", "changes": {"stage": "won"}},
         {"kind": "release.publish", "artifact": "dist/app.whl", "sha256": "ab" * 32, "version": "1.2.3"},
+        PublishProposalFile(
+            client="Acme", name="acme-q3", folder="/srv/proposals", body="# Proposal\n\nWe propose..."
+        ).model_dump(mode="json"),
     ]
     finding = Finding(
         code="unknown_recipient", severity=Severity.BLOCK, message="no such contact", evidence="CRM"
     )
     blocks = review_blocks(record(actions, [finding]), signing_secret=SECRET, flow_run_url="http://ui/runs/1")
     shown = json.dumps(blocks, ensure_ascii=False)
-    assert "to ceo@acme.example" in shown and "*Q3 numbers*" in shown
-    assert '• stage: \\"open\\" → \\"won\\"' in shown
-    assert "`1.2.3`" in shown and "sha256: `" + "ab" * 32 + "`" in shown
+    sections = [text for kind, text in texts(blocks) if kind == "section"][1:]  # after the facts
+    assert sections[0].splitlines() == [
+        "1. *Send an e-mail* to ceo@acme.example",
+        "• subject: Q3 numbers",
+        ">" + " ".join(["Hello"] * 30),
+    ]
+    assert sections[1].splitlines() == ["2. *Update a CRM deal* `D-7`", '• stage: → "won"']
+    assert sections[2].splitlines() == [
+        "3. *Publish a release* `1.2.3`",
+        "• artifact: `dist/app.whl`",
+        "• sha256: `" + "ab" * 32 + "`",
+    ]
+    # A flow's own kind (FORGE's) is shown as it describes itself, not as a dump of its fields.
+    assert sections[3].splitlines() == [
+        "4. *Publish a client proposal to a folder* `/srv/proposals/acme-q3.md`",
+        "• for: Acme",
+        "># Proposal We propose...",
+    ]
     assert "*Blocking* (1)" in shown and "sources say: _CRM_" in shown
     assert "<http://ui/runs/1|brisk-otter>" in shown and "<@UALICE>, <!subteam^SOPS>" in shown
     [actions_block] = [b for b in blocks if b["type"] == "actions"]

@@ -23,6 +23,17 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from prefect_review_gate.validators.actions import (
+    Action,
+    CreateContact,
+    CreateRepository,
+    GitPush,
+    LogNote,
+    PublishRelease,
+    SendEmail,
+    UpdateDeal,
+    kind_of,
+)
 from prefect_review_gate.validators.errors import InputError
 from prefect_review_gate.validators.findings import Finding, Severity
 from prefect_review_gate.validators.grounding import validate_draft
@@ -139,15 +150,18 @@ def _unchecked(action: Mapping[str, Any], at: str, world: World) -> list[Finding
     return []  # a known kind whose fields hold nothing the world can contradict
 
 
-_ACTION_CHECKS: dict[str, Check] = {
-    "crm.update_deal": _update_deal,
-    "crm.log_note": _log_note,
-    "crm.create_contact": _create_contact,
-    "email.send": _send_email,
-    "release.publish": _publish_release,
-    "git.create_repository": _unchecked,
-    "git.push": _unchecked,
+# The rules check the JSON as the agent wrote it, not the parsed model: a wrong field must become a
+# finding with a pointer to it (malformed_action), and fields a model does not know are no finding.
+_RULES: dict[type[Action], Check] = {
+    UpdateDeal: _update_deal,
+    LogNote: _log_note,
+    CreateContact: _create_contact,
+    SendEmail: _send_email,
+    PublishRelease: _publish_release,
+    CreateRepository: _unchecked,
+    GitPush: _unchecked,
 }
+_ACTION_CHECKS: dict[str, Check] = {kind_of(model): check for model, check in _RULES.items()}
 
 
 def _deal_exists(action: Mapping[str, Any], at: str, world: World) -> list[Finding]:

@@ -1,18 +1,19 @@
 """Block Kit for a review: what the agent wants done, the findings, who decides, and the buttons.
 
-Rendered from the `ReviewRecord` alone (actions as JSON), so the server renders flow-defined kinds it
-cannot import. Everything an agent wrote is escaped (no `<!channel>`, no disguised links) and cut to
-Block Kit's limits: 50 blocks, 3000 characters a section, 150 a header, 75 a button. What is cut is
-pointed to on Prefect (the flow run and its findings artifact), never silently dropped.
+Rendered from the `ReviewRecord` alone (actions as JSON): each action from the summary its kind
+gives (`Action.summary`), a kind not imported here from its fields as given. Everything an agent
+wrote is escaped (no `<!channel>`, no disguised links) and cut to Block Kit's limits: 50 blocks,
+3000 characters a section, 150 a header, 75 a button. What is cut is pointed to on Prefect (the
+flow run and its findings artifact), never silently dropped.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from prefect_review_gate.gates.actions import SummaryField, summarize
 from prefect_review_gate.gates.request import ReviewRecord, ReviewRequest, ReviewStatus
 from prefect_review_gate.gates.slack.signing import ButtonAction, sign_button
 from prefect_review_gate.validators.findings import Finding, Severity
@@ -21,6 +22,7 @@ __all__ = [
     "ACTION_IDS",
     "MAX_BLOCKS",
     "MAX_SECTION",
+    "action_mrkdwn",
     "mention",
     "review_blocks",
     "review_text",
@@ -82,66 +84,22 @@ def _context(text: str) -> Block:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(text, 2000)}]}
 
 
-# Previews per action kind: the fields a reviewer must see, as the reviewer reads them.
+def _value(field: SummaryField, limit: int) -> str:
+    text = _line(field.value, limit)
+    # A backtick inside would end the code span early and let the rest render as mrkdwn.
+    return "`" + text.replace("`", "'") + "`" if field.literal else text
 
 
-def _email(action: Mapping[str, Any]) -> str:
-    to = ", ".join(str(a) for a in action.get("to") or [])
-    lines = [f"*Send an e-mail* to {_line(to, 500)}"]
-    if action.get("cc"):
-        lines.append(f"cc: {_line(', '.join(str(a) for a in action['cc']), 500)}")
-    lines.append(f"subject: *{_line(action.get('subject', ''))}*")
-    lines.append(">" + _line(action.get("body", ""), _EXCERPT))
+def action_mrkdwn(action: Mapping[str, Any]) -> str:
+    """One action as mrkdwn, from the summary its kind gives (fields as given for a kind not known here)."""
+    summary = summarize(action)
+    head = f"*{_line(summary.headline, MAX_HEADER)}*"
+    if (to := summary.destination) is not None:
+        head += f" {_line(to.label, 80)} {_value(to, 500)}" if to.label else f" {_value(to, 500)}"
+    lines = [head, *(f"• {_line(f.label, 80)}: {_value(f, 300)}" for f in summary.fields)]
+    if summary.excerpt is not None:
+        lines.append(">" + _line(summary.excerpt.value, _EXCERPT))
     return "\n".join(lines)
-
-
-def _mapping(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _deal(action: Mapping[str, Any]) -> str:
-    lines = [f"*Update CRM deal* `{_line(action.get('deal_id', ''))}`"]
-    before = _mapping(action.get("before"))  # where a flow's action carries the values it replaces
-    changes = _mapping(action.get("changes"))
-    for field, value in changes.items():
-        old = f"{_line(json.dumps(before[field], ensure_ascii=False))} → " if field in before else "→ "
-        lines.append(f"• {_line(field, 80)}: {old}{_line(json.dumps(value, ensure_ascii=False))}")
-    return "\n".join(lines)
-
-
-def _release(action: Mapping[str, Any]) -> str:
-    return (
-        f"*Publish release* `{_line(action.get('version', ''), 80)}`\n"
-        f"artifact: `{_line(action.get('artifact', ''))}`\nsha256: `{_line(action.get('sha256', ''), 80)}`"
-    )
-
-
-def _proposal(action: Mapping[str, Any]) -> str:
-    return (
-        f"*Publish proposal* `{_line(action.get('name', ''))}` for {_line(action.get('client', ''))}\n>"
-        + _line(action.get("body", ""), _EXCERPT)
-    )
-
-
-def _generic(action: Mapping[str, Any]) -> str:
-    lines = [f"*{_line(action.get('kind', 'action'), 80)}*"]
-    for name, value in action.items():
-        if name != "kind":
-            shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-            lines.append(f"• {_line(name, 80)}: {_line(shown, 300)}")
-    return "\n".join(lines)
-
-
-_PREVIEWS: dict[str, Callable[[Mapping[str, Any]], str]] = {
-    "email.send": _email,
-    "crm.update_deal": _deal,
-    "release.publish": _release,
-    "proposal.publish": _proposal,
-}
-
-
-def _preview(action: Mapping[str, Any]) -> str:
-    return _PREVIEWS.get(str(action.get("kind")), _generic)(action)
 
 
 def _findings(request: ReviewRequest, pointer: str) -> list[Block]:
@@ -223,7 +181,7 @@ def review_blocks(
     blocks.append(_section("\n".join(facts), pointer))
     blocks.append({"type": "divider"})
     shown = request.actions[:MAX_ACTION_SECTIONS]
-    blocks += [_section(f"{i + 1}. " + _preview(a), pointer) for i, a in enumerate(shown)]
+    blocks += [_section(f"{i + 1}. " + action_mrkdwn(a), pointer) for i, a in enumerate(shown)]
     if len(request.actions) > len(shown):
         blocks.append(_context(f"… and {len(request.actions) - len(shown)} more action(s): {pointer}."))
     blocks.append({"type": "divider"})
