@@ -23,7 +23,7 @@ from uuid import UUID
 import httpx
 
 from prefect_review_gate.gates.request import ReviewRecord
-from prefect_review_gate.validators.errors import InputError, ReviewGateError
+from prefect_review_gate.validators.errors import ApiBusy, InputError, ReviewGateError
 
 __all__ = [
     "CLOSED_RECORD_TYPE",
@@ -47,6 +47,7 @@ _TIMEOUT_SECONDS = 30.0
 # and less often: about 6 s in all, as Prefect's own client waits before its second retry.
 _BUSY_RETRY_DELAYS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2)
 _BUSY_STATUS = frozenset({429, 502, 503})
+_FINAL_STATE_TYPES = frozenset({"COMPLETED", "FAILED", "CRASHED", "CANCELLED"})
 _WAIT_KEY = re.compile(r"([0-9a-f]{12})-[0-9]+")
 
 T = TypeVar("T")
@@ -97,6 +98,12 @@ class PendingReview:
     waiting: bool  # the run is paused and can take a decision now
     run_state: str = ""  # the run's state name ("Paused", "Suspended", "Running"...); "" if it is gone
     waiting_on: str = ""  # the review id the paused run waits for now ("" when unknown or not paused)
+    run_type: str = ""  # the run's state type ("PAUSED", "CRASHED"...); "" if the run is gone
+
+    @property
+    def run_ended(self) -> bool:
+        """True when the run is gone or in a final state: nothing will ever decide this review."""
+        return self.run_type in _FINAL_STATE_TYPES or not self.run_type
 
 
 def parse_record(data: Any) -> ReviewRecord:
@@ -180,7 +187,11 @@ def with_state(record: ReviewRecord, states: Mapping[UUID, RunState]) -> Pending
     # A run paused for another review (its content changed on a re-run) is not waiting for this one.
     waiting = record.is_open and state.type == "PAUSED" and waiting_on in ("", record.request.id)
     return PendingReview(
-        record, waiting=waiting, run_state=state.name or state.type.title(), waiting_on=waiting_on
+        record,
+        waiting=waiting,
+        run_state=state.name or state.type.title(),
+        waiting_on=waiting_on,
+        run_type=state.type,
     )
 
 
@@ -210,6 +221,11 @@ def run_against(url: str, work: Callable[[], Awaitable[T]]) -> T:
             "Start the server (`prefect server start`) or fix PREFECT_API_URL"
         ) from None
     except httpx.HTTPStatusError as exc:
+        if exc.response.status_code in _BUSY_STATUS:
+            raise ApiBusy(
+                f"{_status_message(url, exc)}: the server stayed busy through the retries and nothing "
+                "was decided; try again in a moment"
+            ) from None
         raise InputError(_status_message(url, exc)) from None
     except Exception as exc:
         # Anything else is a bug or an API this version does not know: still one line for a person.

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
@@ -41,6 +42,7 @@ __all__ = [
     "wait_for_decision",
 ]
 
+_LOG = logging.getLogger("prefect_review_gate.gate")
 BACKSTOP_GRACE = timedelta(minutes=2)
 POLL_INTERVAL_SECONDS = 1  # how soon a paused, in-process run notices it was resumed
 # How far the opening time a run input records may run ahead of the server's clock.
@@ -194,10 +196,22 @@ def _parse_stored(value: str, created: datetime | None) -> StoredDecision:
 
 
 async def _expire_at_deadline(flow_run_id: UUID, request: ReviewRequest, delay: float) -> None:
+    """At the deadline, resume the paused run with `expired`; retry until it takes or the wait ends.
+
+    The run cancels this task as soon as its pause returns. Until then no failure may end it: a
+    busy or briefly unreachable server (503, a dropped connection) would otherwise leave the review
+    open for ever, since nothing else keeps time for a run paused in-process.
+    """
     await asyncio.sleep(delay)
-    # Retry briefly: the run may not have reached its paused state yet when the deadline is near.
-    for _ in range(20):
-        accepted, _reason = await resume_with(flow_run_id, expired_decision(request))
-        if accepted:
-            return
-        await asyncio.sleep(0.5)
+    backoff = 0.5
+    while True:
+        try:
+            accepted, _reason = await resume_with(flow_run_id, expired_decision(request))
+            if accepted:
+                return
+        except httpx.HTTPError as exc:  # Prefect's own status errors are httpx's too
+            _LOG.warning("Could not expire review %s yet (%s); retrying", request.id, type(exc).__name__)
+        # Not accepted: the run is not paused yet (the deadline came early), or it is between two
+        # decisions; either way the next try may take.
+        await asyncio.sleep(backoff)
+        backoff = min(backoff * 2, 10.0)
