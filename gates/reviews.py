@@ -10,15 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from prefect.client.orchestration import get_client
-
-from prefect_review_gate.gates import records, review_api
+from prefect_review_gate.gates import review_api
 from prefect_review_gate.gates.decision import Outcome, ReviewDecision
+from prefect_review_gate.gates.events import emit_review_event
 from prefect_review_gate.gates.identity import normalize_identity
 from prefect_review_gate.gates.proofs import DecisionSigner
 from prefect_review_gate.gates.request import ReviewRecord, ReviewStatus
 from prefect_review_gate.gates.review_api import ApiTarget, PendingReview
 from prefect_review_gate.gates.rules import Ballot, Refusal, RefusalCode, refusal
+from prefect_review_gate.gates.store_client import open_store
 from prefect_review_gate.gates.waiting import expired_decision, prefect_api_target, resume_with
 from prefect_review_gate.validators.errors import InputError, ReviewGateError, UnauthorizedReviewer
 
@@ -56,8 +56,8 @@ async def list_pending() -> list[PendingReview]:
 
 async def get_review(review_id: str) -> ReviewRecord:
     """The review's latest record. Raises `InputError` for an unknown id."""
-    async with get_client() as client:
-        record = await records.load_record(client, review_id)
+    async with open_store() as store:
+        record = await store.load(review_id)
     if record is None:
         raise InputError(f"no review with id {review_id!r}; `review-gate pending` lists open reviews")
     return record
@@ -190,15 +190,15 @@ async def expire_overdue(now: datetime | None = None) -> list[str]:
 
 async def _abandon(pending: PendingReview, now: datetime) -> bool:
     """Close an orphaned review's record; False when the gate closed it itself meanwhile."""
-    async with get_client() as client:
+    async with open_store() as store:
         # The gate saves its outcome before its run can end: read after seeing the end, a record
         # still open was never decided (a list read earlier could predate the gate's last save).
-        latest = await records.load_record(client, pending.record.request.id)
+        latest = await store.load(pending.record.request.id)
         if latest is None or not latest.is_open:
             return False
         how = f"ended {pending.run_state}" if pending.run_state else "was deleted"
         note = f"Abandoned: its flow run {how} while the review was open; none of its actions was committed."
         record = latest.model_copy(update={"status": ReviewStatus.ABANDONED, "note": note, "updated_at": now})
-        await records.save_record(client, record)
-    records.emit_review_event("abandoned", record, {"run_state": pending.run_state})
+        await store.save(record)
+    emit_review_event("abandoned", record, {"run_state": pending.run_state})
     return True
