@@ -28,8 +28,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from prefect_review_gate.flows.local_server import LocalPrefectServer
-from prefect_review_gate.flows.offline_model import OFFLINE_KEY, MessagesFake, Reply, load_recorded
+from prefect_review_gate.flows.common.local_server import LocalPrefectServer
+from prefect_review_gate.flows.common.offline_model import OFFLINE_KEY, MessagesFake, Reply, load_recorded
 from prefect_review_gate.validators.errors import InputError, ReviewGateError
 
 __all__ = ["main"]

@@ -27,7 +27,7 @@ from prefect.states import Cancelled
 from pydantic import ValidationError
 
 from prefect_review_gate.flows.agent import Blocker, Proposal, build_request, document_blocks, read_reply
-from prefect_review_gate.flows.claude import ClaudeClient, Usage
+from prefect_review_gate.flows.common.claude import ClaudeClient, Usage
 from prefect_review_gate.flows.sinks import PublishProposalFile, SmtpSettings, sink_executors
 from prefect_review_gate.gates import (
     Action,

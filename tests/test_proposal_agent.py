@@ -17,7 +17,7 @@ from prefect_review_gate.flows.agent import (
     document_blocks,
     read_reply,
 )
-from prefect_review_gate.flows.claude import ClaudeSettings, Usage, price_per_mtok
+from prefect_review_gate.flows.common.claude import ClaudeSettings, Usage, price_per_mtok
 from prefect_review_gate.flows.proposal import check_proposal, load_sources
 from prefect_review_gate.flows.sinks import PublishProposalFile, publish_file
 from prefect_review_gate.validators.errors import DeliveryFailed, InputError, ModelError, SourceError
