@@ -16,7 +16,7 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal, cast, get_args
+from typing import Any, Literal, cast
 
 from prefect import flow, task
 from prefect.artifacts import acreate_markdown_artifact
@@ -26,9 +26,17 @@ from prefect.logging import get_run_logger
 from prefect.states import Cancelled
 from pydantic import ValidationError
 
-from prefect_review_gate.flows.agent import Blocker, Proposal, build_request, document_blocks, read_reply
 from prefect_review_gate.flows.common.claude import ClaudeClient, Usage
-from prefect_review_gate.flows.sinks import PublishProposalFile, SmtpSettings, sink_executors
+from prefect_review_gate.flows.common.smtp import SmtpSettings
+from prefect_review_gate.flows.forge.actions import ForgeAction, PublishProposalFile
+from prefect_review_gate.flows.forge.agent import (
+    Blocker,
+    Proposal,
+    build_request,
+    document_blocks,
+    read_reply,
+)
+from prefect_review_gate.flows.forge.executors import agent_executors
 from prefect_review_gate.gates import (
     Action,
     OnBlocking,
@@ -45,14 +53,10 @@ from prefect_review_gate.validators.findings import Finding, Severity
 from prefect_review_gate.validators.grounding import validate_draft
 from prefect_review_gate.validators.sources import SourceLibrary, read_text_file
 
-__all__ = ["ACTION_KINDS", "REQUESTER", "blocked_state", "load_sources", "proposal_flow"]
+__all__ = ["REQUESTER", "blocked_state", "check_proposal", "load_sources", "proposal_flow"]
 
 REQUESTER = "agent:forge"
 Sink = Literal["folder", "email"]
-ProposalAction = PublishProposalFile | SendEmail
-# What FORGE may ask to commit, from the one type its publishing step returns (mypy holds the two
-# together); a test checks each has a summary and an executor.
-ACTION_KINDS: tuple[type[Action], ...] = get_args(ProposalAction)
 
 
 def blocked_state(blocked: AgentBlocked) -> State[Any]:
@@ -152,7 +156,7 @@ def _channels() -> list[ReviewChannel]:
 
 def _publish_action(
     proposal: Proposal, client: str, sink: Sink, publish_dir: str, email_to: Sequence[str]
-) -> ProposalAction:
+) -> ForgeAction:
     if sink == "email":
         if not email_to:
             raise InputError("sink 'email' needs email_to: the addresses the proposal is sent to")
@@ -237,7 +241,7 @@ async def proposal_flow(
         channels=_channels(),
     )
     try:
-        report = await commit(verdict, executors=sink_executors())
+        report = await commit(verdict, executors=agent_executors())
     except ReviewClosed as closed:
         return outcome_state(closed)
     return report.model_dump(mode="json")
