@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from anthropic_fake import EXAMPLE, blocker_reply, recorded
 
+from prefect_review_gate.flows.common.boundaries import Blocker
 from prefect_review_gate.flows.common.claude import ClaudeSettings, Usage, price_per_mtok
 from prefect_review_gate.flows.forge.actions import PublishProposalFile
 from prefect_review_gate.flows.forge.agent import (
     BOUNDARIES,
-    Blocker,
     Proposal,
     build_request,
     document_blocks,
