@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from anthropic_fake import OFFLINE_KEY, MessagesFake, Reply, recorded
 
-from prefect_review_gate.flows.local_server import LocalPrefectServer
+from prefect_review_gate.flows.common.local_server import LocalPrefectServer
 
 REPO = Path(__file__).parent.parent
 BIN = Path(sys.executable).parent
