@@ -227,11 +227,11 @@ class _Driver:
     async def perform(self, effects: Sequence[Effect]) -> None:
         for effect in effects:
             match effect:
-                case review_state.Save(record):
+                case review_state.Write("record", record):
                     await self.store.save(record)
-                case review_state.WriteFindings(record):
+                case review_state.Write("findings", record):
                     await self.store.write_findings(record)
-                case review_state.WriteDecision(record):
+                case review_state.Write("decision", record):
                     self.logger.info("Review %s %s: %s", record.request.id, record.status.value, record.note)
                     await self.store.write_decision(record)
                 case review_state.Announce(event, record, payload, sequence):
