@@ -67,27 +67,30 @@ def show(review_id: str, as_json: bool) -> int:
 
 
 def approve(review_id: str, reviewer: str, comment: str, override_reason: str) -> int:
-    """Send an approval to the waiting run.
+    """Send an approval to the waiting run, and say what the gate made of it.
 
     Raises:
         InputError: unknown id; blocking findings and no override reason.
-        ReviewGateError: already decided, not waiting, or this reviewer already approved.
+        ReviewGateError: already decided, cannot take effect, this reviewer already approved, or
+            the gate inside the run refused it.
         UnauthorizedReviewer: not a listed reviewer, or the requester.
     """
     reviewer = _required("--as", reviewer)
 
-    async def send() -> ReviewRecord:
+    async def send() -> tuple[ReviewRecord, ReviewRecord | None]:
         await _refuse_early(review_id, reviewer, Outcome.APPROVED)
-        return await reviews.decide(
+        before = await reviews.decide(
             review_id,
             Outcome.APPROVED,
             reviewer,
             comment=comment.strip(),
             override_reason=override_reason.strip(),
         )
+        return before, await _taken_up(before)
 
-    record = run_against_api(send)
-    _print(_approval_sent(record, reviewer))
+    before, after = run_against_api(send)
+    warning = _pickup(before, after)
+    _print(_approval_sent(before, reviewer, stalled=bool(warning)) + warning)
     return 0
 
 
@@ -96,17 +99,45 @@ def reject(review_id: str, reviewer: str, reason: str) -> int:
     reviewer = _required("--as", reviewer)
     reason = _required("--reason", reason)
 
-    async def send() -> ReviewRecord:
+    async def send() -> tuple[ReviewRecord, ReviewRecord | None]:
         await _refuse_early(review_id, reviewer, Outcome.REJECTED)
-        return await reviews.decide(review_id, Outcome.REJECTED, reviewer, comment=reason)
+        before = await reviews.decide(review_id, Outcome.REJECTED, reviewer, comment=reason)
+        return before, await _taken_up(before)
 
-    record = run_against_api(send)
-    actions = len(record.request.actions)
+    before, after = run_against_api(send)
+    actions = len(before.request.actions)
     _print(
         f"Rejected review {review_id} as {reviewer}: {reason}\n"
         f"The run ends in state Rejected and commits none of its {actions} action(s)."
+        + _pickup(before, after)
     )
     return 0
+
+
+# How long approve/reject wait for a run paused in-process to take their decision up (it polls
+# every second); a suspended run needs a worker first, so they do not wait for it.
+PICKUP_SECONDS = 10.0
+
+
+async def _taken_up(before: ReviewRecord) -> ReviewRecord | None:
+    if before.request.deployment_id is not None:
+        return None
+    after = await reviews.taken_up(before, PICKUP_SECONDS)
+    if after is not None and after.is_open and after.note.startswith("Not counted"):
+        # The gate's own check, on what the run stored, has the last word.
+        raise ReviewGateError(f"review {before.request.id}: the gate did not count it: {after.note}")
+    return after
+
+
+def _pickup(before: ReviewRecord, after: ReviewRecord | None) -> str:
+    """'' when the run took the decision up, or a suspended one will; else a warning line."""
+    if after is not None or before.request.deployment_id is not None:
+        return ""
+    return (
+        f"\nWarning: the run has not taken the decision up within {PICKUP_SECONDS:.0f} s; its process may "
+        "have stopped. The decision is stored with the run and counts if the run is restarted; "
+        f"`review-gate show {before.request.id}` shows where it stands."
+    )
 
 
 def expire() -> int:
@@ -155,10 +186,12 @@ async def _refuse_early(review_id: str, reviewer: str, outcome: Outcome) -> None
         )
 
 
-def _approval_sent(record: ReviewRecord, reviewer: str) -> str:
+def _approval_sent(record: ReviewRecord, reviewer: str, stalled: bool = False) -> str:
     request = record.request
     count, needed = len(record.approvals) + 1, request.policy.approvals_required
     head = f"Approved review {request.id} as {reviewer} ({count}/{needed} approvals)."
+    if stalled:
+        return head  # what happens next depends on the run, which the warning after this is about
     if count >= needed:
         tail = (
             f"The run resumes and commits its {len(request.actions)} action(s); "

@@ -7,8 +7,9 @@ before anything counts.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from prefect_review_gate.gates import review_api
 from prefect_review_gate.gates.decision import Outcome, ReviewDecision
@@ -31,6 +32,7 @@ __all__ = [
     "get_review_status",
     "list_pending",
     "sweep_reviews",
+    "taken_up",
 ]
 
 
@@ -155,6 +157,29 @@ def _refused(record: ReviewRecord, problem: Refusal) -> ReviewGateError:
     return ReviewGateError(f"review {review_id}: {problem}")
 
 
+async def taken_up(before: ReviewRecord, timeout: float, poll: float = 0.25) -> ReviewRecord | None:
+    """The review once its run has handled one more decision than in `before`, or None.
+
+    Every decision the gate handles, counted or refused, is saved on the record, so the record
+    moving on is the run's acknowledgement. None after `timeout` seconds: the run did not take it up
+    (a suspended run waits for a worker; a paused one may have lost its process).
+    """
+    deadline = asyncio.get_running_loop().time() + timeout
+    async with open_store() as store:
+        while True:
+            latest = await store.load(before.request.id)
+            if latest is not None and (latest.decisions_seen > before.decisions_seen or not latest.is_open):
+                return latest
+            if asyncio.get_running_loop().time() >= deadline:
+                return None
+            await asyncio.sleep(poll)
+
+
+# How long past the deadline a review whose run is not waiting may stay open: a live run would have
+# expired it by then (in-process, at the deadline; suspended, at the next sweep after a worker ran it).
+ORPHAN_GRACE = timedelta(minutes=15)
+
+
 @dataclass(frozen=True)
 class SweepReport:
     expired: list[str] = field(default_factory=list)  # waiting past the deadline: resumed as expired
@@ -165,7 +190,8 @@ async def sweep_reviews(now: datetime | None = None) -> SweepReport:
     """Close what nobody can decide any more: expire overdue waiting reviews, abandon orphaned ones.
 
     An open review whose run is gone or ended (crashed, failed by Prefect's pause backstop,
-    cancelled) would otherwise be listed as pending forever. Its record is closed as `abandoned`,
+    cancelled), or that is still not waiting well past its deadline (a run left Running when its
+    process died), would otherwise be listed as pending for ever. Its record is closed as `abandoned`,
     which is only a projection: if the run is ever retried, the gate rebuilds the review from the
     run's inputs and the record follows.
     """
@@ -173,7 +199,8 @@ async def sweep_reviews(now: datetime | None = None) -> SweepReport:
     report = SweepReport()
     for pending in await list_pending():
         request = pending.record.request
-        if pending.run_ended:
+        orphaned = not pending.waiting and now >= request.deadline + ORPHAN_GRACE
+        if pending.run_ended or orphaned:
             if await _abandon(pending, now):
                 report.abandoned.append(request.id)
         elif pending.waiting and request.deadline <= now:
@@ -196,7 +223,13 @@ async def _abandon(pending: PendingReview, now: datetime) -> bool:
         latest = await store.load(pending.record.request.id)
         if latest is None or not latest.is_open:
             return False
-        how = f"ended {pending.run_state}" if pending.run_state else "was deleted"
+        how = (
+            f"ended {pending.run_state}"
+            if pending.run_ended and pending.run_state
+            else "was deleted"
+            if pending.run_ended
+            else f"stayed {pending.run_state} past the deadline with no decision taken up"
+        )
         note = f"Abandoned: its flow run {how} while the review was open; none of its actions was committed."
         record = latest.model_copy(update={"status": ReviewStatus.ABANDONED, "note": note, "updated_at": now})
         await store.save(record)

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import socket
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,7 +27,7 @@ from prefect.settings import PREFECT_UI_URL
 from prefect_review_gate.gates import ReviewPolicy, ReviewRecord, ReviewRequest
 from prefect_review_gate.gates.cli import main
 from prefect_review_gate.gates.review_text import pending_table, review_details
-from prefect_review_gate.gates.reviews import PendingReview, get_review_status
+from prefect_review_gate.gates.reviews import PendingReview, get_review_status, sweep_reviews
 from prefect_review_gate.validators import Finding, Severity
 
 pytestmark = pytest.mark.anyio
@@ -341,3 +344,35 @@ def test_text_from_agents_cannot_repaint_or_forge_lines_in_the_terminal() -> Non
     assert len(table.splitlines()) == 4  # header, one row, blank, summary: no forged row
     assert "run abc999 1m agent:fake" in table
     assert "two lines\\x07" in details and "\\u202e" in details
+
+
+async def test_a_run_whose_process_died_while_paused_is_not_said_to_commit(
+    prefect_api: str, tmp_path: Path
+) -> None:
+    # The flow pauses in a process of its own, which is then killed: Prefect still shows it Paused.
+    out = tmp_path / "side-effects.txt"
+    code = (
+        "import asyncio, gate_helpers; "
+        f"asyncio.run(gate_helpers.gated_write({str(out)!r}, 'orphan-line', {POLICY!r}))"
+    )
+    env = {**os.environ, "PREFECT_API_URL": prefect_api, "PYTHONPATH": str(Path(__file__).parent)}
+    process = subprocess.Popen([sys.executable, "-c", code], env=env)
+    try:
+        review = (await wait_until_waiting("orphan-line")).record
+    finally:
+        process.kill()
+        process.wait(15)
+
+    code_, out_text, err = await run_cli("approve", review.request.id, "--as", "alice", api=prefect_api)
+    assert code_ == 0, err
+    assert "the run has not taken the decision up within 10 s; its process may have stopped" in out_text
+    assert "(1/1 approvals)" in out_text and "commits" not in out_text
+    assert not out.exists()
+
+    # Nothing will decide it now: well past its deadline the sweep closes it as abandoned.
+    later = review.request.deadline + timedelta(minutes=16)
+    report = await sweep_reviews(later)
+    assert review.request.id in report.abandoned
+    status = await get_review_status(review.request.id)
+    assert status.record.status.value == "abandoned" and "past the deadline" in status.record.note
+    assert not out.exists()
