@@ -35,6 +35,16 @@ if TYPE_CHECKING:
         ReviewDecision as ReviewDecision,
         ReviewVerdict as ReviewVerdict,
     )
+    from prefect_review_gate.gates.errors import (
+        ApiBusy as ApiBusy,
+        CommitInterrupted as CommitInterrupted,
+        ContentMismatch as ContentMismatch,
+        DeliveryFailed as DeliveryFailed,
+        ReviewClosed as ReviewClosed,
+        ReviewExpired as ReviewExpired,
+        ReviewRejected as ReviewRejected,
+        UnauthorizedReviewer as UnauthorizedReviewer,
+    )
     from prefect_review_gate.gates.executors import Executor as Executor, Executors as Executors
     from prefect_review_gate.gates.gate import request_review as request_review
     from prefect_review_gate.gates.ledger import ActionOutcome as ActionOutcome
@@ -68,6 +78,16 @@ _HOMES = {
     "prefect_review_gate.gates.channels": ["ReviewChannel"],
     "prefect_review_gate.gates.commit": ["CommitReport", "commit", "outcome_state"],
     "prefect_review_gate.gates.decision": ["ReviewDecision", "ReviewVerdict"],
+    "prefect_review_gate.gates.errors": [
+        "ApiBusy",
+        "CommitInterrupted",
+        "ContentMismatch",
+        "DeliveryFailed",
+        "ReviewClosed",
+        "ReviewExpired",
+        "ReviewRejected",
+        "UnauthorizedReviewer",
+    ],
     "prefect_review_gate.gates.executors": ["Executor", "Executors"],
     "prefect_review_gate.gates.gate": ["request_review"],
     "prefect_review_gate.gates.ledger": ["ActionOutcome"],

@@ -35,7 +35,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from prefect_review_gate.validators.errors import ApiBusy, InputError, ReviewGateError
+from prefect_review_gate.gates.errors import ApiBusy
+from prefect_review_gate.validators.errors import InputError, ReviewGateError
 
 __all__ = ["main"]
 

@@ -20,14 +20,9 @@ from pydantic import BaseModel, SerializeAsAny
 
 from prefect_review_gate.gates.actions import Action, content_hash
 from prefect_review_gate.gates.decision import Outcome, ReviewVerdict
+from prefect_review_gate.gates.errors import ContentMismatch, ReviewClosed, ReviewExpired, ReviewRejected
 from prefect_review_gate.gates.executors import Executor, executors_for
 from prefect_review_gate.gates.ledger import ActionOutcome, CommitLedger
-from prefect_review_gate.validators.errors import (
-    ContentMismatch,
-    ReviewClosed,
-    ReviewExpired,
-    ReviewRejected,
-)
 
 __all__ = ["CommitReport", "commit", "idempotency_key", "outcome_state"]
 

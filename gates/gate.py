@@ -23,6 +23,7 @@ from prefect_review_gate.gates import review_state
 from prefect_review_gate.gates.actions import Action, content_hash, parse_actions
 from prefect_review_gate.gates.channels import ReviewChannel
 from prefect_review_gate.gates.decision import Outcome, ReviewVerdict
+from prefect_review_gate.gates.errors import DeliveryFailed
 from prefect_review_gate.gates.events import emit_review_event
 from prefect_review_gate.gates.identity import normalize_identity
 from prefect_review_gate.gates.policy import OnBlocking, ReviewPolicy
@@ -33,7 +34,7 @@ from prefect_review_gate.gates.store import ReviewStore
 from prefect_review_gate.gates.store_client import open_store
 from prefect_review_gate.gates.votes import DecisionFields
 from prefect_review_gate.gates.waiting import wait_for_decision
-from prefect_review_gate.validators.errors import DeliveryFailed, InputError, ReviewGateError
+from prefect_review_gate.validators.errors import InputError, ReviewGateError
 from prefect_review_gate.validators.findings import Finding
 
 __all__ = ["GATE_TAG", "Revalidate", "request_review"]

@@ -29,9 +29,9 @@ from prefect.settings import get_current_settings
 from pydantic import BaseModel, Field, ValidationError
 
 from prefect_review_gate.gates.actions import Action
+from prefect_review_gate.gates.errors import CommitInterrupted
 from prefect_review_gate.gates.executors import Executor
 from prefect_review_gate.gates.file_lock import FileLock
-from prefect_review_gate.validators.errors import CommitInterrupted
 
 __all__ = ["ActionOutcome", "CommitLedger", "ledger_keys"]
 

@@ -19,9 +19,10 @@ from uuid import UUID
 
 import httpx
 
+from prefect_review_gate.gates.errors import ApiBusy
 from prefect_review_gate.gates.request import ReviewRecord
 from prefect_review_gate.gates.store import PrefectReviewStore
-from prefect_review_gate.validators.errors import ApiBusy, InputError, ReviewGateError
+from prefect_review_gate.validators.errors import InputError, ReviewGateError
 
 __all__ = [
     "ApiTarget",

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from prefect_review_gate.gates import review_api
 from prefect_review_gate.gates.decision import Outcome, ReviewDecision
+from prefect_review_gate.gates.errors import UnauthorizedReviewer
 from prefect_review_gate.gates.events import emit_review_event
 from prefect_review_gate.gates.identity import normalize_identity
 from prefect_review_gate.gates.proofs import DecisionSigner
@@ -21,7 +22,7 @@ from prefect_review_gate.gates.review_api import ApiTarget, PendingReview
 from prefect_review_gate.gates.rules import Ballot, Refusal, RefusalCode, refusal
 from prefect_review_gate.gates.store_client import open_store
 from prefect_review_gate.gates.waiting import expired_decision, prefect_api_target, resume_with
-from prefect_review_gate.validators.errors import InputError, ReviewGateError, UnauthorizedReviewer
+from prefect_review_gate.validators.errors import InputError, ReviewGateError
 
 __all__ = [
     "PendingReview",

@@ -31,8 +31,9 @@ from prefect_review_gate.gates import (
     outcome_state,
     request_review,
 )
+from prefect_review_gate.gates.errors import ReviewClosed
 from prefect_review_gate.gates.reviews import PendingReview, list_pending
-from prefect_review_gate.validators import Finding, ReviewClosed, Severity
+from prefect_review_gate.validators import Finding, Severity
 
 __all__ = [
     "CLOCK_SHIFT",

@@ -30,8 +30,9 @@ from prefect_review_gate.gates import (
     request_review,
 )
 from prefect_review_gate.gates.actions import parse_actions
+from prefect_review_gate.gates.errors import ReviewClosed
 from prefect_review_gate.gates.request import ReviewRecord
-from prefect_review_gate.validators import Finding, ReviewClosed, Severity
+from prefect_review_gate.validators import Finding, Severity
 
 __all__ = [
     "DEPLOYMENT",

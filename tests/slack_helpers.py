@@ -23,8 +23,8 @@ from prefect import flow
 from slack_fake import SlackCall, SlackFake, signed_interaction
 
 from prefect_review_gate.gates import ReviewPolicy, commit, outcome_state, request_review
+from prefect_review_gate.gates.errors import ReviewClosed
 from prefect_review_gate.gates.slack import configured_slack_channel
-from prefect_review_gate.validators import ReviewClosed
 
 __all__ = [
     "SECRET",

@@ -7,8 +7,8 @@ from pydantic import ValidationError
 
 from prefect_review_gate.flows.common.blocked import blocked_state
 from prefect_review_gate.flows.common.boundaries import BLOCKER_TOOL, Blocker, blocker_tool, boundary_rules
+from prefect_review_gate.flows.common.errors import AgentBlocked
 from prefect_review_gate.flows.forge.agent import build_request, document_blocks
-from prefect_review_gate.validators.errors import AgentBlocked
 
 RULES = boundary_rules(
     scope="Propose one deal update.",

@@ -20,8 +20,8 @@ from prefect.settings import PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK, temporary_se
 
 from prefect_review_gate.gates import Action, Executors, Outcome, ReviewVerdict, commit, content_hash
 from prefect_review_gate.gates.commit import idempotency_key
+from prefect_review_gate.gates.errors import CommitInterrupted
 from prefect_review_gate.gates.ledger import _is_missing, ledger_keys
-from prefect_review_gate.validators import CommitInterrupted
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("prefect_api")]
 

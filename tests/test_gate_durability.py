@@ -36,11 +36,12 @@ from prefect_review_gate.gates import (
     commit,
     content_hash,
 )
+from prefect_review_gate.gates.errors import CommitInterrupted
 from prefect_review_gate.gates.request import ReviewRecord, ReviewStatus
 from prefect_review_gate.gates.reviews import decide, get_review
 from prefect_review_gate.gates.store_client import open_store
 from prefect_review_gate.gates.waiting import resume_with
-from prefect_review_gate.validators import CommitInterrupted, ReviewGateError
+from prefect_review_gate.validators import ReviewGateError
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("prefect_api")]
 

@@ -21,15 +21,10 @@ from prefect_review_gate.gates import (
     request_review,
 )
 from prefect_review_gate.gates.decision import ReviewDecision
+from prefect_review_gate.gates.errors import ReviewClosed, UnauthorizedReviewer
 from prefect_review_gate.gates.reviews import decide, get_review, list_pending
 from prefect_review_gate.gates.waiting import resume_with
-from prefect_review_gate.validators import (
-    Finding,
-    ReviewClosed,
-    ReviewGateError,
-    Severity,
-    UnauthorizedReviewer,
-)
+from prefect_review_gate.validators import Finding, ReviewGateError, Severity
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("prefect_api")]
 

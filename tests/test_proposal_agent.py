@@ -11,6 +11,7 @@ from anthropic_fake import EXAMPLE, blocker_reply, recorded
 
 from prefect_review_gate.flows.common.boundaries import Blocker
 from prefect_review_gate.flows.common.claude import ClaudeSettings, Usage, price_per_mtok
+from prefect_review_gate.flows.common.errors import ModelError
 from prefect_review_gate.flows.forge.actions import PublishProposalFile
 from prefect_review_gate.flows.forge.agent import (
     BOUNDARIES,
@@ -21,7 +22,8 @@ from prefect_review_gate.flows.forge.agent import (
 )
 from prefect_review_gate.flows.forge.executors import publish_file
 from prefect_review_gate.flows.forge.flow import check_proposal, load_sources
-from prefect_review_gate.validators.errors import DeliveryFailed, InputError, ModelError, SourceError
+from prefect_review_gate.gates.errors import DeliveryFailed
+from prefect_review_gate.validators.errors import InputError, SourceError
 
 SOURCES = load_sources(str(EXAMPLE / "sources"))
 DOCUMENTS = document_blocks(SOURCES)

@@ -13,11 +13,9 @@ import prefect_review_gate.validators as validators
 def test_validators_all_is_pinned() -> None:
     assert sorted(validators.__all__) == sorted(
         [
-            "Code", "CommitInterrupted", "ContentMismatch", "DeliveryFailed", "FabricationDetected",
-            "Finding", "InputError", "ReviewClosed", "ReviewExpired", "ReviewGateError", "ReviewRejected",
-            "Severity", "SourceDocument", "SourceError", "SourceLibrary", "UnauthorizedReviewer",
-            "World", "has_blocking", "response_text", "validate_claude_citations", "validate_draft",
-            "validate_proposal",
+            "Code", "Finding", "InputError", "ReviewGateError", "Severity", "SourceDocument", "SourceError",
+            "SourceLibrary", "World", "has_blocking", "response_text", "validate_claude_citations",
+            "validate_draft", "validate_proposal",
         ]
     )  # fmt: skip
     for name in validators.__all__:
@@ -27,12 +25,13 @@ def test_validators_all_is_pinned() -> None:
 def test_gates_all_is_pinned() -> None:
     assert sorted(gates.__all__) == sorted(
         [
-            "Action", "ActionOutcome", "ActionSummary", "CommitReport", "CreateContact", "CreateRepository",
-            "DecisionIntake", "DecisionSigner", "Executor", "Executors", "GitPush", "LogNote", "OnBlocking",
-            "Outcome", "PublishRelease", "ReviewChannel", "ReviewDecision", "ReviewPolicy", "ReviewRecord",
-            "SummaryField",
-            "ReviewRequest", "ReviewStatus", "ReviewVerdict", "SendEmail", "UpdateDeal", "Vote", "commit",
-            "content_hash", "outcome_state", "parse_action", "request_review",
+            "Action", "ActionOutcome", "ActionSummary", "ApiBusy", "CommitInterrupted", "CommitReport",
+            "ContentMismatch", "CreateContact", "CreateRepository", "DecisionIntake", "DecisionSigner",
+            "DeliveryFailed", "Executor", "Executors", "GitPush", "LogNote", "OnBlocking", "Outcome",
+            "PublishRelease", "ReviewChannel", "ReviewClosed", "ReviewDecision", "ReviewExpired",
+            "ReviewPolicy", "ReviewRecord", "ReviewRejected", "ReviewRequest", "ReviewStatus",
+            "ReviewVerdict", "SendEmail", "SummaryField", "UnauthorizedReviewer", "UpdateDeal", "Vote",
+            "commit", "content_hash", "outcome_state", "parse_action", "request_review",
         ]
     )  # fmt: skip
     for name in gates.__all__:
@@ -44,11 +43,27 @@ def test_executors_are_passed_to_commit_not_registered_globally() -> None:
     assert "executors" in inspect.signature(gates.commit).parameters
 
 
-def test_every_error_is_a_review_gate_error() -> None:
-    for name in validators.__all__:
-        value = getattr(validators, name)
-        if isinstance(value, type) and issubclass(value, Exception):
-            assert issubclass(value, validators.ReviewGateError), name
+def test_every_error_is_a_review_gate_error_and_each_is_exported_once() -> None:
+    from prefect_review_gate.flows.common import errors as agent_errors
+
+    homes = {"validators": validators, "gates": gates, "flows.common.errors": agent_errors}
+    seen: dict[str, str] = {}
+    for home, module in homes.items():
+        for name in module.__all__:
+            value = getattr(module, name)
+            if isinstance(value, type) and issubclass(value, Exception):
+                assert issubclass(value, validators.ReviewGateError), name
+                assert name not in seen, f"{name} is exported by both {seen[name]} and {home}"
+                seen[name] = home
+    assert {"ReviewClosed", "AgentBlocked", "InputError"} <= set(seen)
+
+
+def test_a_closed_review_carries_its_typed_verdict() -> None:
+    verdict = gates.ReviewVerdict
+    hints = inspect.get_annotations(
+        gates.ReviewClosed.__init__, eval_str=True, globals={"ReviewVerdict": verdict}
+    )
+    assert hints["verdict"] == gates.ReviewVerdict | None
 
 
 def test_validators_import_neither_prefect_nor_slack_nor_network_clients() -> None:

@@ -16,6 +16,7 @@ from slack_fake import SlackFake
 
 from prefect_review_gate.flows.forge.actions import PublishProposalFile
 from prefect_review_gate.gates import Outcome, ReviewPolicy, ReviewRecord, ReviewRequest, ReviewStatus
+from prefect_review_gate.gates.errors import DeliveryFailed, UnauthorizedReviewer
 from prefect_review_gate.gates.rules import Ballot, refusal
 from prefect_review_gate.gates.slack import SlackChannel, SlackReviewCredentials, configured_slack_channel
 from prefect_review_gate.gates.slack.client import web_client
@@ -24,7 +25,7 @@ from prefect_review_gate.gates.slack.locations import load_posted
 from prefect_review_gate.gates.slack.render import review_blocks
 from prefect_review_gate.gates.slack.settings import SlackSettings
 from prefect_review_gate.gates.slack.signing import ButtonAction, sign_button, verify_button
-from prefect_review_gate.validators import DeliveryFailed, Finding, InputError, Severity, UnauthorizedReviewer
+from prefect_review_gate.validators import Finding, InputError, Severity
 
 SECRET = "render-secret"
 

@@ -25,10 +25,10 @@ from prefect_review_gate.gates import (
     request_review,
     review_api,
 )
+from prefect_review_gate.gates.errors import ReviewClosed
 from prefect_review_gate.gates.executors import Executors
 from prefect_review_gate.gates.reviews import get_review
 from prefect_review_gate.gates.waiting import prefect_api_target
-from prefect_review_gate.validators import ReviewClosed
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("prefect_api")]
 

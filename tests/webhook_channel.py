@@ -20,9 +20,10 @@ from aiohttp import web
 
 from prefect_review_gate.gates import reviews
 from prefect_review_gate.gates.decision import Outcome
+from prefect_review_gate.gates.errors import UnauthorizedReviewer
 from prefect_review_gate.gates.proofs import DecisionSigner, ProofClaims, derive_key
 from prefect_review_gate.gates.request import ReviewRecord
-from prefect_review_gate.validators import InputError, ReviewGateError, UnauthorizedReviewer
+from prefect_review_gate.validators import InputError, ReviewGateError
 
 CHANNEL = "webhook"
 QUALIFIER = "hook"

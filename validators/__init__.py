@@ -3,19 +3,7 @@
 from __future__ import annotations
 
 from prefect_review_gate.validators.claude_citations import response_text, validate_claude_citations
-from prefect_review_gate.validators.errors import (
-    CommitInterrupted,
-    ContentMismatch,
-    DeliveryFailed,
-    FabricationDetected,
-    InputError,
-    ReviewClosed,
-    ReviewExpired,
-    ReviewGateError,
-    ReviewRejected,
-    SourceError,
-    UnauthorizedReviewer,
-)
+from prefect_review_gate.validators.errors import InputError, ReviewGateError, SourceError
 from prefect_review_gate.validators.findings import Code, Finding, Severity, has_blocking
 from prefect_review_gate.validators.grounding import validate_draft
 from prefect_review_gate.validators.proposals import validate_proposal
@@ -24,21 +12,13 @@ from prefect_review_gate.validators.world import World
 
 __all__ = [
     "Code",
-    "CommitInterrupted",
-    "ContentMismatch",
-    "DeliveryFailed",
-    "FabricationDetected",
     "Finding",
     "InputError",
-    "ReviewClosed",
-    "ReviewExpired",
     "ReviewGateError",
-    "ReviewRejected",
     "Severity",
     "SourceDocument",
     "SourceError",
     "SourceLibrary",
-    "UnauthorizedReviewer",
     "World",
     "has_blocking",
     "response_text",

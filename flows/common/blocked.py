@@ -14,7 +14,7 @@ from prefect.logging import get_run_logger
 from prefect.states import Cancelled
 
 from prefect_review_gate.flows.common.boundaries import Blocker
-from prefect_review_gate.validators.errors import AgentBlocked
+from prefect_review_gate.flows.common.errors import AgentBlocked
 
 __all__ = ["blocked_state", "stop_blocked"]
 

@@ -26,7 +26,8 @@ import anthropic
 from anthropic.types import Message
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from prefect_review_gate.validators.errors import InputError, ModelError
+from prefect_review_gate.flows.common.errors import ModelError
+from prefect_review_gate.validators.errors import InputError
 
 __all__ = [
     "DEFAULT_MODEL",

@@ -21,7 +21,8 @@ from email.message import EmailMessage
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from prefect_review_gate.gates.actions import SendEmail
-from prefect_review_gate.validators.errors import DeliveryFailed, InputError
+from prefect_review_gate.gates.errors import DeliveryFailed
+from prefect_review_gate.validators.errors import InputError
 
 __all__ = ["SmtpSettings", "send_email_smtp"]
 

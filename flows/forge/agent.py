@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from prefect_review_gate.flows.common.boundaries import BLOCKER_TOOL, Blocker, blocker_tool, boundary_rules
-from prefect_review_gate.validators.errors import ModelError
+from prefect_review_gate.flows.common.errors import ModelError
 from prefect_review_gate.validators.findings import Finding
 
 __all__ = [

@@ -7,8 +7,8 @@ import os
 
 from prefect_review_gate.flows.common.smtp import send_email_smtp
 from prefect_review_gate.flows.forge.actions import PublishProposalFile
+from prefect_review_gate.gates.errors import DeliveryFailed
 from prefect_review_gate.gates.executors import Executors
-from prefect_review_gate.validators.errors import DeliveryFailed
 
 __all__ = ["agent_executors", "publish_file"]
 

@@ -37,8 +37,9 @@ from prefect_review_gate.gates import (
     outcome_state,
     request_review,
 )
+from prefect_review_gate.gates.errors import ReviewClosed
 from prefect_review_gate.validators.claude_citations import validate_claude_citations
-from prefect_review_gate.validators.errors import InputError, ReviewClosed, SourceError
+from prefect_review_gate.validators.errors import InputError, SourceError
 from prefect_review_gate.validators.findings import Finding, Severity
 from prefect_review_gate.validators.grounding import validate_draft
 from prefect_review_gate.validators.sources import SourceLibrary, read_text_file

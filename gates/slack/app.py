@@ -23,6 +23,7 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from prefect_review_gate.gates.decision import Outcome
+from prefect_review_gate.gates.errors import DeliveryFailed
 from prefect_review_gate.gates.slack.client import web_client
 from prefect_review_gate.gates.slack.directory import ReviewerDirectory
 from prefect_review_gate.gates.slack.interactions import (
@@ -37,7 +38,7 @@ from prefect_review_gate.gates.slack.interactions import (
 from prefect_review_gate.gates.slack.render import ACTION_IDS
 from prefect_review_gate.gates.slack.settings import SlackSettings
 from prefect_review_gate.gates.slack.signing import ButtonAction, decision_signer
-from prefect_review_gate.validators.errors import DeliveryFailed, InputError
+from prefect_review_gate.validators.errors import InputError
 
 __all__ = ["ReviewApp", "create_app"]
 

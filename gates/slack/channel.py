@@ -16,6 +16,7 @@ from prefect.utilities.urls import url_for
 from slack_sdk.web.async_client import AsyncWebClient
 
 from prefect_review_gate.gates.channels import ReviewChannel
+from prefect_review_gate.gates.errors import DeliveryFailed
 from prefect_review_gate.gates.proofs import ProofClaims
 from prefect_review_gate.gates.request import ReviewRecord
 from prefect_review_gate.gates.slack.client import call_slack, web_client
@@ -35,7 +36,7 @@ from prefect_review_gate.gates.slack.locations import (
 from prefect_review_gate.gates.slack.render import review_blocks, review_text, slack_escape
 from prefect_review_gate.gates.slack.settings import SlackSettings
 from prefect_review_gate.gates.slack.signing import decision_signer
-from prefect_review_gate.validators.errors import DeliveryFailed, InputError, ReviewGateError
+from prefect_review_gate.validators.errors import InputError, ReviewGateError
 
 __all__ = ["SlackChannel", "configured_slack_channel"]
 

@@ -21,7 +21,7 @@ from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryInterv
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from prefect_review_gate.validators.errors import DeliveryFailed
+from prefect_review_gate.gates.errors import DeliveryFailed
 
 __all__ = ["call_slack", "web_client"]
 

@@ -12,9 +12,9 @@ from collections.abc import Callable
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from prefect_review_gate.gates.errors import UnauthorizedReviewer
 from prefect_review_gate.gates.request import ReviewRequest
 from prefect_review_gate.gates.slack.client import call_slack
-from prefect_review_gate.validators.errors import UnauthorizedReviewer
 
 __all__ = ["SLACK_GROUP_QUALIFIER", "SLACK_USER_QUALIFIER", "ReviewerDirectory", "group_members_of"]
 

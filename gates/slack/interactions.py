@@ -21,6 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from prefect_review_gate.gates import reviews
 from prefect_review_gate.gates.decision import Outcome
+from prefect_review_gate.gates.errors import DeliveryFailed, UnauthorizedReviewer
 from prefect_review_gate.gates.proofs import DecisionSigner
 from prefect_review_gate.gates.request import ReviewRecord
 from prefect_review_gate.gates.rules import Ballot, RefusalCode, refusal
@@ -28,12 +29,7 @@ from prefect_review_gate.gates.slack.client import call_slack
 from prefect_review_gate.gates.slack.directory import ReviewerDirectory
 from prefect_review_gate.gates.slack.render import ACTION_IDS, slack_escape
 from prefect_review_gate.gates.slack.signing import ButtonAction, ButtonValue, verify_button
-from prefect_review_gate.validators.errors import (
-    DeliveryFailed,
-    InputError,
-    ReviewGateError,
-    UnauthorizedReviewer,
-)
+from prefect_review_gate.validators.errors import InputError, ReviewGateError
 
 __all__ = ["REASON_BLOCK", "REASON_CALLBACK", "Click", "Interactions", "reason_modal"]
 

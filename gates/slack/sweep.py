@@ -15,11 +15,11 @@ from datetime import UTC, datetime
 from slack_sdk.web.async_client import AsyncWebClient
 
 from prefect_review_gate.gates import reviews
+from prefect_review_gate.gates.errors import DeliveryFailed
 from prefect_review_gate.gates.request import ReviewRequest
 from prefect_review_gate.gates.slack.client import call_slack
 from prefect_review_gate.gates.slack.locations import load_posted, save_posted
 from prefect_review_gate.gates.slack.render import mention
-from prefect_review_gate.validators.errors import DeliveryFailed
 
 __all__ = ["REMIND_AT", "reminder_text", "sweep_forever", "sweep_once"]
 
