@@ -139,6 +139,19 @@ def test_closed_reviews_show_the_outcome_and_no_buttons() -> None:
     assert "*Rejected*" in json.dumps(blocks)
 
 
+def test_each_version_of_the_buttons_has_its_own_block_id() -> None:
+    first = record([{"kind": "git.push", "branch": "main"}])
+    edited = first.model_copy(
+        update={"request": first.request.model_copy(update={"round": 1, "content_hash": "1" * 64})}
+    )
+    ids = [
+        next(b["block_id"] for b in review_blocks(r, signing_secret=SECRET) if b["type"] == "actions")
+        for r in (first, edited)
+    ]
+    assert ids[0] != ids[1] and all(i.startswith("review_gate_abc123def456_") for i in ids)
+    assert all(len(i) <= 255 for i in ids)  # Slack's limit for a block_id
+
+
 def test_button_tokens_bind_review_content_and_action() -> None:
     value = sign_button(SECRET, "abc123", "f" * 64, ButtonAction.APPROVE)
     parsed = verify_button(SECRET, value)
