@@ -99,6 +99,7 @@ class Deliveries:
         *,
         max_backoff_seconds: float = 30.0,
         quiet_seconds: float = 10.0,
+        attempt_seconds: float = 8.0,
         concurrency: int = 4,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -107,6 +108,7 @@ class Deliveries:
         self._secret = secret
         self._max_backoff = max_backoff_seconds
         self._quiet = quiet_seconds
+        self._attempt_seconds = attempt_seconds
         self._clock = clock
         self._wake = asyncio.Event()
         self._inflight: set[int] = set()
@@ -158,7 +160,12 @@ class Deliveries:
         task.add_done_callback(self._tasks.discard)
 
     async def _deliver(self, entry: QueuedDecision) -> None:
-        result = await self._attempt(entry)
+        try:
+            # Prefect's client retries a lost connection with backoff for a minute or more: the
+            # clicker hears "queued" within seconds instead, and the next attempt starts afresh.
+            result = await asyncio.wait_for(self._attempt(entry), self._attempt_seconds)
+        except TimeoutError:
+            result = self._queued(entry)
         click = self._click(entry)
         if isinstance(result, _Done):
             await self.outbox.finish(entry.id, result.state, result.text)
@@ -172,6 +179,15 @@ class Deliveries:
         await self.outbox.retry_at(entry.id, self._clock() + backoff, entry.told_queued or tell, result.text)
         if tell and click is not None:
             await self.interactions.tell(click, result.text)
+
+    def _queued(self, entry: QueuedDecision) -> _Later:
+        verb = "rejection" if entry.outcome == Outcome.REJECTED.value else "approval"
+        return _Later(
+            f"Your {verb} of review `{entry.review_id}` is queued: Prefect is unreachable or busy right "
+            "now. It is kept on the review-gate server and sent as soon as Prefect answers; "
+            "you will be told here.",
+            at_once=True,
+        )
 
     def _click(self, entry: QueuedDecision) -> Click | None:
         try:
@@ -189,12 +205,7 @@ class Deliveries:
         outcome = Outcome(entry.outcome)
         verb = "rejection" if outcome is Outcome.REJECTED else "approval"
         review_id = entry.review_id
-        queued = _Later(
-            f"Your {verb} of review `{review_id}` is queued: Prefect is unreachable or busy right now. "
-            "It is kept on the review-gate server and sent as soon as Prefect answers; "
-            "you will be told here.",
-            at_once=True,
-        )
+        queued = self._queued(entry)
         sent = _Done(
             EntryState.DELIVERED,
             f"Your {verb} of review `{review_id}` was sent; the message updates once it counts.",
