@@ -18,7 +18,8 @@ test: $(STAMP)  ## the whole test suite
 check: $(STAMP)  ## lint, format and type checks, as CI runs them
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	rm -rf .typecheck && $(BIN)/pip install -q --no-deps --target .typecheck .
+	@# build/ is setuptools' cache: a module deleted from the tree would survive in it.
+	rm -rf .typecheck build && $(BIN)/pip install -q --no-deps --target .typecheck .
 	cd .typecheck && ../$(BIN)/mypy -p prefect_review_gate
 
 bench: $(STAMP)  ## benchmarks: print figures, never fail

@@ -1,1 +1,5 @@
-"""Reference flows: proposal (FORGE), CRM deal support (CLOSER), build (RENDER)."""
+"""Reference flows: FORGE, the proposal agent (`flows.forge`), the review sweeper (`flows.maintenance`)
+and FORGE's demo (`flows.demo`); the pieces every agent shares live in `flows.common`.
+
+An agent is a subpackage shaped like `flows.forge`: docs/agents.md says how to add one.
+"""

@@ -28,8 +28,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from prefect_review_gate.flows.local_server import LocalPrefectServer
-from prefect_review_gate.flows.offline_model import OFFLINE_KEY, MessagesFake, Reply, load_recorded
+from prefect_review_gate.flows.common.local_server import LocalPrefectServer
+from prefect_review_gate.flows.common.offline_model import OFFLINE_KEY, MessagesFake, Reply, load_recorded
 from prefect_review_gate.validators.errors import InputError, ReviewGateError
 
 __all__ = ["main"]
@@ -137,7 +137,7 @@ def _flush_prefect() -> None:
 
 
 async def _demo(args: argparse.Namespace, example: Path, out: Path, server: LocalPrefectServer) -> int:
-    from prefect_review_gate.flows.proposal import proposal_flow
+    from prefect_review_gate.flows.forge.flow import proposal_flow
 
     interactive = not (args.approve_as or args.reject_as)
     flow_run = proposal_flow(
@@ -162,7 +162,7 @@ async def _demo(args: argparse.Namespace, example: Path, out: Path, server: Loca
 
 
 async def _first_review(run: asyncio.Future[Any]) -> Any:
-    from prefect_review_gate.flows.proposal import REQUESTER
+    from prefect_review_gate.flows.forge.flow import REQUESTER
     from prefect_review_gate.gates.reviews import list_pending
 
     while not run.done():

@@ -10,16 +10,24 @@ from __future__ import annotations
 from prefect import flow
 from prefect.logging import get_run_logger
 
-from prefect_review_gate.gates.reviews import expire_overdue
+from prefect_review_gate.gates.reviews import sweep_reviews
 
 __all__ = ["expire_overdue_reviews"]
 
 
 @flow(name="review-gate-expire-overdue", log_prints=False)
 async def expire_overdue_reviews() -> list[str]:
-    """Resume every waiting review past its deadline with an `expired` decision; return their ids."""
-    expired = await expire_overdue()
-    if expired:
-        logger = get_run_logger()
-        logger.info("Expired %d review(s) past their deadline: %s", len(expired), ", ".join(expired))
-    return expired
+    """Expire waiting reviews past their deadline and close orphaned ones; return the expired ids."""
+    report = await sweep_reviews()
+    logger = get_run_logger()
+    if report.expired:
+        logger.info(
+            "Expired %d review(s) past their deadline: %s", len(report.expired), ", ".join(report.expired)
+        )
+    if report.abandoned:
+        logger.info(
+            "Closed %d orphaned review(s) as abandoned: %s",
+            len(report.abandoned),
+            ", ".join(report.abandoned),
+        )
+    return report.expired

@@ -12,42 +12,28 @@ import hashlib
 import json
 from collections.abc import Sequence
 
+from prefect_review_gate.validators import actions as _generic
 from prefect_review_gate.validators.actions import (
-    GENERIC_KINDS,
-    Action,
-    ActionSummary,
-    CreateContact,
-    CreateRepository,
-    GitPush,
-    LogNote,
-    PublishRelease,
-    SendEmail,
-    SummaryField,
-    UpdateDeal,
-    action_kinds,
-    parse_action,
-    parse_actions,
-    summarize,
+    GENERIC_KINDS as GENERIC_KINDS,
+    Action as Action,
+    ActionSummary as ActionSummary,
+    CreateContact as CreateContact,
+    CreateRepository as CreateRepository,
+    GitPush as GitPush,
+    LogNote as LogNote,
+    PublishRelease as PublishRelease,
+    SendEmail as SendEmail,
+    SummaryField as SummaryField,
+    UpdateDeal as UpdateDeal,
+    action_kinds as action_kinds,
+    kind_of as kind_of,
+    parse_action as parse_action,
+    parse_actions as parse_actions,
+    summarize as summarize,
 )
 
-__all__ = [
-    "GENERIC_KINDS",
-    "Action",
-    "ActionSummary",
-    "CreateContact",
-    "CreateRepository",
-    "GitPush",
-    "LogNote",
-    "PublishRelease",
-    "SendEmail",
-    "SummaryField",
-    "UpdateDeal",
-    "action_kinds",
-    "content_hash",
-    "parse_action",
-    "parse_actions",
-    "summarize",
-]
+__all__ = ["content_hash"]
+__all__ += _generic.__all__
 
 
 def content_hash(actions: Sequence[Action]) -> str:

@@ -19,6 +19,7 @@ The review commands talk to the Prefect API that PREFECT_API_URL names. Exit sta
        an unexpected error from the API, reported in one line
     2  bad usage: an unknown review id, a missing or empty option, approving a review with
        blocking findings without --override-reason, or PREFECT_API_URL unset or unreachable
+    3  the Prefect API stayed busy (503, 429) through the retries: nothing was decided
 Errors are one line on stderr.
 
 Heavy imports stay inside the commands so that `validate` starts fast: Prefect is imported only by
@@ -34,12 +35,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from prefect_review_gate.validators.errors import InputError, ReviewGateError
+from prefect_review_gate.validators.errors import ApiBusy, InputError, ReviewGateError
 
 __all__ = ["main"]
 
 EXIT_OK, EXIT_BLOCKING, EXIT_USAGE = 0, 1, 2
 EXIT_REFUSED = 1  # the review commands' "no": a decision that cannot be taken as asked
+EXIT_BUSY = 3  # the Prefect API stayed busy: nothing was decided, trying again later may work
 
 
 class _Parser(argparse.ArgumentParser):
@@ -234,6 +236,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as exc:
         _error(args.command, exc)
         return EXIT_USAGE
+    except ApiBusy as exc:
+        _error(args.command, exc)
+        return EXIT_BUSY
     except ReviewGateError as exc:
         _error(args.command, exc)
         return EXIT_REFUSED

@@ -19,16 +19,20 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.context import FlowRunContext
 from prefect.logging import get_run_logger
 
-from prefect_review_gate.gates import records, review_state
+from prefect_review_gate.gates import review_state
 from prefect_review_gate.gates.actions import Action, content_hash, parse_actions
 from prefect_review_gate.gates.channels import ReviewChannel
-from prefect_review_gate.gates.decision import Outcome, ReviewDecision, ReviewVerdict
+from prefect_review_gate.gates.decision import Outcome, ReviewVerdict
+from prefect_review_gate.gates.events import emit_review_event
 from prefect_review_gate.gates.identity import normalize_identity
 from prefect_review_gate.gates.policy import OnBlocking, ReviewPolicy
 from prefect_review_gate.gates.proofs import DecisionIntake, vouching_channel
 from prefect_review_gate.gates.request import ReviewRecord, ReviewRequest
 from prefect_review_gate.gates.review_state import EditedContent, Effect, Received
-from prefect_review_gate.gates.waiting import open_once, wait_for_decision
+from prefect_review_gate.gates.store import ReviewStore
+from prefect_review_gate.gates.store_client import open_store
+from prefect_review_gate.gates.votes import DecisionFields
+from prefect_review_gate.gates.waiting import wait_for_decision
 from prefect_review_gate.validators.errors import DeliveryFailed, InputError, ReviewGateError
 from prefect_review_gate.validators.findings import Finding
 
@@ -90,39 +94,43 @@ async def request_review(
     flow_run: FlowRun = context.flow_run
     requester = normalize_identity(requester or f"agent:{context.flow.name}")
     intakes = [c for c in channels if isinstance(c, DecisionIntake)]
-    record, is_new = await _open(actions, findings, policy, requester, flow_run, context.flow.name, clock())
-    seen = record.decisions_seen
-    if is_new:
-        await _perform([review_state.Tell("notify", record)], channels, logger)
-
-    if record.request.blocking and policy.on_blocking is OnBlocking.REJECT:
-        step = review_state.reject_without_asking(record, clock())
+    async with open_store() as store:
+        record, is_new = await _open(
+            store, actions, findings, policy, requester, flow_run, context.flow.name, clock()
+        )
+        driver = _Driver(store, channels, logger)
+        seen = record.decisions_seen
         if is_new:
-            await _perform(step.effects, channels, logger)
-        return _verdict(step.record)
+            await driver.perform([review_state.Tell("notify", record)])
 
-    sequence = 0
-    while True:
-        stored = await wait_for_decision(record.request, sequence, clock())
-        if stored.decision is None:
-            step = review_state.ignore(record, stored.problem, stored.received_at, sequence)
-        else:
-            received = await _receive(
-                stored.decision, stored.received_at, record.request, intakes, revalidate
-            )
-            step = review_state.apply(record, received, sequence)
-        sequence += 1
-        # A re-run after a suspend replays the decisions an earlier process already handled: it
-        # rebuilds the same state but must not save, announce or post them again.
-        if sequence > seen:
-            await _perform(step.effects, channels, logger)
-        record = step.record
-        if step.closed:
-            return _verdict(record)
+        if record.request.blocking and policy.on_blocking is OnBlocking.REJECT:
+            step = review_state.reject_without_asking(record, clock())
+            if is_new:
+                await driver.perform(step.effects)
+            return _verdict(step.record)
+
+        sequence = 0
+        while True:
+            stored = await wait_for_decision(store, record.request, sequence, clock())
+            if stored.decision is None:
+                step = review_state.ignore(record, stored.problem, stored.received_at, sequence)
+            else:
+                received = await _receive(
+                    stored.decision, stored.received_at, record.request, intakes, revalidate
+                )
+                step = review_state.apply(record, received, sequence)
+            sequence += 1
+            # A re-run after a suspend replays the decisions an earlier process already handled: it
+            # rebuilds the same state but must not save, announce or post them again.
+            if sequence > seen:
+                await driver.perform(step.effects)
+            record = step.record
+            if step.closed:
+                return _verdict(record)
 
 
 async def _receive(
-    decision: ReviewDecision,
+    decision: DecisionFields,
     received_at: datetime,
     request: ReviewRequest,
     intakes: Sequence[DecisionIntake],
@@ -163,6 +171,7 @@ async def _edited_content(
 
 
 async def _open(
+    store: ReviewStore,
     actions: Sequence[Action],
     findings: Sequence[Finding],
     policy: ReviewPolicy,
@@ -179,7 +188,7 @@ async def _open(
     """
     digest = content_hash(actions)
     review_id = review_id_for(flow_run.id, digest)
-    created_at, is_new = await open_once(flow_run.id, review_id, now)
+    created_at, is_new = await store.open_once(flow_run.id, review_id, now)
     request = ReviewRequest(
         id=review_id,
         flow_run_id=flow_run.id,
@@ -196,41 +205,42 @@ async def _open(
     )
     record = ReviewRecord(request=request, updated_at=now, note="Waiting for reviewers.")
     if not is_new:
-        async with get_client() as client:
-            stored = await records.load_record(client, review_id)
+        stored = await store.load(review_id)
         seen = stored.decisions_seen if stored is not None else 0
         return record.model_copy(update={"decisions_seen": seen}), False
+    await store.save(record)
+    await store.write_findings(record)
     async with get_client() as client:
-        await records.save_record(client, record)
-        await records.write_findings_artifact(client, record)
         # Tags make gated runs and each agent's runs filterable in the Prefect UI and automations.
         tags = [*flow_run.tags, *(t for t in (GATE_TAG, requester) if t not in flow_run.tags)]
         await client.update_flow_run(flow_run.id, tags=tags)
-    records.emit_review_event("requested", record)
+    emit_review_event("requested", record)
     return record, True
 
 
-async def _perform(effects: Sequence[Effect], channels: Sequence[ReviewChannel], logger: Logger) -> None:
-    """Carry out what the reducer decided, in order."""
-    for effect in effects:
-        match effect:
-            case review_state.Save(record):
-                async with get_client() as client:
-                    await records.save_record(client, record)
-            case review_state.WriteFindings(record):
-                async with get_client() as client:
-                    await records.write_findings_artifact(client, record)
-            case review_state.WriteDecision(record):
-                logger.info("Review %s %s: %s", record.request.id, record.status.value, record.note)
-                async with get_client() as client:
-                    await records.write_decision_artifact(client, record, record.request.flow_run_id)
-            case review_state.Announce(event, record, payload, sequence):
-                records.emit_review_event(event, record, payload, sequence)
-            case review_state.Tell(what, record):
-                for channel in channels:
-                    await _deliver(getattr(channel, what), record, logger, f"{channel.name}: {what}")
-            case review_state.Warn(message):
-                logger.warning("%s", message)
+class _Driver:
+    """Carries out what the reducer decided, in order: store writes, events, channel calls."""
+
+    def __init__(self, store: ReviewStore, channels: Sequence[ReviewChannel], logger: Logger) -> None:
+        self.store, self.channels, self.logger = store, channels, logger
+
+    async def perform(self, effects: Sequence[Effect]) -> None:
+        for effect in effects:
+            match effect:
+                case review_state.Write("record", record):
+                    await self.store.save(record)
+                case review_state.Write("findings", record):
+                    await self.store.write_findings(record)
+                case review_state.Write("decision", record):
+                    self.logger.info("Review %s %s: %s", record.request.id, record.status.value, record.note)
+                    await self.store.write_decision(record)
+                case review_state.Announce(event, record, payload, sequence):
+                    emit_review_event(event, record, payload, sequence)
+                case review_state.Tell(what, record):
+                    for channel in self.channels:
+                        await _deliver(getattr(channel, what), record, self.logger, f"{channel.name}: {what}")
+                case review_state.Warn(message):
+                    self.logger.warning("%s", message)
 
 
 def _verdict(record: ReviewRecord) -> ReviewVerdict:
@@ -247,7 +257,7 @@ def _verdict(record: ReviewRecord) -> ReviewVerdict:
 async def _deliver(
     send: Callable[[ReviewRecord], Awaitable[None]],
     record: ReviewRecord,
-    logger: logging.Logger | logging.LoggerAdapter[logging.Logger],
+    logger: Logger,
     what: str,
 ) -> None:
     """Channels are best effort: a failure is logged and announced, and the review stays open."""
@@ -257,4 +267,4 @@ async def _deliver(
         logger.warning(
             "Could not deliver (%s): %s. The review stays answerable in the Prefect UI and CLI.", what, exc
         )
-        records.emit_review_event("delivery_failed", record, {"channel": what, "error": str(exc)})
+        emit_review_event("delivery_failed", record, {"channel": what, "error": str(exc)})

@@ -27,6 +27,7 @@ class ReviewStatus(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     EXPIRED = "expired"
+    ABANDONED = "abandoned"  # its run ended (crashed, failed, cancelled, deleted) while it was open
 
 
 class ReviewRequest(BaseModel):

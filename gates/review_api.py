@@ -1,12 +1,9 @@
-"""Reading reviews from the Prefect REST API with httpx alone, without importing Prefect.
+"""The Prefect API without importing Prefect: where it is, runs' states, resumes, and its errors.
 
 Importing Prefect takes about two seconds; `review-gate pending` is asked for in well under that, so
-listing reviews talks to the API directly. Everything that writes (deciding, saving records) goes
-through Prefect's client in `reviews` and `records`; both share the reading done here.
-
-Review records are artifacts keyed `review-gate-<id>`. An open review's latest record has the type
-`review-gate` and a decided one `review-gate-closed`, so the server hands back open reviews only,
-however many reviews were ever decided.
+it reads the review store (`store.PrefectReviewStore`) over plain httpx from here. Resumes go out
+the same way, retried at once while a SQLite-backed server is busy. httpx's errors are mapped to
+the package's own tree at this boundary (`run_against`).
 """
 
 from __future__ import annotations
@@ -23,30 +20,27 @@ from uuid import UUID
 import httpx
 
 from prefect_review_gate.gates.request import ReviewRecord
-from prefect_review_gate.validators.errors import InputError, ReviewGateError
+from prefect_review_gate.gates.store import PrefectReviewStore
+from prefect_review_gate.validators.errors import ApiBusy, InputError, ReviewGateError
 
 __all__ = [
-    "CLOSED_RECORD_TYPE",
-    "OPEN_RECORD_TYPE",
     "ApiTarget",
     "PendingReview",
     "RunState",
     "list_pending",
-    "parse_record",
     "read_run_states",
     "resume_run",
     "run_against",
 ]
 
-OPEN_RECORD_TYPE = "review-gate"
-CLOSED_RECORD_TYPE = "review-gate-closed"
-_PAGE = 200  # the API's largest page of artifacts or flow runs
+_PAGE = 200  # the API's largest page of flow runs
 _TIMEOUT_SECONDS = 30.0
 # A SQLite-backed server answers 503 while another writer holds the database ("database is
 # locked"); the write was rolled back, so sending it again is safe. Tried again at once, then less
 # and less often: about 6 s in all, as Prefect's own client waits before its second retry.
 _BUSY_RETRY_DELAYS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2)
 _BUSY_STATUS = frozenset({429, 502, 503})
+_FINAL_STATE_TYPES = frozenset({"COMPLETED", "FAILED", "CRASHED", "CANCELLED"})
 _WAIT_KEY = re.compile(r"([0-9a-f]{12})-[0-9]+")
 
 T = TypeVar("T")
@@ -97,28 +91,12 @@ class PendingReview:
     waiting: bool  # the run is paused and can take a decision now
     run_state: str = ""  # the run's state name ("Paused", "Suspended", "Running"...); "" if it is gone
     waiting_on: str = ""  # the review id the paused run waits for now ("" when unknown or not paused)
+    run_type: str = ""  # the run's state type ("PAUSED", "CRASHED"...); "" if the run is gone
 
-
-def parse_record(data: Any) -> ReviewRecord:
-    try:
-        return ReviewRecord.model_validate(data)
-    except ValueError as exc:
-        raise InputError(f"a review-gate record on the Prefect API is unreadable: {exc}") from None
-
-
-async def read_open_records(client: httpx.AsyncClient) -> list[ReviewRecord]:
-    """The latest record of every open review."""
-    records: list[ReviewRecord] = []
-    offset = 0
-    while True:
-        body = {"artifacts": {"type": {"any_": [OPEN_RECORD_TYPE]}}, "limit": _PAGE, "offset": offset}
-        response = await client.post("artifacts/latest/filter", json=body)
-        response.raise_for_status()
-        batch = response.json()
-        records += [parse_record(item["data"]) for item in batch]
-        if len(batch) < _PAGE:
-            return records
-        offset += _PAGE
+    @property
+    def run_ended(self) -> bool:
+        """True when the run is gone or in a final state: nothing will ever decide this review."""
+        return self.run_type in _FINAL_STATE_TYPES or not self.run_type
 
 
 async def read_run_states(client: httpx.AsyncClient, run_ids: list[UUID]) -> dict[UUID, RunState]:
@@ -180,14 +158,18 @@ def with_state(record: ReviewRecord, states: Mapping[UUID, RunState]) -> Pending
     # A run paused for another review (its content changed on a re-run) is not waiting for this one.
     waiting = record.is_open and state.type == "PAUSED" and waiting_on in ("", record.request.id)
     return PendingReview(
-        record, waiting=waiting, run_state=state.name or state.type.title(), waiting_on=waiting_on
+        record,
+        waiting=waiting,
+        run_state=state.name or state.type.title(),
+        waiting_on=waiting_on,
+        run_type=state.type,
     )
 
 
 async def list_pending(target: ApiTarget) -> list[PendingReview]:
     """Open reviews, oldest first, with whether their run is waiting for a decision right now."""
     async with target.client() as client:
-        open_records = await read_open_records(client)
+        open_records = await PrefectReviewStore(client).list_open()
         states = await read_run_states(client, [r.request.flow_run_id for r in open_records])
     open_records.sort(key=lambda r: r.request.created_at)
     return [with_state(r, states) for r in open_records]
@@ -210,6 +192,11 @@ def run_against(url: str, work: Callable[[], Awaitable[T]]) -> T:
             "Start the server (`prefect server start`) or fix PREFECT_API_URL"
         ) from None
     except httpx.HTTPStatusError as exc:
+        if exc.response.status_code in _BUSY_STATUS:
+            raise ApiBusy(
+                f"{_status_message(url, exc)}: the server stayed busy through the retries and nothing "
+                "was decided; try again in a moment"
+            ) from None
         raise InputError(_status_message(url, exc)) from None
     except Exception as exc:
         # Anything else is a bug or an API this version does not know: still one line for a person.

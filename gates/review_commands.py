@@ -110,17 +110,17 @@ def reject(review_id: str, reviewer: str, reason: str) -> int:
 
 
 def expire() -> int:
-    """Resume every waiting review past its deadline with an `expired` decision; print what happened."""
+    """Close what nobody can decide any more (overdue, orphaned); print what happened."""
 
     now = _now()
 
-    async def sweep() -> tuple[list[reviews.PendingReview], list[str]]:
-        # Listed first only to name what expired and what could not be; expiring is expire_overdue's.
+    async def sweep() -> tuple[list[reviews.PendingReview], reviews.SweepReport]:
+        # Listed first only to name what was closed and what could not be; closing is sweep_reviews'.
         before = await reviews.list_pending()
-        return before, await reviews.expire_overdue(now)
+        return before, await reviews.sweep_reviews(now)
 
-    before, expired = run_against_api(sweep)
-    _print(_expiry_report(before, expired, now))
+    before, report = run_against_api(sweep)
+    _print(_expiry_report(before, report, now))
     return 0
 
 
@@ -142,6 +142,11 @@ async def _refuse_early(review_id: str, reviewer: str, outcome: Outcome) -> None
         raise ReviewGateError(
             f"review {review_id} is open but its flow run {record.request.flow_run_id} no longer exists "
             "on the Prefect API; nothing can resume it"
+        )
+    if item.run_ended:
+        raise ReviewGateError(
+            f"review {review_id} can no longer take effect: its flow run ended {item.run_state} while "
+            "the review was open; `review-gate expire` closes it as abandoned"
         )
     if item.waiting_on and item.waiting_on != review_id:
         raise ReviewGateError(
@@ -165,15 +170,21 @@ def _approval_sent(record: ReviewRecord, reviewer: str) -> str:
     return f"{head}\n{tail}"
 
 
-def _expiry_report(before: list[reviews.PendingReview], expired: list[str], now: datetime) -> str:
-    overdue = [p for p in before if p.record.request.deadline <= now]
-    if not overdue and not expired:
-        return "No open review is past its deadline."
+def _expiry_report(before: list[reviews.PendingReview], report: reviews.SweepReport, now: datetime) -> str:
+    expired, abandoned = report.expired, report.abandoned
+    overdue = [p for p in before if p.record.request.deadline <= now and p.record.request.id not in abandoned]
+    if not overdue and not expired and not abandoned:
+        return "No open review is past its deadline or orphaned."
+    known = {p.record.request.id: p for p in before}
     lines: list[str] = []
     if expired:
         lines.append(f"Expired {len(expired)} review(s) past their deadline; their runs commit nothing:")
-        known = {p.record.request.id: p for p in before}
         lines += [_expired_line(review_id, known.get(review_id), now) for review_id in expired]
+    if abandoned:
+        lines.append(f"Closed {len(abandoned)} review(s) as abandoned: their flow run ended or is gone:")
+        for review_id in abandoned:
+            item = known.get(review_id)
+            lines.append(f"  {review_id}  run {item.run_state or 'gone' if item else 'gone'}")
     stuck = [p for p in overdue if p.record.request.id not in expired]
     if stuck:
         lines.append(f"Past the deadline but not expired, because the run is not waiting ({len(stuck)}):")

@@ -23,12 +23,10 @@ __all__ = [
     "EditedContent",
     "Effect",
     "Received",
-    "Save",
     "Step",
     "Tell",
     "Warn",
-    "WriteDecision",
-    "WriteFindings",
+    "Write",
     "apply",
     "gate_vote",
     "ignore",
@@ -65,17 +63,10 @@ class Received:
 
 
 @dataclass(frozen=True)
-class Save:
-    record: ReviewRecord
+class Write:
+    """Write `record` to the store: the record itself, its findings table, or its decision."""
 
-
-@dataclass(frozen=True)
-class WriteFindings:
-    record: ReviewRecord
-
-
-@dataclass(frozen=True)
-class WriteDecision:
+    what: Literal["record", "findings", "decision"]
     record: ReviewRecord
 
 
@@ -102,7 +93,7 @@ class Warn:
     message: str
 
 
-Effect = Save | WriteFindings | WriteDecision | Announce | Tell | Warn
+Effect = Write | Announce | Tell | Warn
 
 
 @dataclass(frozen=True)
@@ -170,7 +161,7 @@ def apply(record: ReviewRecord, received: Received, sequence: int) -> Step:
             (
                 Warn(f"Decision from {decision.reviewer!r} not counted: {problem}"),
                 # Saved, so that whoever sent it sees why in `review-gate show`, not only in the logs.
-                Save(record),
+                Write("record", record),
                 Announce("refused", record, payload, str(sequence)),
             ),
         )
@@ -193,7 +184,7 @@ def apply(record: ReviewRecord, received: Received, sequence: int) -> Step:
     return Step(
         record,
         (
-            Save(record),
+            Write("record", record),
             Announce("vote", record, {"reviewer": decision.reviewer}, str(sequence)),
             Tell("update", record),
         ),
@@ -209,7 +200,7 @@ def ignore(record: ReviewRecord, problem: str, at: datetime, sequence: int) -> S
             "note": f"Not counted: {problem}",
         }
     )
-    return Step(record, (Warn(record.note), Save(record)))
+    return Step(record, (Warn(record.note), Write("record", record)))
 
 
 def _replace_content(
@@ -218,7 +209,7 @@ def _replace_content(
     """A reviewer edited the content: a new round on it; their approval counts if the edit may pass."""
     if edit.problem:
         record = record.model_copy(update={"note": f"Edit from {vote.reviewer} not used: {edit.problem}"})
-        return Step(record, (Warn(record.note), Save(record)))
+        return Step(record, (Warn(record.note), Write("record", record)))
     old = record
     findings = edit.findings if edit.findings is not None else list(record.request.findings)
     request = record.request.model_copy(
@@ -241,8 +232,8 @@ def _replace_content(
     record = record.model_copy(update={"request": request, "votes": votes, "note": note})
     effects: tuple[Effect, ...] = (
         Tell("withdraw", old),
-        Save(record),
-        WriteFindings(record),
+        Write("record", record),
+        Write("findings", record),
         Announce("edited", record, {"reviewer": vote.reviewer}, str(sequence)),
         Tell("notify", record),
     )
@@ -257,8 +248,8 @@ def _close(record: ReviewRecord, status: ReviewStatus, votes: list[Vote], note: 
     return Step(
         record,
         (
-            Save(record),
-            WriteDecision(record),
+            Write("record", record),
+            Write("decision", record),
             Announce(status.value, record, {"reviewers": [v.reviewer for v in votes]}),
             Tell("update", record),
         ),

@@ -7,21 +7,31 @@ before anything counts.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from prefect.client.orchestration import get_client
-
-from prefect_review_gate.gates import records, review_api
+from prefect_review_gate.gates import review_api
 from prefect_review_gate.gates.decision import Outcome, ReviewDecision
+from prefect_review_gate.gates.events import emit_review_event
 from prefect_review_gate.gates.identity import normalize_identity
 from prefect_review_gate.gates.proofs import DecisionSigner
-from prefect_review_gate.gates.request import ReviewRecord
+from prefect_review_gate.gates.request import ReviewRecord, ReviewStatus
 from prefect_review_gate.gates.review_api import ApiTarget, PendingReview
 from prefect_review_gate.gates.rules import Ballot, Refusal, RefusalCode, refusal
+from prefect_review_gate.gates.store_client import open_store
 from prefect_review_gate.gates.waiting import expired_decision, prefect_api_target, resume_with
 from prefect_review_gate.validators.errors import InputError, ReviewGateError, UnauthorizedReviewer
 
-__all__ = ["PendingReview", "decide", "expire_overdue", "get_review", "get_review_status", "list_pending"]
+__all__ = [
+    "PendingReview",
+    "SweepReport",
+    "decide",
+    "expire_overdue",
+    "get_review",
+    "get_review_status",
+    "list_pending",
+    "sweep_reviews",
+]
 
 
 def api_target() -> ApiTarget:
@@ -46,8 +56,8 @@ async def list_pending() -> list[PendingReview]:
 
 async def get_review(review_id: str) -> ReviewRecord:
     """The review's latest record. Raises `InputError` for an unknown id."""
-    async with get_client() as client:
-        record = await records.load_record(client, review_id)
+    async with open_store() as store:
+        record = await store.load(review_id)
     if record is None:
         raise InputError(f"no review with id {review_id!r}; `review-gate pending` lists open reviews")
     return record
@@ -145,14 +155,50 @@ def _refused(record: ReviewRecord, problem: Refusal) -> ReviewGateError:
     return ReviewGateError(f"review {review_id}: {problem}")
 
 
-async def expire_overdue(now: datetime | None = None) -> list[str]:
-    """Resume every waiting review past its deadline with an `expired` decision. Returns their ids."""
+@dataclass(frozen=True)
+class SweepReport:
+    expired: list[str] = field(default_factory=list)  # waiting past the deadline: resumed as expired
+    abandoned: list[str] = field(default_factory=list)  # their run ended while they were open
+
+
+async def sweep_reviews(now: datetime | None = None) -> SweepReport:
+    """Close what nobody can decide any more: expire overdue waiting reviews, abandon orphaned ones.
+
+    An open review whose run is gone or ended (crashed, failed by Prefect's pause backstop,
+    cancelled) would otherwise be listed as pending forever. Its record is closed as `abandoned`,
+    which is only a projection: if the run is ever retried, the gate rebuilds the review from the
+    run's inputs and the record follows.
+    """
     now = now or datetime.now(UTC)
-    expired = []
+    report = SweepReport()
     for pending in await list_pending():
         request = pending.record.request
-        if pending.waiting and request.deadline <= now:
+        if pending.run_ended:
+            if await _abandon(pending, now):
+                report.abandoned.append(request.id)
+        elif pending.waiting and request.deadline <= now:
             accepted, _ = await resume_with(request.flow_run_id, expired_decision(request))
             if accepted:
-                expired.append(request.id)
-    return expired
+                report.expired.append(request.id)
+    return report
+
+
+async def expire_overdue(now: datetime | None = None) -> list[str]:
+    """`sweep_reviews`, for callers that report only the expired ids."""
+    return (await sweep_reviews(now)).expired
+
+
+async def _abandon(pending: PendingReview, now: datetime) -> bool:
+    """Close an orphaned review's record; False when the gate closed it itself meanwhile."""
+    async with open_store() as store:
+        # The gate saves its outcome before its run can end: read after seeing the end, a record
+        # still open was never decided (a list read earlier could predate the gate's last save).
+        latest = await store.load(pending.record.request.id)
+        if latest is None or not latest.is_open:
+            return False
+        how = f"ended {pending.run_state}" if pending.run_state else "was deleted"
+        note = f"Abandoned: its flow run {how} while the review was open; none of its actions was committed."
+        record = latest.model_copy(update={"status": ReviewStatus.ABANDONED, "note": note, "updated_at": now})
+        await store.save(record)
+    emit_review_event("abandoned", record, {"run_state": pending.run_state})
+    return True

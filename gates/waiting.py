@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+import logging
+from datetime import datetime, timedelta
 from uuid import UUID
 
 import httpx
@@ -29,18 +28,18 @@ from prefect_review_gate.gates import review_api
 from prefect_review_gate.gates.decision import Outcome, ReviewDecision
 from prefect_review_gate.gates.request import ReviewRequest
 from prefect_review_gate.gates.review_api import ApiTarget
+from prefect_review_gate.gates.store import ReviewStore, StoredDecision, wait_key
 from prefect_review_gate.validators.errors import ReviewGateError
 
 __all__ = [
     "BACKSTOP_GRACE",
-    "StoredDecision",
     "expired_decision",
-    "open_once",
     "prefect_api_target",
     "resume_with",
     "wait_for_decision",
 ]
 
+_LOG = logging.getLogger("prefect_review_gate.gate")
 BACKSTOP_GRACE = timedelta(minutes=2)
 POLL_INTERVAL_SECONDS = 1  # how soon a paused, in-process run notices it was resumed
 # How far the opening time a run input records may run ahead of the server's clock.
@@ -55,42 +54,6 @@ def expired_decision(request: ReviewRequest) -> ReviewDecision:
         comment="Nobody decided before the deadline.",
         content_hash=request.content_hash,
     )
-
-
-def opening_key(review_id: str) -> str:
-    return f"review-gate-{review_id}-opened"
-
-
-async def open_once(flow_run_id: UUID, review_id: str, now: datetime) -> tuple[datetime, bool]:
-    """When the review opened, as the run's write-once input says; (time, True) the first time.
-
-    The deadline follows from it, so it is never read from the review record, which anyone with
-    API access may overwrite. An opening that claims to be later than the server stored it is
-    not the gate's: the gate stops rather than extend a deadline.
-    """
-    key = opening_key(review_id)
-    async with get_client() as client:
-        try:
-            await client.create_flow_run_input(flow_run_id, key, json.dumps({"opened_at": now.isoformat()}))
-            return now, True
-        except httpx.HTTPStatusError as exc:
-            if exc.response.status_code != 409:
-                raise
-        found = await client.filter_flow_run_input(
-            flow_run_id=flow_run_id, key_prefix=key, limit=1, exclude_keys=set()
-        )
-    stored = next((f for f in found if f.key == key), None)
-    try:
-        opened_at = datetime.fromisoformat(json.loads(stored.value)["opened_at"]) if stored else None
-    except (ValueError, KeyError, TypeError):
-        opened_at = None
-    if stored is None or opened_at is None or opened_at.tzinfo is None:
-        raise ReviewGateError(f"review {review_id}: its opening input {key!r} is unreadable; nothing commits")
-    if stored.created is not None and opened_at > stored.created + _OPENING_SKEW:
-        raise ReviewGateError(
-            f"review {review_id}: its opening input claims a time after the server stored it; nothing commits"
-        )
-    return opened_at, False
 
 
 async def resume_with(flow_run_id: UUID, decision: ReviewDecision) -> tuple[bool, str]:
@@ -121,16 +84,9 @@ def prefect_api_target() -> ApiTarget | None:
     return ApiTarget(str(url), PREFECT_API_KEY.value(), PREFECT_API_AUTH_STRING.value())
 
 
-@dataclass(frozen=True)
-class StoredDecision:
-    """A decision input as the server stored it: write-once, in the order of its wait key."""
-
-    decision: ReviewDecision | None  # None when the stored input is not a valid decision
-    received_at: datetime  # the server's time of storing it, the same on every replay
-    problem: str = ""  # why `decision` is None
-
-
-async def wait_for_decision(request: ReviewRequest, sequence: int, now: datetime) -> StoredDecision:
+async def wait_for_decision(
+    store: ReviewStore, request: ReviewRequest, sequence: int, now: datetime
+) -> StoredDecision:
     """The decision input number `sequence` of `request`: the stored one, or the next to come.
 
     The run's inputs are the review's log. An input already stored (a re-run after a suspend, a
@@ -142,11 +98,11 @@ async def wait_for_decision(request: ReviewRequest, sequence: int, now: datetime
     if context is None or context.flow_run is None:
         raise RuntimeError("the review gate waits only inside a flow run")
     flow_run_id = context.flow_run.id
-    key = f"{request.id}-{sequence}"
-    stored = await _stored_decision(flow_run_id, key)
+    stored = await store.stored_decision(flow_run_id, request.id, sequence)
     if stored is not None:
         return stored
     form = ReviewDecision.with_initial_data(description=request.describe(), content_hash=request.content_hash)
+    key = wait_key(request.id, sequence)
     remaining = max((request.deadline - now).total_seconds(), 0.0)
     backstop = int(remaining + BACKSTOP_GRACE.total_seconds())
     if context.flow_run.deployment_id is not None:
@@ -161,7 +117,7 @@ async def wait_for_decision(request: ReviewRequest, sequence: int, now: datetime
             timer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await timer
-    stored = await _stored_decision(flow_run_id, key)
+    stored = await store.stored_decision(flow_run_id, request.id, sequence)
     if stored is None:
         raise ReviewGateError(
             f"review {request.id}: the run resumed without a stored decision; nothing commits"
@@ -169,35 +125,23 @@ async def wait_for_decision(request: ReviewRequest, sequence: int, now: datetime
     return stored
 
 
-async def _stored_decision(flow_run_id: UUID, key: str) -> StoredDecision | None:
-    """The response stored for the wait keyed `key` (Paused or Suspended), or None."""
-    async with get_client() as client:
-        for state_name in ("paused", "suspended"):
-            response_key = f"{state_name}-{key}-response"
-            found = await client.filter_flow_run_input(
-                flow_run_id=flow_run_id, key_prefix=response_key, limit=1, exclude_keys=set()
-            )
-            for item in found:
-                if item.key == response_key:
-                    return _parse_stored(item.value, item.created)
-    return None
-
-
-def _parse_stored(value: str, created: datetime | None) -> StoredDecision:
-    received_at = created or datetime.now(UTC)
-    try:
-        return StoredDecision(ReviewDecision.model_validate(json.loads(value)), received_at)
-    except (ValueError, TypeError) as exc:
-        # Written past the resume endpoint's schema check (a direct input POST): never a decision.
-        problem = f"a stored decision input is not a valid decision ({type(exc).__name__})"
-        return StoredDecision(None, received_at, problem)
-
-
 async def _expire_at_deadline(flow_run_id: UUID, request: ReviewRequest, delay: float) -> None:
+    """At the deadline, resume the paused run with `expired`; retry until it takes or the wait ends.
+
+    The run cancels this task as soon as its pause returns. Until then no failure may end it: a
+    busy or briefly unreachable server (503, a dropped connection) would otherwise leave the review
+    open for ever, since nothing else keeps time for a run paused in-process.
+    """
     await asyncio.sleep(delay)
-    # Retry briefly: the run may not have reached its paused state yet when the deadline is near.
-    for _ in range(20):
-        accepted, _reason = await resume_with(flow_run_id, expired_decision(request))
-        if accepted:
-            return
-        await asyncio.sleep(0.5)
+    backoff = 0.5
+    while True:
+        try:
+            accepted, _reason = await resume_with(flow_run_id, expired_decision(request))
+            if accepted:
+                return
+        except httpx.HTTPError as exc:  # Prefect's own status errors are httpx's too
+            _LOG.warning("Could not expire review %s yet (%s); retrying", request.id, type(exc).__name__)
+        # Not accepted: the run is not paused yet (the deadline came early), or it is between two
+        # decisions; either way the next try may take.
+        await asyncio.sleep(backoff)
+        backoff = min(backoff * 2, 10.0)

@@ -1,4 +1,4 @@
-"""The Messages API fake for tests: the package's own (`flows.offline_model`), plus scripted replies.
+"""The Messages API fake for tests: the package's own (`flows.common.offline_model`), plus scripted replies.
 
 The fake is the one the offline demo uses, so the tests exercise the demo's path too.
 """
@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from prefect_review_gate.flows.offline_model import OFFLINE_KEY, MessagesFake, Reply
+from prefect_review_gate.flows.common.offline_model import OFFLINE_KEY, MessagesFake, Reply
 
 __all__ = ["EXAMPLE", "OFFLINE_KEY", "MessagesFake", "Reply", "blocker_reply", "recorded", "untooled_reply"]
 

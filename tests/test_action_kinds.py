@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 import prefect_review_gate.flows as flows
-from prefect_review_gate.flows.sinks import sink_executors
 from prefect_review_gate.gates.action_text import summary_markdown, summary_plain
 from prefect_review_gate.gates.actions import GENERIC_KINDS, Action, action_kinds, summarize
 from prefect_review_gate.gates.review_text import action_preview
@@ -21,12 +20,14 @@ from prefect_review_gate.validators import SourceLibrary, World, validate_propos
 from prefect_review_gate.validators.actions import kind_of
 from prefect_review_gate.validators.world import Crm
 
-# Importing every flow module registers every kind a flow defines, and its executors.
+# Importing every flow module, an agent's subpackage included, registers every kind a flow defines.
 FLOW_MODULES = [
-    importlib.import_module(f"{flows.__name__}.{info.name}") for info in pkgutil.iter_modules(flows.__path__)
+    importlib.import_module(info.name) for info in pkgutil.walk_packages(flows.__path__, f"{flows.__name__}.")
 ]
+# An agent declares its kinds in its `actions` module, beside `executors.agent_executors()`.
+AGENT_ACTIONS = [module for module in FLOW_MODULES if hasattr(module, "ACTION_KINDS")]
 SHIPPED = {k: m for k, m in action_kinds().items() if m.__module__.startswith("prefect_review_gate.")}
-FLOW_KINDS = {kind_of(model) for module in FLOW_MODULES for model in getattr(module, "ACTION_KINDS", ())}
+FLOW_KINDS = {kind_of(model) for module in AGENT_ACTIONS for model in module.ACTION_KINDS}
 
 # One valid action of every shipped kind, its text fields written by a hostile agent.
 EMPTY_WORLD = World(crm=Crm(), workspace=None, sources=SourceLibrary.from_texts({}))
@@ -71,8 +72,13 @@ def test_every_generic_kind_has_a_validate_actions_rule() -> None:
 
 def test_every_kind_a_shipped_flow_proposes_can_be_committed() -> None:
     assert FLOW_KINDS, "no flow module declares ACTION_KINDS"
-    # FORGE commits through its sinks' executors; CLOSER and RENDER will add theirs here.
-    assert set(sink_executors()) >= FLOW_KINDS
+    assert f"{flows.__name__}.forge.actions" in {module.__name__ for module in AGENT_ACTIONS}
+    for module in AGENT_ACTIONS:
+        # Each agent commits with its own executors, so each must cover its own kinds.
+        agent = module.__name__.rpartition(".")[0]
+        executors = importlib.import_module(f"{agent}.executors").agent_executors()
+        missing = {kind_of(model) for model in module.ACTION_KINDS} - set(executors)
+        assert not missing, f"{agent} proposes {sorted(missing)} but has no executor for them"
 
 
 @pytest.mark.parametrize("kind", sorted(SHIPPED))

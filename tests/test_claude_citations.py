@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 from anthropic.types import Message
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from prefect_review_gate.validators import Code, Finding, InputError, Severity, validate_claude_citations
 from prefect_review_gate.validators.claude_citations import UNCHECKED_CITATION, response_text

@@ -265,8 +265,22 @@ async def test_a_run_that_no_longer_waits_refuses_decisions(
     assert row.endswith("no (Crashed)")
     code, out, err = await run_cli("approve", review_id, "--as", "alice", api=prefect_api)
     assert code == 1 and out == ""
-    assert "its flow run is not waiting for a decision right now" in one_line(err)
+    assert "can no longer take effect: its flow run ended Crashed" in one_line(err)
     assert run.written() == []
+
+    # Nobody can decide it any more: the sweep closes it, once, with a state that says why.
+    code, out, err = await run_cli("expire", api=prefect_api)
+    assert code == 0, err
+    assert (
+        "review(s) as abandoned: their flow run ended or is gone" in out
+        and f"  {review_id}  run Crashed" in out
+    )
+    status = await get_review_status(review_id)
+    assert status.record.status.value == "abandoned" and "ended Crashed" in status.record.note
+    _, out, _ = await in_process(capsys, "pending")
+    assert review_id not in out
+    _, out, _ = await in_process(capsys, "expire")
+    assert review_id not in out
 
 
 async def test_unknown_ids_and_bad_usage_are_exit_two(

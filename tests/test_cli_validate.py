@@ -1,4 +1,4 @@
-"""`review-gate validate` as a user runs it: a real process, real files, the DESIGN.md contract."""
+"""`review-gate validate` as a user runs it: a real process, real files, docs/architecture.md's contract."""
 
 from __future__ import annotations
 

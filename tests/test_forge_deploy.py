@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from anthropic_fake import OFFLINE_KEY, MessagesFake, Reply, recorded
 
-from prefect_review_gate.flows.local_server import LocalPrefectServer
+from prefect_review_gate.flows.common.local_server import LocalPrefectServer
 
 REPO = Path(__file__).parent.parent
 BIN = Path(sys.executable).parent
@@ -95,6 +95,9 @@ def test_prefect_deploy_all_then_a_worker_run_suspends_and_publishes_once_on_app
 ) -> None:
     with urllib.request.urlopen(stack.server.ui_url, timeout=10) as page:  # the UI, served offline
         assert page.status == 200 and b"<html" in page.read().lower()
+    # ...and it calls this server's API, not the default 127.0.0.1:4200 (another server, or nothing).
+    with urllib.request.urlopen(f"{stack.server.ui_url}/ui-settings", timeout=10) as page:
+        assert json.loads(page.read())["api_url"] == stack.server.api_url
     stack.cli(str(BIN / "prefect"), "work-pool", "create", "review-gate-process", "--type", "process")
     deployed = stack.cli(str(BIN / "prefect"), "--no-prompt", "deploy", "--all")
     assert DEPLOYMENT in deployed.stdout

@@ -20,7 +20,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 from prefect.client.schemas.objects import FlowRun, StateType
 
-from prefect_review_gate.flows.proposal import REQUESTER, proposal_flow
+from prefect_review_gate.flows.forge.flow import REQUESTER, proposal_flow
 from prefect_review_gate.gates import Outcome
 from prefect_review_gate.gates.reviews import PendingReview, decide, list_pending
 

@@ -35,10 +35,10 @@ from prefect_review_gate.gates import (
     ReviewVerdict,
     commit,
     content_hash,
-    records,
 )
 from prefect_review_gate.gates.request import ReviewRecord, ReviewStatus
 from prefect_review_gate.gates.reviews import decide, get_review
+from prefect_review_gate.gates.store_client import open_store
 from prefect_review_gate.gates.waiting import resume_with
 from prefect_review_gate.validators import CommitInterrupted, ReviewGateError
 
@@ -212,8 +212,8 @@ async def test_a_forged_record_makes_a_suspended_run_commit_nothing(served: Path
     record = await _waiting(run_id, 0)
     # Anyone with API write access can post a newer version of the review's record...
     forged = record.model_copy(update={"status": ReviewStatus.APPROVED, "note": "Approved by alice."})
-    async with get_client() as client:
-        await records.save_record(client, forged)
+    async with open_store() as store:
+        await store.save(forged)
     # ...and wake the run with any decision, so that it re-runs from the top.
     nobody = ReviewDecision(
         outcome=Outcome.APPROVED, reviewer="mallory", content_hash=record.request.content_hash

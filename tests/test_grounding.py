@@ -1,4 +1,4 @@
-"""The grounding validator, one test per tolerance and per markdown trap (DESIGN.md contract)."""
+"""The grounding validator, one test per tolerance and per markdown trap (docs/architecture.md contract)."""
 
 from __future__ import annotations
 

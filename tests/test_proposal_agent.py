@@ -9,17 +9,18 @@ from typing import Any
 import pytest
 from anthropic_fake import EXAMPLE, blocker_reply, recorded
 
-from prefect_review_gate.flows.agent import (
+from prefect_review_gate.flows.common.boundaries import Blocker
+from prefect_review_gate.flows.common.claude import ClaudeSettings, Usage, price_per_mtok
+from prefect_review_gate.flows.forge.actions import PublishProposalFile
+from prefect_review_gate.flows.forge.agent import (
     BOUNDARIES,
-    Blocker,
     Proposal,
     build_request,
     document_blocks,
     read_reply,
 )
-from prefect_review_gate.flows.claude import ClaudeSettings, Usage, price_per_mtok
-from prefect_review_gate.flows.proposal import check_proposal, load_sources
-from prefect_review_gate.flows.sinks import PublishProposalFile, publish_file
+from prefect_review_gate.flows.forge.executors import publish_file
+from prefect_review_gate.flows.forge.flow import check_proposal, load_sources
 from prefect_review_gate.validators.errors import DeliveryFailed, InputError, ModelError, SourceError
 
 SOURCES = load_sources(str(EXAMPLE / "sources"))

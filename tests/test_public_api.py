@@ -30,6 +30,7 @@ def test_gates_all_is_pinned() -> None:
             "Action", "ActionOutcome", "ActionSummary", "CommitReport", "CreateContact", "CreateRepository",
             "DecisionIntake", "DecisionSigner", "Executor", "Executors", "GitPush", "LogNote", "OnBlocking",
             "Outcome", "PublishRelease", "ReviewChannel", "ReviewDecision", "ReviewPolicy", "ReviewRecord",
+            "SummaryField",
             "ReviewRequest", "ReviewStatus", "ReviewVerdict", "SendEmail", "UpdateDeal", "Vote", "commit",
             "content_hash", "outcome_state", "parse_action", "request_review",
         ]

@@ -14,6 +14,7 @@ from uuid import uuid4
 
 import httpx
 import pytest
+from gate_helpers import run_cli
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from prefect_review_gate.gates.decision import Outcome, ReviewDecision
@@ -96,3 +97,26 @@ async def test_other_errors_are_not_retried(always_conflicting: BusyApi) -> None
     with temporary_settings({PREFECT_API_URL: always_conflicting.url}), pytest.raises(httpx.HTTPStatusError):
         await resume_with(uuid4(), DECISION)
     assert always_conflicting.calls == 1
+
+
+class _BusyEverywhere(_Handler):
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.server.calls += 1
+        self._answer(503, {"detail": "database is locked"})
+
+
+async def test_a_cli_decision_on_an_api_that_stays_busy_exits_three_not_two() -> None:
+    api = BusyApi(busy=0)
+    api.RequestHandlerClass = _BusyEverywhere
+    for _ in serving(api):
+        code, _, err = await run_cli(
+            "approve",
+            "0123456789ab",
+            "--as",
+            "alice",
+            api=api.url,
+            extra_env={"PREFECT_CLIENT_MAX_RETRIES": "1"},
+        )
+        assert code == 3, err
+        assert "stayed busy through the retries and nothing was decided" in err and api.calls >= 2

@@ -10,15 +10,14 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from prefect_review_gate.gates.actions import content_hash, parse_actions
 from prefect_review_gate.gates.decision import ReviewDecision
 from prefect_review_gate.gates.policy import ReviewPolicy
 from prefect_review_gate.gates.proofs import DecisionSigner, ProofClaims, derive_key, vouching_channel
 from prefect_review_gate.gates.request import ReviewRecord, ReviewRequest, ReviewStatus
-from prefect_review_gate.gates.review_state import EditedContent, Received, Save, Step, Tell, apply
+from prefect_review_gate.gates.review_state import EditedContent, Received, Step, Tell, Write, apply
 from prefect_review_gate.gates.rules import Ballot, RefusalCode, refusal
 from prefect_review_gate.gates.votes import ASSERTED, Outcome
 from prefect_review_gate.validators.findings import Finding, Severity
@@ -228,7 +227,7 @@ def test_quorum_needs_distinct_people_and_saves_and_tells_in_between() -> None:
     record = record_for({"reviewers": ["alice", "bob", "carol"], "approvals_required": 2})
     first = run(record, received(record, "alice"))
     assert first.record.is_open and first.record.approvals == ["alice"]
-    assert [type(e) for e in first.effects][:1] == [Save] and Tell("update", first.record) in first.effects
+    assert first.effects[0] == Write("record", first.record) and Tell("update", first.record) in first.effects
     again = apply(first.record, received(record, "alice"), 1)
     assert again.record.approvals == ["alice"] and "already approved" in again.record.note
     done = apply(again.record, received(record, "carol"), 2)

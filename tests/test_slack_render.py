@@ -15,7 +15,7 @@ from uuid import uuid4
 import pytest
 from slack_fake import SlackFake
 
-from prefect_review_gate.flows.sinks import PublishProposalFile
+from prefect_review_gate.flows.forge.actions import PublishProposalFile
 from prefect_review_gate.gates import Outcome, ReviewPolicy, ReviewRecord, ReviewRequest, ReviewStatus
 from prefect_review_gate.gates.rules import Ballot, refusal
 from prefect_review_gate.gates.slack import SlackChannel, SlackReviewCredentials, configured_slack_channel

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import re
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from prefect_review_gate.validators.markdown import _ABBREVIATIONS, _is_abbreviation, _skip_spaces
 from prefect_review_gate.validators.sources import (

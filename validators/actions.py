@@ -231,7 +231,7 @@ GENERIC_KINDS: tuple[type[Action], ...] = (
     CreateRepository,
     GitPush,
 )
-"""The kinds of the `validate-actions` contract (DESIGN.md): each has a rule in `proposals`."""
+"""The kinds of the `validate-actions` contract (docs/architecture.md): each has a rule in `proposals`."""
 
 
 def action_kinds() -> Mapping[str, type[Action]]:

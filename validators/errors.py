@@ -14,6 +14,7 @@ classes: validators <- gates <- flows.
     ├── ContentMismatch            content to commit is not the content that was approved
     ├── CommitInterrupted          an action started but its outcome was never recorded
     ├── DeliveryFailed             a channel (Slack, e-mail) could not be reached
+    ├── ApiBusy                    the Prefect API stayed busy (503, 429) through the retries
     ├── AgentBlocked               the agent reported that the task cannot be done as asked
     └── ModelError                 the model's API failed after retries, or its reply cannot be used
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 __all__ = [
     "AgentBlocked",
+    "ApiBusy",
     "CommitInterrupted",
     "ContentMismatch",
     "DeliveryFailed",
@@ -95,6 +97,10 @@ class CommitInterrupted(ReviewGateError):
 
 class DeliveryFailed(ReviewGateError):
     """A notification channel could not deliver a message."""
+
+
+class ApiBusy(ReviewGateError):
+    """The Prefect API answered busy (503, 429, 502) through every retry; nothing was decided."""
 
 
 class AgentBlocked(ReviewGateError):

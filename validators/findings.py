@@ -67,7 +67,7 @@ class Finding(BaseModel):
         return self.severity is Severity.BLOCK
 
     def to_contract(self) -> dict[str, object]:
-        """The finding as `review-gate validate --json` prints it (DESIGN.md contract)."""
+        """The finding as `review-gate validate --json` prints it (docs/architecture.md contract)."""
         return {
             "code": self.code,
             "severity": self.severity.value,

@@ -1,6 +1,6 @@
 """Grounding: does a draft's every citation, quote, number and URL come from the sources it was given?
 
-Codes, all `block` (DESIGN.md, `review-gate validate`):
+Codes, all `block` (docs/architecture.md, `review-gate validate`):
   unknown_source      a citation marker names no source
   unsupported_quote   a quoted passage is not in the sources its sentence cites (any source if none)
   unsupported_number  a number in a cited sentence is in none of the cited sources

@@ -1,6 +1,6 @@
 """Check an agent's proposal (its side effects and its claims) against what exists.
 
-`review-gate validate-actions` (DESIGN.md): every finding carries an RFC 6901 pointer into the
+`review-gate validate-actions` (docs/architecture.md): every finding carries an RFC 6901 pointer into the
 proposal at the offending value. Codes, all `block`:
 
   unrequested_action   a kind the task did not allow                       /actions/i/kind

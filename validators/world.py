@@ -1,6 +1,6 @@
 """What exists, for checking an agent's proposal against it: a CRM snapshot, a workspace, sources.
 
-Loaded from WORLD.json (DESIGN.md, `review-gate validate-actions`); paths inside it are relative to
+Loaded from WORLD.json (docs/architecture.md, `review-gate validate-actions`); paths inside it are relative to
 the file. Anything unreadable is an `InputError` with one line naming what and where.
 """
 

@@ -12,37 +12,24 @@ aiohttp nor Prefect, and touches no network.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from prefect_review_gate.gates.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from prefect_review_gate.gates.slack.app import ReviewApp, create_app
-    from prefect_review_gate.gates.slack.block import SlackReviewCredentials
-    from prefect_review_gate.gates.slack.channel import SlackChannel, configured_slack_channel
-    from prefect_review_gate.gates.slack.settings import SlackSettings
+    from prefect_review_gate.gates.slack.app import ReviewApp as ReviewApp, create_app as create_app
+    from prefect_review_gate.gates.slack.block import SlackReviewCredentials as SlackReviewCredentials
+    from prefect_review_gate.gates.slack.channel import (
+        SlackChannel as SlackChannel,
+        configured_slack_channel as configured_slack_channel,
+    )
+    from prefect_review_gate.gates.slack.settings import SlackSettings as SlackSettings
 
 _HOMES = {
-    "ReviewApp": "prefect_review_gate.gates.slack.app",
-    "SlackChannel": "prefect_review_gate.gates.slack.channel",
-    "SlackReviewCredentials": "prefect_review_gate.gates.slack.block",
-    "SlackSettings": "prefect_review_gate.gates.slack.settings",
-    "configured_slack_channel": "prefect_review_gate.gates.slack.channel",
-    "create_app": "prefect_review_gate.gates.slack.app",
+    "prefect_review_gate.gates.slack.app": ["ReviewApp", "create_app"],
+    "prefect_review_gate.gates.slack.block": ["SlackReviewCredentials"],
+    "prefect_review_gate.gates.slack.channel": ["SlackChannel", "configured_slack_channel"],
+    "prefect_review_gate.gates.slack.settings": ["SlackSettings"],
 }
 
-__all__ = [
-    "ReviewApp",
-    "SlackChannel",
-    "SlackReviewCredentials",
-    "SlackSettings",
-    "configured_slack_channel",
-    "create_app",
-]
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_HOMES[name]), name)
-    globals()[name] = value
-    return value
+__all__, __getattr__ = lazy_exports(__name__, _HOMES, globals())

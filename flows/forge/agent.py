@@ -1,10 +1,13 @@
-"""The proposal agent's request and the reading of its reply.
+"""FORGE's agent: the proposal request and the reading of its reply.
 
 One Messages API call. The sources go in as document blocks with citations enabled; the agent
 writes the proposal as text (the API attaches citations to text blocks only) and then answers
 through exactly one tool: `submit_proposal` (the proposal's name and title) or `report_blocker`.
 The tool call is the structured answer; the cited text before it is the draft. Tool input carries
 no citations, so the draft never goes through a tool: that would throw its citations away.
+
+The boundary rules and `report_blocker` are every agent's (`flows.common.boundaries`); only their
+wording for proposals is FORGE's.
 
 The draft is rendered as markdown with `[source-id]` markers placed where Claude's citations end,
 so the same text can be checked by `validate_draft` and published as it was reviewed.
@@ -19,14 +22,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from prefect_review_gate.flows.common.boundaries import BLOCKER_TOOL, Blocker, blocker_tool, boundary_rules
 from prefect_review_gate.validators.errors import ModelError
 from prefect_review_gate.validators.findings import Finding
 
 __all__ = [
-    "BLOCKER_TOOL",
     "BOUNDARIES",
     "SUBMIT_TOOL",
-    "Blocker",
     "Proposal",
     "ProposalMeta",
     "build_request",
@@ -35,19 +37,19 @@ __all__ = [
 ]
 
 SUBMIT_TOOL = "submit_proposal"
-BLOCKER_TOOL = "report_blocker"
 
-BOUNDARIES = """\
-Boundaries. These are rules, not advice:
-1. Do not create resources that were not requested: no extra documents, recipients, links, \
-accounts or follow-up tasks. Write one proposal and nothing else.
-2. Do not fabricate data to satisfy the task's conditions. Every fact, figure, quote and URL must \
-come from the supplied documents and carry its citation. If the documents do not hold a fact the \
-brief asks for, leave it out and say so; never estimate, round or invent it.
-3. If the task cannot be completed as specified (the documents do not support the brief, the brief \
-contradicts itself, something required is missing), call report_blocker with the reason and stop: \
-write no proposal text.
-"""
+BOUNDARIES = boundary_rules(
+    scope="Write one proposal and nothing else.",
+    grounding=(
+        "Every fact, figure, quote and URL must come from the supplied documents and carry its "
+        "citation. If the documents do not hold a fact the brief asks for, leave it out and say so; "
+        "never estimate, round or invent it."
+    ),
+    blocked_when=(
+        "the documents do not support the brief, the brief contradicts itself, something required is missing"
+    ),
+    on_block="write no proposal text",
+)
 
 SYSTEM = f"""\
 You are FORGE, an agent that writes client proposals from source documents. A person reviews \
@@ -73,35 +75,14 @@ class ProposalMeta(BaseModel):
     )
 
 
-class BlockerInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    reason: str = Field(min_length=1, description="Why the task cannot be done as specified.")
-    missing: list[str] = Field(default_factory=list, description="What would unblock it.")
-
-
 TOOLS: list[dict[str, Any]] = [
     {
         "name": SUBMIT_TOOL,
         "description": "Submit the proposal written in your reply text for human review.",
         "input_schema": ProposalMeta.model_json_schema(),
     },
-    {
-        "name": BLOCKER_TOOL,
-        "description": "Report that the task cannot be completed as specified, and stop.",
-        "input_schema": BlockerInput.model_json_schema(),
-    },
+    blocker_tool(),
 ]
-
-
-@dataclass(frozen=True)
-class Blocker:
-    reason: str
-    missing: tuple[str, ...] = ()
-
-    def describe(self) -> str:
-        needs = f" Needed: {'; '.join(self.missing)}." if self.missing else ""
-        return f"{self.reason}{needs}"
 
 
 @dataclass(frozen=True)
@@ -179,8 +160,7 @@ def read_reply(message: Mapping[str, Any], documents: Sequence[Mapping[str, Any]
     name, arguments = call.get("name"), call.get("input")
     try:
         if name == BLOCKER_TOOL:
-            blocker = BlockerInput.model_validate(arguments)
-            return Blocker(blocker.reason.strip(), tuple(m.strip() for m in blocker.missing if m.strip()))
+            return Blocker.from_tool_input(arguments)
         if name != SUBMIT_TOOL:
             raise ModelError(f"the model called an unknown tool {name!r}; nothing was sent for review")
         meta = ProposalMeta.model_validate(arguments)

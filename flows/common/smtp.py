@@ -1,7 +1,7 @@
-"""Where an approved proposal goes: a folder of markdown files (default) or e-mail through SMTP.
+"""The e-mail sink any agent may use: `email.send` (`SendEmail`, a generic kind) through SMTP.
 
-Each sink is an action kind whose destination is part of the action, so reviewers see where the
-proposal will go before they approve, and an executor that `commit` runs exactly once.
+An agent's flow adds `send_email_smtp` to its own `Executors`; the recipients are part of the
+action, so reviewers see where the message goes before they approve.
 
 SMTP settings come from the environment:
 
@@ -17,60 +17,13 @@ import os
 import smtplib
 from collections.abc import Mapping
 from email.message import EmailMessage
-from pathlib import Path
-from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from prefect_review_gate.gates.actions import Action, ActionSummary, SendEmail, SummaryField
-from prefect_review_gate.gates.executors import Executors
+from prefect_review_gate.gates.actions import SendEmail
 from prefect_review_gate.validators.errors import DeliveryFailed, InputError
 
-__all__ = ["PublishProposalFile", "SmtpSettings", "publish_file", "send_email_smtp", "sink_executors"]
-
-
-class PublishProposalFile(Action):
-    """Write the proposal as `<folder>/<name>.md`."""
-
-    kind: Literal["proposal.publish_file"] = "proposal.publish_file"
-    title: ClassVar[str] = "Publish a client proposal to a folder"
-    client: str = Field(description="Who the proposal is for.")
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,79}$", description="File name without .md.")
-    folder: str = Field(min_length=1, description="The folder proposals are published to.")
-    body: str = Field(description="The proposal in markdown, as reviewed.")
-
-    @property
-    def path(self) -> Path:
-        return Path(self.folder) / f"{self.name}.md"
-
-    def summary(self) -> ActionSummary:
-        return ActionSummary(
-            headline=self.title,
-            destination=SummaryField(label="", value=str(self.path), literal=True),
-            fields=(SummaryField(label="for", value=self.client),),
-            excerpt=SummaryField(label="proposal", value=self.body),
-        )
-
-
-def publish_file(action: PublishProposalFile, idempotency_key: str) -> dict[str, str]:
-    """Write the file atomically. An existing file with other content is never overwritten."""
-    target = action.path
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists():
-            if target.read_text(encoding="utf-8") == action.body:
-                return {"path": str(target), "note": "already published with this content"}
-            raise DeliveryFailed(
-                f"{target} already exists with other content; move it away or choose another name"
-            )
-        partial = target.with_name(
-            f".{target.name}.{hashlib.sha256(idempotency_key.encode()).hexdigest()[:8]}"
-        )
-        partial.write_text(action.body, encoding="utf-8")
-        os.replace(partial, target)
-    except OSError as exc:
-        raise DeliveryFailed(f"could not write {target}: {exc.strerror}") from None
-    return {"path": str(target)}
+__all__ = ["SmtpSettings", "send_email_smtp"]
 
 
 class SmtpSettings(BaseModel):
@@ -134,8 +87,3 @@ def send_email_smtp(action: SendEmail, idempotency_key: str) -> dict[str, str]:
     if refused:
         raise DeliveryFailed(f"SMTP refused recipients: {', '.join(sorted(refused))}")
     return {"message_id": str(message["Message-ID"]), "to": ", ".join(action.to)}
-
-
-def sink_executors() -> Executors:
-    """The sinks' executors, for `commit`: a new registry each call, so no caller changes another's."""
-    return Executors({"proposal.publish_file": publish_file, "email.send": send_email_smtp})

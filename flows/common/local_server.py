@@ -76,6 +76,10 @@ class LocalPrefectServer:
         self.home.mkdir(parents=True, exist_ok=True)
         env = prefect_env(self.home, base=os.environ)
         env.pop("PREFECT_API_URL", None)
+        # The UI asks /ui-settings where its API is, and the server answers from these two settings,
+        # not from --port: without them the UI calls 127.0.0.1:4200, another server or nothing.
+        env["PREFECT_SERVER_API_HOST"] = "127.0.0.1"
+        env["PREFECT_SERVER_API_PORT"] = str(self.port)
         command = [
             sys.executable, "-m", "prefect", "server", "start",
             "--host", "127.0.0.1", "--port", str(self.port), "--no-services",

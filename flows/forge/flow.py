@@ -10,29 +10,27 @@
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-import json
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal, cast, get_args
+from typing import Any, Literal
 
 from prefect import flow, task
 from prefect.artifacts import acreate_markdown_artifact
-from prefect.client.schemas.objects import State
-from prefect.context import TaskRunContext
-from prefect.logging import get_run_logger
-from prefect.states import Cancelled
 from pydantic import ValidationError
 
-from prefect_review_gate.flows.agent import Blocker, Proposal, build_request, document_blocks, read_reply
-from prefect_review_gate.flows.claude import ClaudeClient, Usage
-from prefect_review_gate.flows.sinks import PublishProposalFile, SmtpSettings, sink_executors
+from prefect_review_gate.flows.common.blocked import stop_blocked
+from prefect_review_gate.flows.common.boundaries import Blocker
+from prefect_review_gate.flows.common.channels import review_channels
+from prefect_review_gate.flows.common.claude_task import claude_task
+from prefect_review_gate.flows.common.run_cache import run_scoped_key
+from prefect_review_gate.flows.common.smtp import SmtpSettings
+from prefect_review_gate.flows.forge.actions import ForgeAction, PublishProposalFile
+from prefect_review_gate.flows.forge.agent import Proposal, build_request, document_blocks, read_reply
+from prefect_review_gate.flows.forge.executors import agent_executors
 from prefect_review_gate.gates import (
     Action,
     OnBlocking,
-    ReviewChannel,
     ReviewPolicy,
     SendEmail,
     commit,
@@ -40,28 +38,18 @@ from prefect_review_gate.gates import (
     request_review,
 )
 from prefect_review_gate.validators.claude_citations import validate_claude_citations
-from prefect_review_gate.validators.errors import AgentBlocked, InputError, ReviewClosed, SourceError
+from prefect_review_gate.validators.errors import InputError, ReviewClosed, SourceError
 from prefect_review_gate.validators.findings import Finding, Severity
 from prefect_review_gate.validators.grounding import validate_draft
 from prefect_review_gate.validators.sources import SourceLibrary, read_text_file
 
-__all__ = ["ACTION_KINDS", "REQUESTER", "blocked_state", "load_sources", "proposal_flow"]
+__all__ = ["REQUESTER", "check_proposal", "load_sources", "proposal_flow"]
 
-REQUESTER = "agent:forge"
+AGENT = "forge"
+REQUESTER = f"agent:{AGENT}"
 Sink = Literal["folder", "email"]
-ProposalAction = PublishProposalFile | SendEmail
-# What FORGE may ask to commit, from the one type its publishing step returns (mypy holds the two
-# together); a test checks each has a summary and an executor.
-ACTION_KINDS: tuple[type[Action], ...] = get_args(ProposalAction)
 
-
-def blocked_state(blocked: AgentBlocked) -> State[Any]:
-    """The run's final state when the agent reports a blocker: Cancelled, named `Blocked`.
-
-    Cancelled like Rejected and Expired: the run did what it should (it stopped and said why), and
-    flow retries must not ask the agent again.
-    """
-    return Cancelled(name=blocked.state_name, message=f"The agent reported a blocker: {blocked.reason}")
+ask_claude = claude_task(AGENT, description="Tokens and cost of the proposal agent's call")
 
 
 def load_sources(sources: str | Sequence[str]) -> dict[str, str]:
@@ -87,30 +75,7 @@ def load_sources(sources: str | Sequence[str]) -> dict[str, str]:
     return texts
 
 
-def _run_scoped_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
-    # Scoped to the flow run: a re-run after a suspend finds it, tomorrow's scheduled run does not.
-    digest = hashlib.sha256(json.dumps(parameters, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    return f"forge-{context.task.name}-{context.task_run.flow_run_id}-{digest}"
-
-
-@task(name="ask-claude", persist_result=True, cache_key_fn=_run_scoped_key)
-async def ask_claude(request: dict[str, Any]) -> dict[str, Any]:
-    """One Messages API call; records its token usage and cost as an artifact. Returns the reply JSON."""
-    claude = await ClaudeClient.from_settings()
-    message = await claude.create(**request)
-    usage = Usage.of(message)
-    await acreate_markdown_artifact(
-        markdown=f"## Claude usage\n\n{usage.markdown()}",
-        key="forge-claude-usage",
-        description="Tokens and cost of the proposal agent's call",
-    )
-    get_run_logger().info(
-        "Claude (%s): %d input, %d output tokens", usage.model, usage.input_tokens, usage.output_tokens
-    )
-    return message.model_dump(mode="json")
-
-
-@task(name="record-draft", persist_result=True, cache_key_fn=_run_scoped_key)
+@task(name="record-draft", persist_result=True, cache_key_fn=run_scoped_key(AGENT))
 async def record_draft(title: str, draft: str, findings: list[dict[str, Any]]) -> None:
     """The draft and its findings, as a reviewer reads them, on the run."""
     lines = [f"# {title}", "", "## Findings", ""]
@@ -125,7 +90,7 @@ async def record_draft(title: str, draft: str, findings: list[dict[str, Any]]) -
             lines.append(f"  - sources say: {' '.join(finding.evidence.split())[:300]}")
     lines += ["", "## Draft", "", draft]
     await acreate_markdown_artifact(
-        markdown="\n".join(lines), key="forge-proposal-draft", description="The proposal under review"
+        markdown="\n".join(lines), key=f"{AGENT}-proposal-draft", description="The proposal under review"
     )
 
 
@@ -139,20 +104,9 @@ def check_proposal(
     return sorted([*cited, *drafted], key=lambda f: (f.start or 0, f.end or 0, f.code))
 
 
-def _channels() -> list[ReviewChannel]:
-    """Slack when it is configured (and installed); the Prefect UI and the CLI need no channel."""
-    try:
-        slack = importlib.import_module("prefect_review_gate.gates.slack")
-        configured = slack.configured_slack_channel
-    except (ImportError, AttributeError):
-        return []
-    channel = configured()
-    return [] if channel is None else [cast(ReviewChannel, channel)]
-
-
 def _publish_action(
     proposal: Proposal, client: str, sink: Sink, publish_dir: str, email_to: Sequence[str]
-) -> ProposalAction:
+) -> ForgeAction:
     if sink == "email":
         if not email_to:
             raise InputError("sink 'email' needs email_to: the addresses the proposal is sent to")
@@ -203,14 +157,11 @@ async def proposal_flow(
     message = await ask_claude(build_request(brief, client, documents))
     answer = read_reply(message, documents)
     if isinstance(answer, Blocker):
-        blocked = AgentBlocked(answer.describe())
-        get_run_logger().warning("The agent reported a blocker; nothing is sent for review: %s", blocked)
-        await acreate_markdown_artifact(
-            markdown=f"## The agent stopped\n\n{answer.describe()}\n\nNothing was sent for review.",
-            key="forge-blocker",
+        return await stop_blocked(
+            answer,
+            artifact_key=f"{AGENT}-blocker",
             description="Why the proposal agent did not write a proposal",
         )
-        return blocked_state(blocked)
     findings = check_proposal(answer, message, texts)
     await record_draft(answer.meta.title, answer.draft, [f.model_dump(mode="json") for f in findings])
     action = _publish_action(answer, client, sink, publish_dir, email_to or [])
@@ -234,10 +185,10 @@ async def proposal_flow(
         findings=findings,
         requester=REQUESTER,
         revalidate=revalidate,
-        channels=_channels(),
+        channels=review_channels(),
     )
     try:
-        report = await commit(verdict, executors=sink_executors())
+        report = await commit(verdict, executors=agent_executors())
     except ReviewClosed as closed:
         return outcome_state(closed)
     return report.model_dump(mode="json")

@@ -1,0 +1,12 @@
+"""What every agent flow shares, so that FORGE, CLOSER and RENDER each keep only their own.
+
+- `boundaries`: the three boundary rules for a system prompt, the `report_blocker` tool, `Blocker`.
+- `blocked`: how a run ends when its agent reports a blocker (`Blocked`, with an artifact).
+- `claude`: the Claude client on the official SDK: settings, key, retries, errors, usage and cost.
+- `claude_task`: the Claude call as a Prefect task, persisted for the run, with a usage artifact.
+- `run_cache`: task results scoped to one flow run, for work before a suspend.
+- `channels`: where reviews are announced (Slack when configured).
+- `smtp`: the e-mail sink, the executor of the generic `email.send`.
+- `offline_model`: a local Messages API fake replaying recorded replies (offline demos, tests).
+- `local_server`: a temporary `prefect server start` on loopback (demos, deployment tests).
+"""

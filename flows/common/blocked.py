@@ -1,0 +1,44 @@
+"""How an agent flow ends when its agent reports a blocker: `Blocked`, with the reason on the run.
+
+`AgentBlocked` (the error tree's name for this outcome) gives the state's name; this module gives
+every agent the same log line, artifact and final state, so a `Blocked` run reads alike in each.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect.artifacts import acreate_markdown_artifact
+from prefect.client.schemas.objects import State
+from prefect.logging import get_run_logger
+from prefect.states import Cancelled
+
+from prefect_review_gate.flows.common.boundaries import Blocker
+from prefect_review_gate.validators.errors import AgentBlocked
+
+__all__ = ["blocked_state", "stop_blocked"]
+
+
+def blocked_state(blocked: AgentBlocked) -> State[Any]:
+    """The run's final state when the agent reports a blocker: Cancelled, named `Blocked`.
+
+    Cancelled like Rejected and Expired: the run did what it should (it stopped and said why), and
+    flow retries must not ask the agent again.
+    """
+    return Cancelled(name=blocked.state_name, message=f"The agent reported a blocker: {blocked.reason}")
+
+
+async def stop_blocked(blocker: Blocker, *, artifact_key: str, description: str) -> State[Any]:
+    """Log the blocker, record it as an artifact on the run, and return the `Blocked` state.
+
+    Call it from the flow body (it needs a run context) and return what it returns; nothing is sent
+    for review.
+    """
+    blocked = AgentBlocked(blocker.describe())
+    get_run_logger().warning("The agent reported a blocker; nothing is sent for review: %s", blocked)
+    await acreate_markdown_artifact(
+        markdown=f"## The agent stopped\n\n{blocker.describe()}\n\nNothing was sent for review.",
+        key=artifact_key,
+        description=description,
+    )
+    return blocked_state(blocked)
