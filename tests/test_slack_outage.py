@@ -27,7 +27,8 @@ from slack_fake import SlackFake
 from slack_helpers import block_action, buttons, post_interaction, running_server, slack_env, view_submission
 
 from prefect_review_gate.gates.request import ReviewRecord
-from prefect_review_gate.gates.review_api import ApiTarget, list_pending, parse_record
+from prefect_review_gate.gates.review_api import ApiTarget, list_pending
+from prefect_review_gate.gates.store import parse_record
 
 pytestmark = pytest.mark.anyio
 

@@ -337,9 +337,7 @@ async def test_a_lookup_that_fails_or_finds_posting_unfinished_never_posts_again
             await channel.update(review)
 
         # Posting began (the marker is saved first) but where the messages went was never saved.
-        await save_posted(
-            PostedReview(review_id="lookup000001", flow_run_id=review.request.flow_run_id, complete=False)
-        )
+        await save_posted(PostedReview(review_id="lookup000001", complete=False))
         with pytest.raises(DeliveryFailed, match="neither updated nor posted again"):
             await channel.update(review)
         assert len(fake.calls_to("chat.postMessage")) == 1 and fake.calls_to("chat.update") == []

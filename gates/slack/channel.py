@@ -117,9 +117,7 @@ class SlackChannel:
     async def notify(self, record: ReviewRecord) -> None:
         request = record.request
         targets = await self._targets(record)
-        posting = PostedReview(
-            review_id=request.id, round=request.round, flow_run_id=request.flow_run_id, complete=False
-        )
+        posting = PostedReview(review_id=request.id, round=request.round, complete=False)
         # Saved before the first post: should the locations be lost after it, `update` knows the
         # messages may exist and never posts them a second time.
         await self._remember(posting)

@@ -14,15 +14,15 @@ that it came from the review's own message, then resumes the run with the signed
 Exactly once: before a resume leaves, the entry is marked `sending`. An entry found `sending`
 again (the server died between the resume and marking it delivered, or the resume timed out
 after Prefect stored it) is first looked for on the run itself, among its write-once decision
-inputs, signed by this server for this person and content; found, it is delivered without a
-second resume. And were it sent twice anyway, the gate's rule counts one vote per person.
+inputs (`store.stored_decision`), signed by this server for this person and content; found, it
+is delivered without a second resume. And were it sent twice anyway, the gate's rule counts one
+vote per person.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import httpx
-from prefect.client.orchestration import get_client
 
 from prefect_review_gate.gates import review_api, reviews
 from prefect_review_gate.gates.decision import Outcome
@@ -39,6 +38,7 @@ from prefect_review_gate.gates.slack.interactions import Click, Interactions, no
 from prefect_review_gate.gates.slack.outbox import EntryState, NewEntry, Outbox, QueuedDecision
 from prefect_review_gate.gates.slack.render import slack_escape
 from prefect_review_gate.gates.slack.signing import ButtonAction, verify_button
+from prefect_review_gate.gates.store_client import open_store
 from prefect_review_gate.gates.votes import DecisionFields
 from prefect_review_gate.validators.errors import (
     DeliveryFailed,
@@ -53,6 +53,7 @@ _LOG = logging.getLogger("prefect_review_gate.slack")
 _FINAL_RUN_STATES = frozenset({"COMPLETED", "FAILED", "CANCELLED", "CRASHED"})
 _FIRST_BACKOFF_SECONDS = 0.25
 _IDLE_SECONDS = 5.0  # how often the queue is looked at with nothing due (a safety net for missed kicks)
+_MAX_DECISIONS = 1000  # a bound on reading a run's decision log, far above any real review's
 
 
 def prefect_unreachable(exc: BaseException) -> bool:
@@ -307,23 +308,17 @@ class Deliveries:
         if any(v.reviewer == person and v.content_hash == entry.content_hash for v in record.votes):
             return True
         review_id = record.request.id
-        async with get_client() as client:
-            # The gate's wait keys are `<review id>-<n>` (waiting.py); Prefect stores the answer to a
-            # pause under `paused-<key>-response`, to a suspend under `suspended-<key>-response`.
-            for prefix in (f"paused-{review_id}-", f"suspended-{review_id}-"):
-                stored = await client.filter_flow_run_input(
-                    flow_run_id=record.request.flow_run_id, key_prefix=prefix, limit=200, exclude_keys=set()
-                )
-                for item in stored:
-                    if item.key.endswith("-response") and self._is_ours(item.value, review_id, person, entry):
-                        return True
+        async with open_store() as store:
+            # The run's decision inputs are its write-once log, in order; the first gap is its end.
+            for sequence in range(_MAX_DECISIONS):
+                stored = await store.stored_decision(record.request.flow_run_id, review_id, sequence)
+                if stored is None:
+                    return False
+                if stored.decision is not None and self._is_ours(stored.decision, review_id, person, entry):
+                    return True
         return False
 
-    def _is_ours(self, value: str, review_id: str, person: str, entry: QueuedDecision) -> bool:
-        try:
-            decision = DecisionFields.model_validate(json.loads(value))
-        except ValueError:
-            return False
+    def _is_ours(self, decision: DecisionFields, review_id: str, person: str, entry: QueuedDecision) -> bool:
         return (
             decision.reviewer == person
             and decision.content_hash == entry.content_hash
