@@ -8,6 +8,8 @@
         slack.down = True                            # every call answers 503 (server errors)
         slack.rate_limited = 2                       # the next 2 calls answer 429, Retry-After: 0
         slack.group_members["S1"] = ["U1", "U2"]     # usergroups.users.list
+        slack.not_in_channels.add("C9")              # chat.postEphemeral there: not_in_channel
+        slack.response_url("click-1")                # a response_url; its posts are calls to "response_url"
         await slack.deliver(payload)                 # Socket Mode: an envelope to the connected app,
                                                      # returns the app's ack (after apps.connections.open)
 
@@ -72,6 +74,7 @@ class SlackFake:
         self.down = False
         self.rate_limited = 0
         self.group_members: dict[str, list[str]] = {}
+        self.not_in_channels: set[str] = set()
         self._lock = threading.Lock()
         self._calls: list[SlackCall] = []
         self._messages: dict[tuple[str, str], dict[str, Any]] = {}
@@ -123,6 +126,10 @@ class SlackFake:
         if self._server is None:
             raise RuntimeError("SlackFake is not started")
         return f"http://127.0.0.1:{self._server.server_address[1]}/api/"
+
+    def response_url(self, name: str) -> str:
+        """A `response_url` as Slack puts in a button payload; what is posted to it is recorded."""
+        return self.url.removesuffix("api/") + f"response/{name}"
 
     # What happened
 
@@ -178,6 +185,9 @@ class SlackFake:
             if isinstance(params.get(key), str):
                 params[key] = json.loads(params[key])
         params.pop("token", None)
+        if parts.path.startswith("/response/"):
+            self._respond(request, parts.path.removeprefix("/response/"), params)
+            return
         with self._lock:
             if self.down:
                 status, document, headers = 503, {"ok": False, "error": "service_unavailable"}, {}
@@ -199,6 +209,18 @@ class SlackFake:
         request.send_header("Content-Length", str(len(data)))
         for name, value in headers.items():
             request.send_header(name, value)
+        request.end_headers()
+        request.wfile.write(data)
+
+    def _respond(self, request: BaseHTTPRequestHandler, hook: str, params: dict[str, Any]) -> None:
+        # Slack's response_url takes a JSON message, needs no token, and answers a plain "ok".
+        with self._lock:
+            status = 503 if self.down else 200
+            self._calls.append(SlackCall("response_url", {**params, "hook": hook}, status))
+        data = b"ok" if status == 200 else b"service_unavailable"
+        request.send_response(status)
+        request.send_header("Content-Type", "text/plain")
+        request.send_header("Content-Length", str(len(data)))
         request.end_headers()
         request.wfile.write(data)
 
@@ -266,6 +288,8 @@ class SlackFake:
             self._messages[key] = {**self._messages[key], **params}
             return {"ok": True, "channel": key[0], "ts": key[1]}
         if method == "chat.postEphemeral":
+            if str(params.get("channel")) in self.not_in_channels:
+                return {"ok": False, "error": "not_in_channel"}
             return {"ok": True, "message_ts": self._next_ts()}
         if method == "conversations.open":
             return {"ok": True, "channel": {"id": f"D{params.get('users')}"}}

@@ -87,7 +87,9 @@ class Server:
 def running_server(api: str, env: dict[str, str], folder: Path, *args: str) -> Iterator[Server]:
     """`review-gate serve --port 0 ARGS` in a new process, once it listens."""
     stderr = folder / "serve.stderr"
-    full_env = {**os.environ, **env, "PREFECT_API_URL": api}
+    # Each server its own decision queue, as two servers may not share one.
+    full_env = {"REVIEW_GATE_SLACK_QUEUE": str(folder / "slack-decisions.sqlite")}
+    full_env |= {**os.environ, **env, "PREFECT_API_URL": api}
     command = [sys.executable, "-m", "prefect_review_gate.gates.cli", "serve", "--port", "0", *args]
     with stderr.open("wb") as err:
         process = subprocess.Popen(command, env=full_env, stdout=subprocess.PIPE, stderr=err)
@@ -124,19 +126,30 @@ def buttons(message: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def block_action(
-    user: str, message: dict[str, Any], action_id: str, value: str | None = None, trigger: str = "trigger-1"
+    user: str,
+    message: dict[str, Any],
+    action_id: str,
+    value: str | None = None,
+    trigger: str = "trigger-1",
+    *,
+    channel: str | None = None,
+    response_url: str = "http://127.0.0.1:9/unused",
 ) -> dict[str, Any]:
-    """A `block_actions` payload as Slack sends it when `user` clicks a button of `message`."""
+    """A `block_actions` payload as Slack sends it when `user` clicks a button of `message`.
+
+    `channel` says where the click happened when not in the message's own channel (a copy of it).
+    """
     button = buttons(message).get(action_id, {})
+    where = channel or message["channel"]
     return {
         "type": "block_actions",
         "team": {"id": "T1", "domain": "example"},
         "user": {"id": user, "team_id": "T1"},
         "api_app_id": "A1",
-        "container": {"type": "message", "channel_id": message["channel"], "message_ts": message["ts"]},
-        "channel": {"id": message["channel"]},
+        "container": {"type": "message", "channel_id": where, "message_ts": message["ts"]},
+        "channel": {"id": where},
         "trigger_id": trigger,
-        "response_url": "http://127.0.0.1:9/unused",
+        "response_url": response_url,
         "actions": [
             {
                 "type": "button",

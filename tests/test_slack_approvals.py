@@ -420,3 +420,139 @@ async def test_socket_mode_shares_the_listeners(
         final = await message_for(fake, review_id, lambda m: not buttons(m))
         assert "*Approved*" in shown(final)
         assert fake.app_token not in socket_server.stderr()
+
+
+def replies_about(fake: SlackFake, user: str, review_id: str) -> list[str]:
+    return [
+        c.params["text"]
+        for c in fake.calls_to("chat.postEphemeral")
+        if c.status == 200 and c.params.get("user") == user and f"`{review_id}`" in c.params["text"]
+    ]
+
+
+async def until(probe: Callable[[], bool], what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not probe():
+        assert time.monotonic() < deadline, what
+        await asyncio.sleep(0.05)
+
+
+async def test_ten_concurrent_copies_of_one_click_are_sent_once(
+    prefect_api: str, server: Server, fake: SlackFake, http: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    policy = {
+        "reviewers": ["slack:UALICE", "slack:UBOB"],
+        "approvals_required": 2,
+        "slack_channel": "CREVIEWS",
+    }
+    run = start(tmp_path, "slack-copies", policy)
+    review_id = (await wait_until_waiting("slack-copies")).record.request.id
+    message = await message_for(fake, review_id)
+    body, headers = signed_interaction(SECRET, block_action("UALICE", message, APPROVE))
+
+    answers = await asyncio.gather(*(http.post(server.url, content=body, headers=headers) for _ in range(10)))
+    assert [a.status_code for a in answers] == [200] * 10
+    await until(lambda: len(replies_about(fake, "UALICE", review_id)) >= 10, "not every copy was answered")
+    told_ = replies_about(fake, "UALICE", review_id)
+    assert len([t for t in told_ if "was sent" in t]) == 1, told_
+    status = await wait_until_waiting("slack-copies", approvals=1)
+    # One decision reached the run: the others were stopped at the server's queue, not at the gate.
+    assert status.record.decisions_seen == 1 and [v.reviewer for v in status.record.votes] == ["slack:UALICE"]
+
+    assert (
+        await post_interaction(http, server.url, block_action("UBOB", message, APPROVE))
+    ).status_code == 200
+    assert (await run.final_state()).is_completed()
+    assert run.written() == ["slack-copies"]
+
+
+async def test_a_signed_button_clicked_outside_the_reviews_own_message_decides_nothing(
+    prefect_api: str, server: Server, fake: SlackFake, http: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    run = start(tmp_path, "slack-copied", {"reviewers": ["slack:UALICE"], "slack_channel": "CREVIEWS"})
+    review_id = (await wait_until_waiting("slack-copied")).record.request.id
+    message = await message_for(fake, review_id)
+
+    elsewhere = block_action("UALICE", message, APPROVE, channel="COTHER")
+    other_message = block_action("UALICE", {**message, "ts": "1700000000.999999"}, APPROVE)
+    for click in (elsewhere, other_message):
+        assert (await post_interaction(http, server.url, click)).status_code == 200
+        await until(
+            lambda: any("not on review" in t for t in replies_about(fake, "UALICE", review_id)),
+            "the copied button's click was not refused",
+        )
+        status = await get_review_status(review_id)
+        assert status.waiting and status.record.votes == [] and status.record.decisions_seen == 0
+        fake.clear()
+
+    # Refused for a reason of its own, the click does not stand in the way of the genuine one.
+    assert (
+        await post_interaction(http, server.url, block_action("UALICE", message, APPROVE))
+    ).status_code == 200
+    assert (await run.final_state()).is_completed()
+    assert run.written() == ["slack-copied"]
+
+
+async def test_replies_go_through_response_url_where_the_bot_is_not_in_the_channel(
+    prefect_api: str, server: Server, fake: SlackFake, http: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    fake.not_in_channels.add("CSHARED")
+    run = start(tmp_path, "slack-hook", {"reviewers": ["slack:UALICE"], "slack_channel": "CSHARED"})
+    review_id = (await wait_until_waiting("slack-hook")).record.request.id
+    message = await message_for(fake, review_id)
+
+    click = block_action("UALICE", message, APPROVE, response_url=fake.response_url("alice-hook"))
+    assert (await post_interaction(http, server.url, click)).status_code == 200
+    reply = await fake.wait_for(
+        "response_url", lambda c: c.params["hook"] == "alice-hook" and "was sent" in c.params["text"]
+    )
+    assert reply.params["response_type"] == "ephemeral" and reply.params["replace_original"] is False
+    # Tried first, refused by Slack, then the response_url: one reply, where the clicker is.
+    assert [c for c in fake.calls_to("chat.postEphemeral") if c.params.get("channel") == "CSHARED"]
+    assert (await run.final_state()).is_completed()
+
+
+async def test_a_timestamp_that_is_no_number_is_a_bad_request(
+    server: Server, http: httpx.AsyncClient
+) -> None:
+    body, headers = signed_interaction(SECRET, {"type": "block_actions"})
+    for stamp in ("soon", "12.5", "-1", ""):
+        response = await http.post(
+            server.url, content=body, headers={**headers, "X-Slack-Request-Timestamp": stamp}
+        )
+        assert response.status_code == 400, stamp
+    assert "Traceback" not in server.stderr()
+
+
+async def test_a_500_member_group_gets_one_dm_each_and_every_one_is_updated_in_place(
+    prefect_api: str, server: Server, fake: SlackFake, http: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    members = [f"UM{i:04d}" for i in range(500)]
+    fake.group_members["SBIG"] = members
+    run = start(tmp_path, "slack-big", {"reviewers": ["slack-group:SBIG"], "timeout": 600})
+    review_id = (await wait_until_waiting("slack-big", timeout=120)).record.request.id
+    dms = {f"D{m}" for m in members}
+
+    def posted() -> list[SlackCall]:
+        return [c for c in fake.calls_to("chat.postMessage") if c.params.get("channel") in dms]
+
+    await until(lambda: len({c.params["channel"] for c in posted()}) == 500, "not every member got a DM", 120)
+    first = [m for m in fake.messages() if m["channel"] in dms and f"Review {review_id}:" in m["text"]]
+    assert len(first) == 500 and all(set(buttons(m)) == {APPROVE, REJECT} for m in first)
+
+    # A member decides in their own DM; then every DM shows the outcome, rewritten where it is.
+    mine = next(m for m in first if m["channel"] == "DUM0042")
+    assert (
+        await post_interaction(http, server.url, block_action("UM0042", mine, APPROVE))
+    ).status_code == 200
+    assert (await run.final_state(timeout=180)).is_completed()
+    await until(
+        lambda: all(not buttons(fake.message(m["channel"], m["ts"])) for m in first),
+        "some DMs kept buttons",
+        120,
+    )
+    for m in first:
+        assert "*Approved*" in shown(fake.message(m["channel"], m["ts"]))
+    assert len(posted()) == 500  # nothing posted twice
+    updated = {(c.params["channel"], c.params["ts"]) for c in fake.calls_to("chat.update") if c.status == 200}
+    assert {(m["channel"], m["ts"]) for m in first} <= updated

@@ -4,6 +4,7 @@ group lookups and DMs against the Slack fake, and a cheap import."""
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -138,6 +139,19 @@ def test_closed_reviews_show_the_outcome_and_no_buttons() -> None:
     blocks = review_blocks(closed, signing_secret=SECRET)
     assert not [b for b in blocks if b["type"] == "actions"]
     assert "*Rejected*" in json.dumps(blocks)
+
+
+def test_each_version_of_the_buttons_has_its_own_block_id() -> None:
+    first = record([{"kind": "git.push", "branch": "main"}])
+    edited = first.model_copy(
+        update={"request": first.request.model_copy(update={"round": 1, "content_hash": "1" * 64})}
+    )
+    ids = [
+        next(b["block_id"] for b in review_blocks(r, signing_secret=SECRET) if b["type"] == "actions")
+        for r in (first, edited)
+    ]
+    assert ids[0] != ids[1] and all(i.startswith("review_gate_abc123def456_") for i in ids)
+    assert all(len(i) <= 255 for i in ids)  # Slack's limit for a block_id
 
 
 def test_button_tokens_bind_review_content_and_action() -> None:
@@ -297,3 +311,34 @@ async def test_withdraw_takes_the_ask_back_and_forgets_the_message(prefect_api: 
         message = fake.message(posted["channel"], posted["ts"])
         assert "withdrawn" in message["text"] and not [b for b in message["blocks"] if b["type"] == "actions"]
         assert await load_posted("withdraw0001") is None
+
+
+@pytest.mark.anyio
+async def test_a_lookup_that_fails_or_finds_posting_unfinished_never_posts_again(prefect_api: str) -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from prefect_review_gate.gates.slack.locations import PostedReview, save_posted
+
+    with SlackFake() as fake:
+        channel = SlackChannel(
+            web_client(fake.token, fake.url, retries=0), signing_secret=SECRET, channel="C1"
+        )
+        review = record([{"kind": "git.push", "branch": "main"}])
+        review = review.model_copy(
+            update={"request": review.request.model_copy(update={"id": "lookup000001"})}
+        )
+        await channel.notify(review)
+        assert len(fake.calls_to("chat.postMessage")) == 1
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            closed = sock.getsockname()[1]
+        unreachable = temporary_settings({PREFECT_API_URL: f"http://127.0.0.1:{closed}/api"})
+        with unreachable, pytest.raises(DeliveryFailed, match="could not read where the Slack message is"):
+            await channel.update(review)
+
+        # Posting began (the marker is saved first) but where the messages went was never saved.
+        await save_posted(PostedReview(review_id="lookup000001", complete=False))
+        with pytest.raises(DeliveryFailed, match="neither updated nor posted again"):
+            await channel.update(review)
+        assert len(fake.calls_to("chat.postMessage")) == 1 and fake.calls_to("chat.update") == []

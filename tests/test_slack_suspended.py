@@ -3,8 +3,8 @@
 The Slack-gated flow (`slack_helpers.slack_gated_write`) is served as a deployment from its own
 process, with the Slack settings pointing at a `SlackFake` in this test. From a deployment the gate
 suspends the run: the process that posted the message exits, and after the decision the flow body
-re-runs from the top in a new process with a new `SlackChannel`. Only the Prefect Variable
-`review-gate-slack-<review id>` tells that channel where the message is.
+re-runs from the top in a new process with a new `SlackChannel`. Only the Prefect artifact
+`review-gate-<review id>-slack` tells that channel where the message is.
 """
 
 from __future__ import annotations
@@ -22,14 +22,13 @@ import pytest
 from gate_helpers import serving_deployments, wait_until_waiting
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import FlowRun
-from prefect.variables import Variable
 from slack_fake import SlackFake
 from slack_helpers import buttons, slack_env
 
 from prefect_review_gate.gates import Outcome
 from prefect_review_gate.gates.request import ReviewStatus
 from prefect_review_gate.gates.reviews import decide, get_review
-from prefect_review_gate.gates.slack.locations import variable_name
+from prefect_review_gate.gates.slack.locations import MessageLocation, load_posted
 
 pytestmark = pytest.mark.anyio
 
@@ -107,8 +106,8 @@ async def test_the_re_run_after_a_suspend_updates_the_message_it_posted(
     assert set(buttons(message)) == {"review_gate_approve", "review_gate_reject"}
     assert f"Review {review_id}:" in message["text"]
     where = {"channel": message["channel"], "ts": message["ts"]}
-    stored = await Variable.aget(variable_name(review_id))
-    assert isinstance(stored, dict) and stored["messages"] == [where], stored
+    stored = await load_posted(review_id)
+    assert stored is not None and stored.complete and stored.messages == [MessageLocation(**where)], stored
     assert slack.calls_to("chat.update") == [] and out.exists() is False
 
     await decide(review_id, Outcome.APPROVED, "alice")
@@ -117,7 +116,7 @@ async def test_the_re_run_after_a_suspend_updates_the_message_it_posted(
     assert finished.state is not None and finished.state.is_completed(), finished.state
     assert out.read_text(encoding="utf-8").splitlines() == [line]  # the side effect, once
     assert (await get_review(review_id)).status is ReviewStatus.APPROVED
-    # The re-run, in a new process, found the message through the Variable and rewrote it.
+    # The re-run, in a new process, found the message through the artifact and rewrote it.
     assert len(slack.calls_to("chat.postMessage")) == 1
     updates = slack.calls_to("chat.update")
     assert updates and all(u.status == 200 for u in updates), updates

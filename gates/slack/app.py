@@ -2,8 +2,10 @@
 
 Bolt verifies every request with the signing secret (stale timestamps refused) before any listener
 runs. A global middleware then checks the gate's own button token and answers 400 to a payload
-whose button or modal the gate did not sign: nothing is resumed. Listeners ack first (Slack's
-3 seconds) and hand the Prefect and Slack work to a task that runs after the ack; with that,
+whose button or modal the gate did not sign: nothing is resumed. A click that decides is written
+to the server's `outbox` before the ack (so an acknowledged click is never lost), and delivered
+after it (`delivery`). Other listeners ack first (Slack's 3 seconds) and hand the Prefect and
+Slack work to a task that runs after the ack; with that,
 `process_before_response=True` returns the ack as soon as the listener returns, instead of
 Bolt polling every 10 ms for it (which, under a burst of clicks, cost more than the acks).
 A custom `authorize` hands Bolt the bot token, so Bolt never calls `auth.test`. Bolt's logger is
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -25,6 +28,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from prefect_review_gate.gates.decision import Outcome
 from prefect_review_gate.gates.errors import DeliveryFailed
 from prefect_review_gate.gates.slack.client import web_client
+from prefect_review_gate.gates.slack.delivery import Deliveries, new_entry, prefect_unreachable
 from prefect_review_gate.gates.slack.directory import ReviewerDirectory
 from prefect_review_gate.gates.slack.interactions import (
     REASON_BLOCK,
@@ -35,17 +39,26 @@ from prefect_review_gate.gates.slack.interactions import (
     click_from_view,
     reason_modal,
 )
+from prefect_review_gate.gates.slack.outbox import Added, EntryState, Outbox
 from prefect_review_gate.gates.slack.render import ACTION_IDS
+from prefect_review_gate.gates.slack.replies import Replies
 from prefect_review_gate.gates.slack.settings import SlackSettings
 from prefect_review_gate.gates.slack.signing import ButtonAction, decision_signer
 from prefect_review_gate.validators.errors import InputError
 
-__all__ = ["ReviewApp", "create_app"]
+__all__ = ["ReviewApp", "create_app", "default_queue_path"]
 
 _LOG = logging.getLogger("prefect_review_gate.slack")
 _PRECHECK_SECONDS = 1.5  # leaves time to open the modal before its trigger_id expires (3 s)
 _OURS = set(ACTION_IDS.values())
 _AFTER_ACK_CONCURRENCY = 4
+
+
+def default_queue_path() -> Path:
+    """`$PREFECT_HOME/review-gate/slack-decisions.sqlite`: beside Prefect's own local state."""
+    from prefect.settings import PREFECT_HOME
+
+    return Path(PREFECT_HOME.value()) / "review-gate" / "slack-decisions.sqlite"
 
 
 class _NoPayloads(logging.Filter):
@@ -82,7 +95,14 @@ class ReviewApp:
             token, settings.api_url, retries=settings.retries, backoff_seconds=settings.backoff_seconds
         )
         self.interactions = Interactions(
-            self.client, ReviewerDirectory(self.client), decision_signer(self._secret)
+            self.client,
+            ReviewerDirectory(self.client),
+            decision_signer(self._secret),
+            Replies(self.client, settings.api_url),
+        )
+        self.outbox = Outbox(settings.queue_path or default_queue_path())
+        self.deliveries = Deliveries(
+            self.outbox, self.interactions, self._secret, max_backoff_seconds=settings.redeliver_max_seconds
         )
         self._tasks: set[asyncio.Task[None]] = set()
         # Work after the ack waits its turn: a burst of clicks must not starve the acks themselves.
@@ -140,17 +160,49 @@ class ReviewApp:
         task.add_done_callback(self._tasks.discard)
 
     async def drain(self) -> None:
-        """Wait for decisions still being sent (a graceful shutdown, or a test)."""
+        """Wait for replies and deliveries under way (a graceful shutdown, or a test)."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.deliveries.drain()
+
+    async def _keep(self, click: Click, outcome: Outcome, reason: str = "") -> Added:
+        """Write the decision to the outbox before Slack gets its ack; deliver it after."""
+        added = await self.outbox.add(new_entry(click, outcome, reason))
+        if added.is_new:
+            self.deliveries.kick()
+        return added
+
+    async def _answer_repeat(self, click: Click, added: Added) -> None:
+        """The same person clicked again on the same content: their first click stands."""
+        entry = added.entry
+        verb = "rejection" if entry.outcome == Outcome.REJECTED.value else "approval"
+        review_id = click.value.review_id
+        if entry.state is EntryState.PENDING:
+            await self.interactions.tell(
+                click,
+                f"Your {verb} of review `{review_id}` is already on its way (kept on the review-gate "
+                "server); this click changes nothing.",
+            )
+            return
+        try:
+            text = await self.interactions.refusal(click)
+        except Exception as exc:
+            if not prefect_unreachable(exc):
+                raise
+            text = ""
+        repeat = f"Your {verb} of review `{review_id}` already reached its run; this click changes nothing."
+        await self.interactions.tell(click, text or repeat)
 
     def _click(self, body: dict[str, Any]) -> Click:
         [action] = [a for a in body.get("actions") or [] if a.get("action_id") in _OURS][:1]
         return click_from_action(body, action, self._secret)
 
     async def _on_approve(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        click = self._click(body)
+        added = await self._keep(click, Outcome.APPROVED)
         await ack()
-        self._after_ack(self.interactions.decide(self._click(body), Outcome.APPROVED))
+        if not added.is_new:
+            self._after_ack(self._answer_repeat(click, added))
 
     async def _on_reason_button(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
@@ -161,7 +213,9 @@ class ReviewApp:
     async def _open_modal(self, click: Click, trigger_id: str) -> None:
         try:
             problem = await asyncio.wait_for(self.interactions.refusal(click), _PRECHECK_SECONDS)
-        except TimeoutError:
+        except Exception as exc:
+            if not (isinstance(exc, TimeoutError) or prefect_unreachable(exc)):
+                raise
             problem = ""  # decided again on submission; better a modal than a silent click
         if problem:
             await self.interactions.tell(click, problem)
@@ -176,9 +230,10 @@ class ReviewApp:
         if len(reason.strip()) < 3:
             await ack(response_action="errors", errors={REASON_BLOCK: "Write a reason: it is recorded."})
             return
+        added = await self._keep(click, click.outcome, reason.strip())
         await ack()
-        outcome = Outcome.REJECTED if click.value.action is ButtonAction.REJECT else Outcome.APPROVED
-        self._after_ack(self.interactions.decide(click, outcome, reason.strip()))
+        if not added.is_new:
+            self._after_ack(self._answer_repeat(click, added))
 
 
 def create_app(settings: SlackSettings, *, client: AsyncWebClient | None = None) -> ReviewApp:

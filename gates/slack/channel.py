@@ -4,7 +4,8 @@ It runs inside the gated flow: `notify` posts the message (to the policy's chann
 channel, or as DMs to the listed reviewers), `update` rewrites it after each counted vote and after
 the final outcome from any channel, `withdraw` takes it back when an edit replaces the content.
 Where the messages are is kept on Prefect (see `locations`), so a run that re-runs after a suspend
-still finds them. Every failure is `DeliveryFailed`: the gate logs it and the review stays open.
+still finds them; a review is never posted twice because that lookup failed or came back
+incomplete. Every failure is `DeliveryFailed`: the gate logs it and the review stays open.
 """
 
 from __future__ import annotations
@@ -115,29 +116,59 @@ class SlackChannel:
         return review_text(record), review_blocks(record, signing_secret=self._secret, flow_run_url=url)
 
     async def notify(self, record: ReviewRecord) -> None:
+        request = record.request
+        targets = await self._targets(record)
+        posting = PostedReview(review_id=request.id, round=request.round, complete=False)
+        # Saved before the first post: should the locations be lost after it, `update` knows the
+        # messages may exist and never posts them a second time.
+        await self._remember(posting)
+        await self._post(record, posting, targets)
+
+    async def _post(self, record: ReviewRecord, posted: PostedReview, targets: list[str]) -> None:
+        """Post to `targets`, then save where the messages are; then raise the first Slack failure."""
         text, blocks = self.render(record)
-        locations: list[MessageLocation] = []
-        for target in await self._targets(record):
-            response = await call_slack(
-                "chat.postMessage",
-                self.client.chat_postMessage(channel=target, text=text, blocks=blocks, unfurl_links=False),
-            )
+        locations = list(posted.messages)
+        failure: DeliveryFailed | None = None
+        unposted: list[str] = []
+        for index, target in enumerate(targets):
+            try:
+                response = await call_slack(
+                    "chat.postMessage",
+                    self.client.chat_postMessage(
+                        channel=target, text=text, blocks=blocks, unfurl_links=False
+                    ),
+                )
+            except DeliveryFailed as exc:
+                # Slack is down or refuses: the rest would fail the same way, after the same retries.
+                failure, unposted = exc, targets[index:]
+                break
             locations.append(MessageLocation(channel=str(response["channel"]), ts=str(response["ts"])))
-        posted = PostedReview(review_id=record.request.id, round=record.request.round, messages=locations)
-        await self._remember(posted)
+        await self._remember(
+            posted.model_copy(update={"messages": locations, "unposted": unposted, "complete": True})
+        )
+        if failure is not None:
+            raise failure
 
     async def update(self, record: ReviewRecord) -> None:
         posted = await self._recall(record.request.id)
         if posted is None or posted.round != record.request.round:
-            # Never posted (Slack was down when the review opened): post it now, as it stands.
+            # Never posted (no destination could be opened when the review opened): post it now.
             await self.notify(record)
             return
+        if not posted.complete:
+            raise DeliveryFailed(
+                f"review {record.request.id} was being posted when its process stopped or Prefect failed; "
+                "where its messages are is unknown, so they are neither updated nor posted again"
+            )
         text, blocks = self.render(record)
         for where in posted.messages:
             await call_slack(
                 "chat.update",
                 self.client.chat_update(channel=where.channel, ts=where.ts, text=text, blocks=blocks),
             )
+        if posted.unposted:
+            # Slack refused these when the review opened (down, rate limited): they get it as it stands.
+            await self._post(record, posted, posted.unposted)
 
     async def withdraw(self, record: ReviewRecord) -> None:
         posted = await self._recall(record.request.id)
@@ -154,7 +185,7 @@ class SlackChannel:
                 self.client.chat_update(channel=where.channel, ts=where.ts, text=text, blocks=blocks),
             )
         try:
-            await forget_posted(record.request.id)
+            await forget_posted(posted)
         except Exception as exc:
             raise DeliveryFailed(
                 f"could not forget the withdrawn Slack message: {type(exc).__name__}"
@@ -198,8 +229,8 @@ class SlackChannel:
             raise
         except Exception as exc:
             raise DeliveryFailed(
-                f"posted to Slack, but could not store where on Prefect ({type(exc).__name__}); "
-                "the message will not be updated"
+                f"could not store where the Slack messages are on Prefect ({type(exc).__name__}); "
+                "they are not posted (again) without it"
             ) from None
 
     async def _recall(self, review_id: str) -> PostedReview | None:

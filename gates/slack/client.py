@@ -23,7 +23,16 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from prefect_review_gate.gates.errors import DeliveryFailed
 
-__all__ = ["call_slack", "web_client"]
+__all__ = ["SlackCallFailed", "call_slack", "web_client"]
+
+
+class SlackCallFailed(DeliveryFailed):
+    """A Web API call Slack answered with an error (after retries); `code` is Slack's error code."""
+
+    def __init__(self, method: str, code: str) -> None:
+        super().__init__(f"Slack {method} failed: {code}")
+        self.method = method
+        self.code = code
 
 
 def web_client(
@@ -46,6 +55,6 @@ async def call_slack(method: str, call: Awaitable[AsyncSlackResponse]) -> AsyncS
     except SlackApiError as exc:
         code = exc.response.get("error") if exc.response is not None else None
         status = exc.response.status_code if exc.response is not None else "?"
-        raise DeliveryFailed(f"Slack {method} failed: {code or 'HTTP ' + str(status)}") from None
+        raise SlackCallFailed(method, str(code or f"HTTP {status}")) from None
     except (TimeoutError, SlackClientError, aiohttp.ClientError, OSError) as exc:
         raise DeliveryFailed(f"Slack {method} failed: cannot reach Slack ({type(exc).__name__})") from None

@@ -1,15 +1,14 @@
-"""What the server does with a click or a modal, after Bolt verified and acknowledged it.
+"""What a click or a modal is, and what the server answers about it, after Bolt verified it.
 
-Every path ends in `reviews.decide` (which the gate inside the run checks again) or in an
-ephemeral reply to the person who clicked: not allowed, already decided, outdated, sent. Nothing
-here trusts the payload beyond what Slack signed and the gate's own button token; the decision it
-forwards is signed (`signing.decision_signer`), which is what makes the gate believe the Slack
-identity in it. Whether a decision counts is the decision rule's (`rules.refusal`), worded here.
+A click that decides is kept in the `outbox` and delivered by `delivery`; everything else ends in
+a reply only the clicker sees: not allowed, already decided, outdated, not this review's message.
+Nothing here trusts the payload beyond what Slack signed and the gate's own button token; the
+decision forwarded is signed (`signing.decision_signer`), which is what makes the gate believe the
+Slack identity in it. Whether a decision counts is the decision rule's (`rules.refusal`), worded here.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Mapping
@@ -25,13 +24,23 @@ from prefect_review_gate.gates.errors import DeliveryFailed, UnauthorizedReviewe
 from prefect_review_gate.gates.proofs import DecisionSigner
 from prefect_review_gate.gates.request import ReviewRecord
 from prefect_review_gate.gates.rules import Ballot, RefusalCode, refusal
-from prefect_review_gate.gates.slack.client import call_slack
 from prefect_review_gate.gates.slack.directory import ReviewerDirectory
+from prefect_review_gate.gates.slack.locations import load_posted
 from prefect_review_gate.gates.slack.render import ACTION_IDS, slack_escape
+from prefect_review_gate.gates.slack.replies import Replies, ReplyTo
 from prefect_review_gate.gates.slack.signing import ButtonAction, ButtonValue, verify_button
-from prefect_review_gate.validators.errors import InputError, ReviewGateError
+from prefect_review_gate.validators.errors import InputError
 
-__all__ = ["REASON_BLOCK", "REASON_CALLBACK", "Click", "Interactions", "reason_modal"]
+__all__ = [
+    "REASON_BLOCK",
+    "REASON_CALLBACK",
+    "Click",
+    "Interactions",
+    "click_from_action",
+    "click_from_view",
+    "not_allowed",
+    "reason_modal",
+]
 
 REASON_CALLBACK = "review_gate_reason"
 REASON_BLOCK = "reason"
@@ -47,6 +56,16 @@ class Click:
     channel: str | None
     value: ButtonValue
     signed: str  # the signed value as sent, carried into a modal
+    message_ts: str | None = None  # the message the button was on, checked against the review's own
+    response_url: str | None = None  # where to reply when the bot cannot post in `channel`
+
+    @property
+    def reply_to(self) -> ReplyTo:
+        return ReplyTo(self.user, self.channel, self.response_url)
+
+    @property
+    def outcome(self) -> Outcome:
+        return Outcome.REJECTED if self.value.action is ButtonAction.REJECT else Outcome.APPROVED
 
 
 def _str(value: object) -> str | None:
@@ -64,12 +83,16 @@ def click_from_action(body: Mapping[str, Any], action: Mapping[str, Any], secret
     channel_id = (_str(container.get("channel_id")) if isinstance(container, Mapping) else None) or (
         _str(channel.get("id")) if isinstance(channel, Mapping) else None
     )
+    message = body.get("message")
+    message_ts = (_str(container.get("message_ts")) if isinstance(container, Mapping) else None) or (
+        _str(message.get("ts")) if isinstance(message, Mapping) else None
+    )
     signed = action.get("value")
     value = verify_button(secret, signed)
     action_id = action.get("action_id")
     if action_id is not None and action_id != ACTION_IDS[value.action]:
         raise InputError("the button's token is for another button")
-    return Click(user_id, channel_id, value, str(signed))
+    return Click(user_id, channel_id, value, str(signed), message_ts, _str(body.get("response_url")))
 
 
 def click_from_view(body: Mapping[str, Any], secret: str) -> tuple[Click, str]:
@@ -85,8 +108,12 @@ def click_from_view(body: Mapping[str, Any], secret: str) -> tuple[Click, str]:
     if not isinstance(meta, Mapping) or not isinstance(state, Mapping):
         raise InputError("the submission is not a review-gate modal")
     action = {"value": meta.get("value")}
+    # The modal's metadata is ours (views.open) and comes back inside Slack's signed request.
+    where = {"channel_id": meta.get("channel"), "message_ts": meta.get("ts")}
     click = click_from_action(
-        {"user": body.get("user"), "channel": {"id": meta.get("channel")}}, action, secret
+        {"user": body.get("user"), "container": where, "response_url": meta.get("response_url")},
+        action,
+        secret,
     )
     if click.value.action not in (ButtonAction.REJECT, ButtonAction.OVERRIDE):
         raise InputError("only Reject and Approve-with-override ask for a reason")
@@ -106,7 +133,14 @@ def reason_modal(click: Click) -> dict[str, Any]:
     return {
         "type": "modal",
         "callback_id": REASON_CALLBACK,
-        "private_metadata": json.dumps({"value": click.signed, "channel": click.channel}),
+        "private_metadata": json.dumps(
+            {
+                "value": click.signed,
+                "channel": click.channel,
+                "ts": click.message_ts,
+                "response_url": click.response_url,
+            }
+        ),
         "title": {"type": "plain_text", "text": title},
         "submit": {"type": "plain_text", "text": "Approve" if override else "Reject"},
         "close": {"type": "plain_text", "text": "Cancel"},
@@ -132,56 +166,54 @@ def reason_modal(click: Click) -> dict[str, Any]:
 
 
 class Interactions:
-    """The server's answers to clicks: decide through the Prefect API, or say why not."""
+    """The server's answers about clicks: who decides as whom, and why a click cannot count."""
 
     def __init__(
-        self,
-        client: AsyncWebClient,
-        directory: ReviewerDirectory,
-        signer: DecisionSigner,
-        *,
-        retry_seconds: float = 20.0,
-        poll_seconds: float = 0.25,
+        self, client: AsyncWebClient, directory: ReviewerDirectory, signer: DecisionSigner, replies: Replies
     ) -> None:
         self.client = client
         self.directory = directory
         self.signer = signer
-        self._retry_seconds = retry_seconds
-        # A few resumes at a time: more make a SQLite-backed Prefect server answer "database is
-        # locked" (resume_with retries those quickly); one at a time queues a burst of clicks.
-        self._resuming = asyncio.Semaphore(4)
-        self._poll = poll_seconds
+        self.replies = replies
 
     async def tell(self, click: Click, text: str) -> None:
-        """An ephemeral reply only the clicker sees; failures are logged, never raised."""
-        try:
-            if click.channel:
-                await call_slack(
-                    "chat.postEphemeral",
-                    self.client.chat_postEphemeral(channel=click.channel, user=click.user, text=text),
-                )
-            else:
-                await call_slack(
-                    "chat.postMessage", self.client.chat_postMessage(channel=click.user, text=text)
-                )
-        except DeliveryFailed as exc:
-            _LOG.warning("Could not reply to a Slack user: %s", exc)
+        """A reply only the clicker sees; failures are logged, never raised."""
+        await self.replies.tell(click.reply_to, text)
 
     async def refusal(self, click: Click) -> str:
-        """Why `click` cannot decide, checked before its modal asks for a reason; '' when it may."""
+        """Why `click` cannot decide, checked before its modal asks for a reason; '' when it may.
+
+        Raises what the Prefect client raises when Prefect cannot be read.
+        """
         try:
             record = await reviews.get_review(click.value.review_id)
         except InputError:
             return f"Review `{click.value.review_id}` no longer exists on Prefect."
-        outcome = Outcome.REJECTED if click.value.action is ButtonAction.REJECT else Outcome.APPROVED
         try:
             # The reason is not written yet: the modal asks for it, and the submission is checked again.
-            problem, _, _ = await self._check(record, click, outcome, reason=_REASON_TO_COME)
+            problem, _, _ = await self.check(record, click, click.outcome, reason=_REASON_TO_COME)
         except DeliveryFailed as exc:
             return f"Could not check who may decide ({slack_escape(str(exc))}); nothing was decided."
-        return problem
+        return problem or await self.foreign_message(click)
 
-    async def _check(
+    async def foreign_message(self, click: Click) -> str:
+        """Why the click did not come from a message the gate posted for its review; '' when it did.
+
+        A signed button copied into another channel, or onto another message, carries a valid
+        token but is not the review's own: refused, whoever clicks it.
+
+        Raises `DeliveryFailed` when where the review's messages are cannot be read.
+        """
+        posted = await load_posted(click.value.review_id)
+        here = (click.channel, click.message_ts)
+        if posted is not None and any((m.channel, m.ts) == here for m in posted.messages):
+            return ""
+        return (
+            f"This button is not on review `{click.value.review_id}`'s own message; nothing was decided. "
+            "Decide on the message the review gate posted."
+        )
+
+    async def check(
         self, record: ReviewRecord, click: Click, outcome: Outcome, reason: str
     ) -> tuple[str, str, str]:
         """(why the click cannot count or '', the person, the listed group) by the decision rule.
@@ -197,7 +229,7 @@ class Interactions:
         try:
             person, group = await self.directory.identity(click.user, record.request)
         except UnauthorizedReviewer as exc:
-            return _not_allowed(record, str(exc)), "", ""
+            return not_allowed(record, str(exc)), "", ""
         ballot = Ballot(
             outcome=outcome,
             reviewer=person,
@@ -215,60 +247,8 @@ class Interactions:
         if problem.code is RefusalCode.ALREADY_VOTED:
             return f"You already approved review `{record.request.id}`. {_quorum(record)}", person, group
         if problem.code in (RefusalCode.NOT_A_REVIEWER, RefusalCode.REQUESTER, RefusalCode.UNVERIFIED):
-            return _not_allowed(record, str(problem)), person, group
+            return not_allowed(record, str(problem)), person, group
         return f"Review `{record.request.id}`: {slack_escape(str(problem))}.", person, group
-
-    async def decide(self, click: Click, outcome: Outcome, reason: str = "") -> None:
-        """Send the clicker's decision to the waiting run, retrying while the run is between votes."""
-        loop = asyncio.get_running_loop()
-        give_up = loop.time() + self._retry_seconds
-        override = click.value.action is ButtonAction.OVERRIDE
-        while True:
-            try:
-                record = await reviews.get_review(click.value.review_id)
-            except InputError:
-                await self.tell(click, f"Review `{click.value.review_id}` no longer exists on Prefect.")
-                return
-            try:
-                problem, person, group = await self._check(record, click, outcome, reason)
-            except DeliveryFailed as exc:
-                await self.tell(click, f"Could not check who may decide ({exc}); nothing was decided.")
-                return
-            if problem:
-                await self.tell(click, problem)
-                return
-            try:
-                async with self._resuming:
-                    await reviews.decide(
-                        record.request.id,
-                        outcome,
-                        person,
-                        member_of=group,
-                        signer=self.signer,
-                        comment="" if override else reason,
-                        override_reason=reason if override else "",
-                    )
-            except UnauthorizedReviewer as exc:
-                await self.tell(click, _not_allowed(record, str(exc)))
-                return
-            except InputError as exc:
-                await self.tell(click, slack_escape(str(exc)))
-                return
-            except ReviewGateError:
-                # Closed meanwhile (the next pass says so) or the run is counting another vote.
-                if loop.time() >= give_up:
-                    await self.tell(
-                        click, "The run is not waiting for a decision right now; try again shortly."
-                    )
-                    return
-                await asyncio.sleep(self._poll)
-                continue
-            verb = "rejection" if outcome is Outcome.REJECTED else "approval"
-            await self.tell(
-                click,
-                f"Your {verb} of review `{record.request.id}` was sent; the message updates once it counts.",
-            )
-            return
 
 
 def _quorum(record: ReviewRecord) -> str:
@@ -276,7 +256,7 @@ def _quorum(record: ReviewRecord) -> str:
     return f"{len(record.approvals)}/{needed} approvals so far."
 
 
-def _not_allowed(record: ReviewRecord, why: str) -> str:
+def not_allowed(record: ReviewRecord, why: str) -> str:
     return (
         f"You are not allowed to decide review `{record.request.id}`: {slack_escape(why)}. "
         "It keeps waiting for its reviewers."

@@ -23,6 +23,7 @@ __all__ = [
     "MAX_BLOCKS",
     "MAX_SECTION",
     "action_mrkdwn",
+    "buttons_block_id",
     "mention",
     "review_blocks",
     "review_text",
@@ -214,4 +215,10 @@ def _buttons(request: ReviewRequest, secret: str) -> Block:
         else _button("Approve", ButtonAction.APPROVE, request, secret, "primary")
     )
     reject = _button("Reject…", ButtonAction.REJECT, request, secret, "danger")
-    return {"type": "actions", "block_id": f"review_gate_{request.id}", "elements": [approve, reject]}
+    return {"type": "actions", "block_id": buttons_block_id(request), "elements": [approve, reject]}
+
+
+def buttons_block_id(request: ReviewRequest) -> str:
+    """Each version of the buttons its own block id: Slack clients keep an element's state per block
+    id, so buttons for edited content must not share one with those they replace."""
+    return f"review_gate_{request.id}_r{request.round}_{request.content_hash[:8]}"

@@ -1,8 +1,14 @@
 """`review-gate serve`: the Bolt app over HTTP (uvicorn, Bolt's ASGI adapter) or Socket Mode.
 
-Both modes share the same listeners and run the reminder/expiry sweep beside them. Over HTTP,
-Slack's interactivity URL is `http://HOST:PORT/slack/events`; bodies over 64 KiB are refused (413)
-before Bolt reads them. Exit status: 0 stopped, 2 not configured (one line on stderr).
+Both modes share the same listeners and run the reminder/expiry sweep and the delivery of queued
+decisions (`delivery`) beside them. Over HTTP, Slack's interactivity URL is
+`http://HOST:PORT/slack/events`; bodies over 64 KiB are refused (413) before Bolt reads them, and a
+request Bolt cannot verify for its form (a timestamp that is no number) gets 400.
+
+It starts only when the Prefect API answers (a wrong PREFECT_API_URL is the usual mistake), unless
+its decision queue shows it has served this very API before: then Prefect is down, not
+misconfigured, and the server starts anyway, keeping clicks until Prefect is back.
+Exit status: 0 stopped, 2 not configured (one line on stderr).
 """
 
 from __future__ import annotations
@@ -18,11 +24,19 @@ from typing import Any, cast
 from prefect_review_gate.gates.slack.app import ReviewApp, create_app
 from prefect_review_gate.gates.slack.settings import SlackSettings
 from prefect_review_gate.gates.slack.sweep import sweep_forever
-from prefect_review_gate.validators.errors import InputError
+from prefect_review_gate.validators.errors import InputError, ReviewGateError
 
 _LOG = logging.getLogger("prefect_review_gate.slack")
 
-__all__ = ["EVENTS_PATH", "MAX_BODY_BYTES", "LimitedBody", "run_serve", "serve_http", "serve_socket_mode"]
+__all__ = [
+    "EVENTS_PATH",
+    "MAX_BODY_BYTES",
+    "LimitedBody",
+    "run_serve",
+    "running",
+    "serve_http",
+    "serve_socket_mode",
+]
 
 EVENTS_PATH = "/slack/events"
 MAX_BODY_BYTES = 64 * 1024  # Slack's interaction payloads are a few KiB
@@ -47,7 +61,13 @@ class LimitedBody:
         if scope["method"] == "GET" and scope["path"] == "/healthz":
             await _respond(send, 200, b"ok")
             return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
+        headers = dict(scope.get("headers") or [])
+        stamp = headers.get(b"x-slack-request-timestamp")
+        if stamp is not None and not stamp.strip().isdigit():
+            # Bolt's verifier would int() it and fail with a 500: a malformed request is a 400.
+            await _respond(send, 400, b"malformed request")
+            return
+        declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
             await _respond(send, 413, b"request body too large")
             return
@@ -91,21 +111,39 @@ async def _respond(send: Send, status: int, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+_SERVED_API = "prefect_api_url"
+
+
 @contextlib.asynccontextmanager
 async def shared_clients(review_app: ReviewApp) -> AsyncIterator[None]:
     """One Prefect client and one aiohttp session for the server's life, instead of one per call.
 
     Each new Prefect client builds a TLS context (~80 ms of CPU here): under a burst of clicks that,
     not Bolt, decided the ack latency. Inside this context `get_client()` returns the shared one.
+    Started while Prefect is down (see the module's doc), each call makes its own client instead.
     """
     import aiohttp
     from prefect.context import AsyncClientContext
+    from prefect.settings import PREFECT_API_URL
 
-    prefect = AsyncClientContext()
+    api = str(PREFECT_API_URL.value() or "")
+    context = AsyncClientContext()
+    prefect: AsyncClientContext | None = None
     try:
-        await prefect.__aenter__()
+        await context.__aenter__()
+        prefect = context
     except Exception as exc:  # Prefect checks the server's version on entering: it must be reachable
-        raise InputError(f"cannot reach the Prefect API (PREFECT_API_URL): {exc}") from None
+        if not api or await review_app.outbox.get_meta(_SERVED_API) != api:
+            raise InputError(f"cannot reach the Prefect API (PREFECT_API_URL): {exc}") from None
+        _LOG.warning(
+            "The Prefect API at %s does not answer (%s); serving anyway: decisions are kept in %s "
+            "and delivered once it answers.",
+            api,
+            type(exc).__name__,
+            review_app.outbox.path,
+        )
+    else:
+        await review_app.outbox.set_meta(_SERVED_API, api)
     try:
         async with aiohttp.ClientSession() as session:
             review_app.client.session = session
@@ -114,7 +152,33 @@ async def shared_clients(review_app: ReviewApp) -> AsyncIterator[None]:
             finally:
                 review_app.client.session = None
     finally:
-        await prefect.__aexit__(None, None, None)
+        if prefect is not None:
+            await prefect.__aexit__(None, None, None)
+
+
+@contextlib.asynccontextmanager
+async def running(review_app: ReviewApp, settings: SlackSettings) -> AsyncIterator[None]:
+    """For the server's life: the decision queue open, the shared clients, the sweep and delivery loops."""
+    try:
+        await review_app.outbox.open()
+    except ReviewGateError as exc:
+        raise InputError(str(exc)) from None
+    try:
+        async with shared_clients(review_app):
+            loops = [
+                asyncio.create_task(sweep_forever(review_app.client, settings.sweep_seconds)),
+                asyncio.create_task(review_app.deliveries.run_forever()),
+            ]
+            try:
+                yield
+            finally:
+                for task in loops:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+                await review_app.drain()
+    finally:
+        await review_app.outbox.close()
 
 
 async def serve_http(
@@ -146,17 +210,14 @@ async def serve_http(
             await asyncio.sleep(0.02)
         ready(f"http://{shown_host}:{bound_port}{EVENTS_PATH}")
 
-    async with shared_clients(review_app):
-        sweeper = asyncio.create_task(sweep_forever(review_app.client, settings.sweep_seconds))
+    async with running(review_app, settings):
         announcer = asyncio.create_task(announce())
         try:
             await server.serve(sockets=[sock])
         finally:
-            for task in (sweeper, announcer):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await review_app.drain()
+            announcer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await announcer
 
 
 async def serve_socket_mode(
@@ -172,18 +233,13 @@ async def serve_socket_mode(
     handler = AsyncSocketModeHandler(
         review_app.app, settings.app_token.get_secret_value(), web_client=review_app.client
     )
-    async with shared_clients(review_app):
-        sweeper = asyncio.create_task(sweep_forever(review_app.client, settings.sweep_seconds))
+    async with running(review_app, settings):
         try:
             await handler.connect_async()  # type: ignore[no-untyped-call]
             ready("socket mode")
             await asyncio.Event().wait()
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
             await handler.close_async()  # type: ignore[no-untyped-call]
-            await review_app.drain()
 
 
 def run_serve(host: str, port: int, socket_mode: bool) -> int:

@@ -8,6 +8,9 @@
     REVIEW_GATE_SLACK_SWEEP_SECONDS    how often the server looks for reminders and overdue reviews
     REVIEW_GATE_SLACK_RETRIES          retries of a failed Slack call (rate limit, connection, 5xx)
     REVIEW_GATE_SLACK_BACKOFF_SECONDS  first retry's wait; it doubles on each retry
+    REVIEW_GATE_SLACK_QUEUE            the server's decision queue (SQLite file); default
+                                       $PREFECT_HOME/review-gate/slack-decisions.sqlite
+    REVIEW_GATE_SLACK_REDELIVER_MAX_SECONDS  longest wait between deliveries of a queued decision
 
 Secrets are `SecretStr`: they print as `**********` and never reach logs or errors.
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
@@ -28,6 +32,8 @@ __all__ = [
     "BOT_TOKEN_ENV",
     "CHANNEL_ENV",
     "DEFAULT_API_URL",
+    "QUEUE_ENV",
+    "REDELIVER_ENV",
     "RETRIES_ENV",
     "SIGNING_SECRET_ENV",
     "SWEEP_ENV",
@@ -42,6 +48,8 @@ API_URL_ENV = "REVIEW_GATE_SLACK_API_URL"
 SWEEP_ENV = "REVIEW_GATE_SLACK_SWEEP_SECONDS"
 RETRIES_ENV = "REVIEW_GATE_SLACK_RETRIES"
 BACKOFF_ENV = "REVIEW_GATE_SLACK_BACKOFF_SECONDS"
+QUEUE_ENV = "REVIEW_GATE_SLACK_QUEUE"
+REDELIVER_ENV = "REVIEW_GATE_SLACK_REDELIVER_MAX_SECONDS"
 DEFAULT_API_URL = "https://slack.com/api/"
 
 
@@ -73,6 +81,13 @@ class SlackSettings(BaseModel):
     sweep_seconds: float = Field(default=30.0, gt=0, description="Reminder and expiry sweep interval.")
     retries: int = Field(default=3, ge=0, le=10, description="Retries of a failed Slack call.")
     backoff_seconds: float = Field(default=0.5, ge=0, description="First retry's wait; doubles each retry.")
+    queue_path: Path | None = Field(
+        default=None,
+        description="The server's decision queue (SQLite file); default under $PREFECT_HOME/review-gate/.",
+    )
+    redeliver_max_seconds: float = Field(
+        default=30.0, gt=0, description="Longest wait between deliveries of a queued decision."
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SlackSettings:
@@ -89,6 +104,8 @@ class SlackSettings(BaseModel):
                 sweep_seconds=_number(env, SWEEP_ENV, 30.0),
                 retries=int(_number(env, RETRIES_ENV, 3)),
                 backoff_seconds=_number(env, BACKOFF_ENV, 0.5),
+                queue_path=Path(env[QUEUE_ENV].strip()) if env.get(QUEUE_ENV, "").strip() else None,
+                redeliver_max_seconds=_number(env, REDELIVER_ENV, 30.0),
             )
         except ValidationError as exc:
             first = exc.errors()[0]
