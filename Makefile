@@ -8,9 +8,12 @@ STAMP  := $(VENV)/.installed-dev
 
 # CI: make demo DEMO_ARGS="--approve-as alice --override-reason 'seen in CI'"
 DEMO_ARGS ?=
+# make demo AGENT=<agent> runs flows/<agent>/demo.py; FORGE's demo is the historic flows/demo.py.
+AGENT ?= forge
+DEMO_MODULE = $(if $(filter forge,$(AGENT)),prefect_review_gate.flows.demo,prefect_review_gate.flows.$(AGENT).demo)
 
-demo: $(STAMP)  ## the main job: FORGE end to end on a temporary Prefect server; you approve or reject
-	$(BIN)/python -m prefect_review_gate.flows.demo $(DEMO_ARGS)
+demo: $(STAMP)  ## the main job: an agent (FORGE by default) end to end on a temporary Prefect server
+	$(BIN)/python -m $(DEMO_MODULE) $(DEMO_ARGS)
 
 test: $(STAMP)  ## the whole test suite
 	$(BIN)/python -m pytest

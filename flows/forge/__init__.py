@@ -7,3 +7,10 @@
 - `executors`: what an approved action runs: the folder sink, and the shared SMTP sink.
 - `flow`: the Prefect flow, `proposal_flow`, deployed as `forge-proposal/forge-weekly`.
 """
+
+from __future__ import annotations
+
+__all__ = ["AGENT", "REQUESTER"]
+
+AGENT = "forge"
+REQUESTER = f"agent:{AGENT}"  # who FORGE's reviews are requested by; also a Prefect tag on its runs

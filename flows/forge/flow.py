@@ -25,6 +25,7 @@ from prefect_review_gate.flows.common.channels import review_channels
 from prefect_review_gate.flows.common.claude_task import claude_task
 from prefect_review_gate.flows.common.run_cache import run_scoped_key
 from prefect_review_gate.flows.common.smtp import SmtpSettings
+from prefect_review_gate.flows.forge import AGENT, REQUESTER
 from prefect_review_gate.flows.forge.actions import ForgeAction, PublishProposalFile
 from prefect_review_gate.flows.forge.agent import Proposal, build_request, document_blocks, read_reply
 from prefect_review_gate.flows.forge.executors import agent_executors
@@ -46,8 +47,6 @@ from prefect_review_gate.validators.sources import SourceLibrary, read_text_file
 
 __all__ = ["REQUESTER", "check_proposal", "load_sources", "proposal_flow"]
 
-AGENT = "forge"
-REQUESTER = f"agent:{AGENT}"
 Sink = Literal["folder", "email"]
 
 ask_claude = claude_task(AGENT, description="Tokens and cost of the proposal agent's call")
