@@ -55,7 +55,7 @@ from prefect_review_gate.gates.slack import configured_slack_channel
 HERE = Path(__file__).resolve()
 SECRET = "bench-signing-secret"
 REVIEWER = "UREVIEWER"
-POLICY = ReviewPolicy(reviewers=[f"slack:{REVIEWER}"], slack_channel="CBENCH", timeout=3600)
+POLICY = ReviewPolicy(reviewers=[f"slack:{REVIEWER}"], timeout=3600)
 TARGET_ACK_P99 = 0.300
 TARGET_RUNNING_P95 = 2.0
 
@@ -63,7 +63,7 @@ TARGET_RUNNING_P95 = 2.0
 @flow(name="slack-bench-paused")
 async def slack_review(index: int, workdir: str) -> None:
     actions = [BenchNote(path=str(Path(workdir) / "committed.txt"), line=f"slack-bench-{index}")]
-    channel = configured_slack_channel()
+    channel = configured_slack_channel(channel="CBENCH")
     verdict = await request_review(
         actions, policy=POLICY, requester="agent:bench", channels=[channel] if channel else []
     )

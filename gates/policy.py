@@ -29,7 +29,8 @@ class ReviewPolicy(BaseModel):
     counts is `rules.refusal`'s to say, nowhere else.
     """
 
-    model_config = ConfigDict(frozen=True)
+    # A misspelt or retired knob (e.g. the old `slack_channel`) is an error, never silently ignored.
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     reviewers: list[str] = Field(min_length=1, description="Identities allowed to decide.")
     approvals_required: int = Field(default=1, ge=1, description="Distinct approvals needed (M of N).")
@@ -40,7 +41,6 @@ class ReviewPolicy(BaseModel):
     on_blocking: OnBlocking = Field(
         default=OnBlocking.REQUIRE_OVERRIDE, description="What blocking findings do to the review."
     )
-    slack_channel: str | None = Field(default=None, description="Slack channel to post the review to.")
     escalation: list[str] = Field(
         default_factory=list, description="Who is mentioned when the deadline nears."
     )

@@ -55,10 +55,15 @@ def slack_env(fake: SlackFake) -> dict[str, str]:
 
 @flow(name="slack-gated-write")
 async def slack_gated_write(
-    path: str, line: str, policy: dict[str, Any], requester: str = "agent:test", with_findings: bool = False
+    path: str,
+    line: str,
+    policy: dict[str, Any],
+    requester: str = "agent:test",
+    with_findings: bool = False,
+    slack_channel: str | None = None,
 ) -> Any:
     actions = [WriteLine(path=path, line=line)]
-    channel = configured_slack_channel()
+    channel = configured_slack_channel(channel=slack_channel)
     verdict = await request_review(
         actions,
         policy=ReviewPolicy.model_validate(policy),

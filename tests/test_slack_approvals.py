@@ -75,7 +75,11 @@ async def http() -> Any:
 
 
 def start(tmp_path: Path, line: str, policy: dict[str, Any], **kw: Any) -> Started:
+    """Start the gated flow; the policy dict may name the review's `slack_channel`, which the flow
+    passes to its Slack channel (a channel's setting, not the policy's)."""
     out = tmp_path / "side-effects.txt"
+    policy = dict(policy)
+    kw.setdefault("slack_channel", policy.pop("slack_channel", None))
     task = asyncio.create_task(slack_gated_write(str(out), line, policy, return_state=True, **kw))
     return Started(task, out, line)
 
@@ -199,8 +203,8 @@ async def test_outsiders_and_the_requester_are_told_no_and_the_review_keeps_wait
         assert (
             await post_interaction(http, server.url, block_action(user, message, APPROVE))
         ).status_code == 200
-    await told(fake, "UMALLORY", "not one of this review's reviewers")
-    await told(fake, "UREQ", "you requested this review")
+    await told(fake, "UMALLORY", "slack:UMALLORY is not a reviewer this policy lists")
+    await told(fake, "UREQ", "the requester may not decide its own request")
     click = block_action("UMALLORY", message, REJECT, trigger="trigger-mallory")
     assert (await post_interaction(http, server.url, click)).status_code == 200
     deadline = time.monotonic() + 30

@@ -127,6 +127,7 @@ def _start_flows(
 ) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env |= slack_env(slack) | {
+        "REVIEW_GATE_SLACK_CHANNEL": "COUTAGE",
         "PREFECT_API_URL": api,
         "PREFECT_HOME": str(folder / "flows-home"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -177,7 +178,7 @@ def _replies(slack: SlackFake, user: str, review_id: str) -> list[str]:
 async def test_clicks_acknowledged_while_prefect_is_down_reach_their_runs_exactly_once(
     prefect: PrefectServer, slack: SlackFake, tmp_path: Path
 ) -> None:
-    reviewers = {"reviewers": ["slack:UALICE", "slack:UBOB"], "slack_channel": "COUTAGE", "timeout": 900}
+    reviewers = {"reviewers": ["slack:UALICE", "slack:UBOB"], "timeout": 900}
     runs = {
         "one": {**reviewers, "reviewers": ["slack:UALICE"]},
         "two": {**reviewers, "approvals_required": 2},

@@ -57,7 +57,7 @@ class SlackChannel:
     Args:
         client: a Slack `AsyncWebClient` (see `client.web_client` for one with retries).
         signing_secret: the Slack app's signing secret; keys the button tokens the server checks.
-        channel: where to post when the policy names no `slack_channel`; with neither, each
+        channel: the channel id to post reviews to; without one, each
             listed Slack reviewer (and each member of a listed group) gets a DM.
         flow_run_url: link to a flow run in the Prefect UI (default: Prefect's UI URL setting).
     """
@@ -193,9 +193,8 @@ class SlackChannel:
 
     async def _targets(self, record: ReviewRecord) -> list[str]:
         policy = record.request.policy
-        channel = policy.slack_channel or self.default_channel
-        if channel:
-            return [channel]
+        if self.default_channel:
+            return [self.default_channel]
         users: list[str] = []
         for reviewer in policy.reviewers:
             group = group_members_of(reviewer)
@@ -210,7 +209,7 @@ class SlackChannel:
         ]
         if not users:
             raise DeliveryFailed(
-                "no Slack destination: set the policy's slack_channel or REVIEW_GATE_SLACK_CHANNEL, "
+                "no Slack destination: pass the channel to SlackChannel (or REVIEW_GATE_SLACK_CHANNEL), "
                 "or list Slack reviewers (slack:U..., slack-group:S...)"
             )
         dms = []
@@ -242,11 +241,14 @@ class SlackChannel:
             ) from None
 
 
-def configured_slack_channel(environ: Mapping[str, str] | None = None) -> ReviewChannel | None:
+def configured_slack_channel(
+    environ: Mapping[str, str] | None = None, *, channel: str | None = None
+) -> ReviewChannel | None:
     """The Slack channel the environment configures, or None when SLACK_BOT_TOKEN is unset.
 
     Reads SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, REVIEW_GATE_SLACK_CHANNEL and
-    REVIEW_GATE_SLACK_API_URL. No network: the first Slack call happens on `notify`.
+    REVIEW_GATE_SLACK_API_URL; `channel` (a flow's own review channel) wins over
+    REVIEW_GATE_SLACK_CHANNEL. No network: the first Slack call happens on `notify`.
 
     Raises:
         InputError: a bot token without a signing secret (the buttons could not be signed).
@@ -254,4 +256,6 @@ def configured_slack_channel(environ: Mapping[str, str] | None = None) -> Review
     settings = SlackSettings.from_env(environ)
     if settings.bot_token is None:
         return None
+    if channel:
+        settings = settings.model_copy(update={"channel": channel})
     return SlackChannel.from_settings(settings)

@@ -12,7 +12,6 @@ from collections.abc import Callable
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from prefect_review_gate.gates.errors import UnauthorizedReviewer
 from prefect_review_gate.gates.request import ReviewRequest
 from prefect_review_gate.gates.slack.client import call_slack
 
@@ -62,23 +61,19 @@ class ReviewerDirectory:
             return users
 
     async def identity(self, user_id: str, request: ReviewRequest) -> tuple[str, str]:
-        """Who `user_id` decides `request` as: (`slack:<user>`, the listed group found in or '').
+        """Who `user_id` is to `request`: (`slack:<user>`, the listed group they are in, or '').
 
-        Only a pre-check for the person: the decision rule (`rules`) decides, and this server's
-        signature on the decision is what makes the gate believe both parts.
+        Resolution only: whether that person may decide is the decision rule's (`rules`), and this
+        server's signature on the decision is what makes the gate believe both parts.
 
         Raises:
-            UnauthorizedReviewer: the user is the requester, or neither listed nor in a listed group.
             DeliveryFailed: a group's members could not be read from Slack (fails closed).
         """
-        policy = request.policy
         direct = f"{_USER}{user_id}"
-        if direct == request.requester and not policy.allow_requester:
-            raise UnauthorizedReviewer("you requested this review, and a requester may not decide it")
-        if direct in policy.reviewers:
+        if direct in request.policy.reviewers:
             return direct, ""
-        for reviewer in policy.reviewers:
+        for reviewer in request.policy.reviewers:
             group = group_members_of(reviewer)
             if group is not None and user_id in await self.members(group):
                 return direct, reviewer
-        raise UnauthorizedReviewer("you are not one of this review's reviewers")
+        return direct, ""

@@ -20,7 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from prefect_review_gate.gates import reviews
 from prefect_review_gate.gates.decision import Outcome
-from prefect_review_gate.gates.errors import DeliveryFailed, UnauthorizedReviewer
+from prefect_review_gate.gates.errors import DeliveryFailed
 from prefect_review_gate.gates.proofs import DecisionSigner
 from prefect_review_gate.gates.request import ReviewRecord
 from prefect_review_gate.gates.rules import Ballot, RefusalCode, refusal
@@ -226,10 +226,7 @@ class Interactions:
                 "",
                 "",
             )
-        try:
-            person, group = await self.directory.identity(click.user, record.request)
-        except UnauthorizedReviewer as exc:
-            return not_allowed(record, str(exc)), "", ""
+        person, group = await self.directory.identity(click.user, record.request)
         ballot = Ballot(
             outcome=outcome,
             reviewer=person,
