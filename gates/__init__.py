@@ -43,6 +43,7 @@ if TYPE_CHECKING:
         ReviewClosed as ReviewClosed,
         ReviewExpired as ReviewExpired,
         ReviewRejected as ReviewRejected,
+        RunNotWaiting as RunNotWaiting,
         UnauthorizedReviewer as UnauthorizedReviewer,
     )
     from prefect_review_gate.gates.executors import Executor as Executor, Executors as Executors
@@ -86,6 +87,7 @@ _HOMES = {
         "ReviewClosed",
         "ReviewExpired",
         "ReviewRejected",
+        "RunNotWaiting",
         "UnauthorizedReviewer",
     ],
     "prefect_review_gate.gates.executors": ["Executor", "Executors"],

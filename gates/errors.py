@@ -21,6 +21,7 @@ __all__ = [
     "ReviewClosed",
     "ReviewExpired",
     "ReviewRejected",
+    "RunNotWaiting",
     "UnauthorizedReviewer",
 ]
 
@@ -64,6 +65,11 @@ class CommitInterrupted(ReviewGateError):
 
 class DeliveryFailed(ReviewGateError):
     """A notification channel could not deliver a message."""
+
+
+class RunNotWaiting(ReviewGateError):
+    """The review's run is not paused for a decision right now: it is counting another vote or
+    resuming. Unlike other refusals this one passes; the same decision may be sent again shortly."""
 
 
 class ApiBusy(ReviewGateError):

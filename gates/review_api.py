@@ -25,6 +25,7 @@ from prefect_review_gate.gates.store import PrefectReviewStore
 from prefect_review_gate.validators.errors import InputError, ReviewGateError
 
 __all__ = [
+    "FINAL_STATE_TYPES",
     "ApiTarget",
     "PendingReview",
     "RunState",
@@ -41,7 +42,7 @@ _TIMEOUT_SECONDS = 30.0
 # and less often: about 6 s in all, as Prefect's own client waits before its second retry.
 _BUSY_RETRY_DELAYS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2)
 _BUSY_STATUS = frozenset({429, 502, 503})
-_FINAL_STATE_TYPES = frozenset({"COMPLETED", "FAILED", "CRASHED", "CANCELLED"})
+FINAL_STATE_TYPES = frozenset({"COMPLETED", "FAILED", "CRASHED", "CANCELLED"})
 _WAIT_KEY = re.compile(r"([0-9a-f]{12})-[0-9]+")
 
 T = TypeVar("T")
@@ -97,7 +98,7 @@ class PendingReview:
     @property
     def run_ended(self) -> bool:
         """True when the run is gone or in a final state: nothing will ever decide this review."""
-        return self.run_type in _FINAL_STATE_TYPES or not self.run_type
+        return self.run_type in FINAL_STATE_TYPES or not self.run_type
 
 
 async def read_run_states(client: httpx.AsyncClient, run_ids: list[UUID]) -> dict[UUID, RunState]:

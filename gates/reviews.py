@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from prefect_review_gate.gates import review_api
 from prefect_review_gate.gates.decision import Outcome, ReviewDecision
-from prefect_review_gate.gates.errors import UnauthorizedReviewer
+from prefect_review_gate.gates.errors import RunNotWaiting, UnauthorizedReviewer
 from prefect_review_gate.gates.events import emit_review_event
 from prefect_review_gate.gates.identity import normalize_identity
 from prefect_review_gate.gates.proofs import DecisionSigner
@@ -97,8 +97,8 @@ async def decide(
     Raises:
         InputError: unknown review id; blocking findings and no override reason.
         UnauthorizedReviewer: the decision rule does not let `reviewer` decide this review.
-        ReviewGateError: already decided, stale, already voted, past the deadline, or the run is not
-            waiting for this review right now.
+        ReviewGateError: already decided, stale, already voted, or past the deadline.
+        RunNotWaiting: the run is not paused for a decision right now (between two votes).
     """
     now = now or datetime.now(UTC)
     record = await get_review(review_id)
@@ -133,7 +133,7 @@ async def decide(
     accepted, reason = await resume_with(request.flow_run_id, decision)
     if not accepted:
         # Between two votes of a quorum the run is briefly running again: saying so saves a retry guess.
-        raise ReviewGateError(
+        raise RunNotWaiting(
             f"review {review_id}: its flow run is not waiting for a decision right now "
             f"({reason or 'not paused'}); it may be resuming after another decision, try again shortly"
         )

@@ -29,6 +29,7 @@ def test_gates_all_is_pinned() -> None:
             "ContentMismatch", "CreateContact", "CreateRepository", "DecisionIntake", "DecisionSigner",
             "DeliveryFailed", "Executor", "Executors", "GitPush", "LogNote", "OnBlocking", "Outcome",
             "PublishRelease", "ReviewChannel", "ReviewClosed", "ReviewDecision", "ReviewExpired",
+            "RunNotWaiting",
             "ReviewPolicy", "ReviewRecord", "ReviewRejected", "ReviewRequest", "ReviewStatus",
             "ReviewVerdict", "SendEmail", "SummaryField", "UnauthorizedReviewer", "UpdateDeal", "Vote",
             "commit", "content_hash", "outcome_state", "parse_action", "request_review",

@@ -33,7 +33,7 @@ import httpx
 
 from prefect_review_gate.gates import review_api, reviews
 from prefect_review_gate.gates.decision import Outcome
-from prefect_review_gate.gates.errors import DeliveryFailed, UnauthorizedReviewer
+from prefect_review_gate.gates.errors import DeliveryFailed, RunNotWaiting, UnauthorizedReviewer
 from prefect_review_gate.gates.request import ReviewRecord
 from prefect_review_gate.gates.slack.interactions import Click, Interactions, not_allowed
 from prefect_review_gate.gates.slack.outbox import EntryState, NewEntry, Outbox, QueuedDecision
@@ -41,12 +41,11 @@ from prefect_review_gate.gates.slack.render import slack_escape
 from prefect_review_gate.gates.slack.signing import ButtonAction, verify_button
 from prefect_review_gate.gates.store_client import open_store
 from prefect_review_gate.gates.votes import DecisionFields
-from prefect_review_gate.validators.errors import InputError, ReviewGateError
+from prefect_review_gate.validators.errors import InputError
 
 __all__ = ["Deliveries", "new_entry", "prefect_unreachable"]
 
 _LOG = logging.getLogger("prefect_review_gate.slack")
-_FINAL_RUN_STATES = frozenset({"COMPLETED", "FAILED", "CANCELLED", "CRASHED"})
 _FIRST_BACKOFF_SECONDS = 0.25
 _IDLE_SECONDS = 5.0  # how often the queue is looked at with nothing due (a safety net for missed kicks)
 _MAX_DECISIONS = 1000  # a bound on reading a run's decision log, far above any real review's
@@ -268,9 +267,9 @@ class Deliveries:
             return _Done(EntryState.REFUSED, not_allowed(record, str(exc)))
         except InputError as exc:
             return _Done(EntryState.REFUSED, slack_escape(str(exc)))
-        except ReviewGateError:
-            # Closed meanwhile (the next attempt's check says so), the run is counting another
-            # vote, or it is gone for good: only the last ends the entry now.
+        except RunNotWaiting:
+            # The run is counting another vote, resuming, or gone for good: only the last ends
+            # the entry now.
             ended = await self._run_ended(record)
             if ended:
                 return _Done(EntryState.REFUSED, ended)
@@ -291,7 +290,7 @@ class Deliveries:
         state = states.get(run_id)
         if state is None:
             return f"Review `{record.request.id}`: its flow run no longer exists; nothing was decided."
-        if state.type in _FINAL_RUN_STATES:
+        if state.type in review_api.FINAL_STATE_TYPES:
             return (
                 f"Review `{record.request.id}`: its flow run ended ({state.name or state.type.title()}) "
                 "without taking decisions; nothing was decided."
