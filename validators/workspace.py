@@ -11,7 +11,7 @@ import re
 import shutil
 import subprocess
 import xml.etree.ElementTree as ElementTree
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -37,6 +37,11 @@ class TestCounts:
 @dataclass(frozen=True)
 class Workspace:
     root: Path
+    # A release and the claim about it name the same file: each file is hashed once per workspace,
+    # keyed by its size and modification time so that a file changed meanwhile is hashed again.
+    _digests: dict[tuple[Path, int, int], str] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
     @classmethod
     def open(cls, root: Path) -> Workspace:
@@ -54,13 +59,18 @@ class Workspace:
             return None
         return path
 
-    @staticmethod
-    def sha256(path: Path) -> str:
+    def sha256(self, path: Path) -> str:
+        stat = path.stat()
+        key = (path, stat.st_size, stat.st_mtime_ns)
+        known = self._digests.get(key)
+        if known is not None:
+            return known
         digest = hashlib.sha256()
         with path.open("rb") as stream:
             for block in iter(lambda: stream.read(1 << 20), b""):
                 digest.update(block)
-        return digest.hexdigest()
+        self._digests[key] = digest.hexdigest()
+        return self._digests[key]
 
     @staticmethod
     def test_counts(report: Path) -> TestCounts | None:
