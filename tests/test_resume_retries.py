@@ -5,10 +5,12 @@ The API is a small real HTTP server on port 0: it answers the first resumes 503,
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from uuid import uuid4
 
@@ -18,7 +20,9 @@ from gate_helpers import run_cli
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from prefect_review_gate.gates.decision import Outcome, ReviewDecision
-from prefect_review_gate.gates.waiting import resume_with
+from prefect_review_gate.gates.policy import ReviewPolicy
+from prefect_review_gate.gates.request import ReviewRequest
+from prefect_review_gate.gates.waiting import _expire_at_deadline, resume_with
 
 pytestmark = pytest.mark.anyio
 
@@ -120,3 +124,23 @@ async def test_a_cli_decision_on_an_api_that_stays_busy_exits_three_not_two() ->
         )
         assert code == 3, err
         assert "stayed busy through the retries and nothing was decided" in err and api.calls >= 2
+
+
+async def test_the_in_process_deadline_timer_outlasts_a_busy_server() -> None:
+    # Ten 503s outlast one resume's own retries (eight tries): the timer must keep trying until the
+    # run takes its `expired` decision, not die with the first error and leave the review open.
+    now = datetime.now(UTC)
+    request = ReviewRequest(
+        id="0123456789ab",
+        flow_run_id=uuid4(),
+        requester="agent:test",
+        actions=[{"kind": "git.push", "branch": "main"}],
+        content_hash="0" * 64,
+        policy=ReviewPolicy(reviewers=["alice"]),
+        created_at=now - timedelta(hours=1),
+        deadline=now,
+    )
+    for api in serving(BusyApi(busy=10)):
+        with temporary_settings({PREFECT_API_URL: api.url}):
+            await asyncio.wait_for(_expire_at_deadline(request.flow_run_id, request, 0), 30)
+        assert api.calls == 11

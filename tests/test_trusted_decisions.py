@@ -112,7 +112,7 @@ async def test_typed_channel_identities_never_meet_a_quorum(prefect_api: str, tm
     runner, url = await _intake()
     try:
         # Mallory holds Prefect API access only. The CLI refuses each channel identity up front...
-        for who in ("hook:ana", "hook-group:ops", "hook-group:ops/mallory"):
+        for who in ("hook:ana", "hook-group:ops", "hook-group:ops/mallory", "slack:UALICE", " slack:UALICE "):
             code, _, err = await run_cli("approve", review_id, "--as", who, api=prefect_api)
             assert code == 1, (who, err)
             assert "counts only when the channel that verifies" in err or "not a reviewer" in err, err
