@@ -39,7 +39,7 @@ async def _write(
             crm.close()
     except CrmMissing as exc:
         _logger().warning("Approved, but cannot be written: %s (%s)", what, exc)
-        return {"record": what, "done": "nothing written", "detail": f"{exc}; nothing to write to"}
+        return WriteResult(record=what, written=False, detail=f"{exc}; nothing to write to").report()
     except CrmError as exc:
         raise DeliveryFailed(f"{what}: {exc}") from None
     return result.report()

@@ -112,11 +112,9 @@ class WriteResult(_Record):
 
     def report(self) -> dict[str, str]:
         """The executor's result, as the commit report and the demo show it."""
-        return {
-            "record": self.record,
-            "done": "written" if self.written else "nothing written",
-            "detail": self.detail,
-        }
+        done = "written" if self.written else "nothing written"
+        summary = f"{self.record}: {done}" + (f" ({self.detail})" if self.detail else "")
+        return {"record": self.record, "done": done, "detail": self.detail, "summary": summary}
 
 
 class Crm(Protocol):
