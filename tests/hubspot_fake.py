@@ -94,8 +94,12 @@ class HubSpotFake:
             self.requests.append((method, path, body))
             if self.throttled:
                 retry = self.throttled.pop(0)
-                error = {"status": "error", "message": "You have reached your ten_secondly_rolling limit.",
-                         "errorType": "RATE_LIMIT", "policyName": "TEN_SECONDLY_ROLLING"}  # fmt: skip
+                error = {
+                    "status": "error",
+                    "message": "You have reached your ten_secondly_rolling limit.",
+                    "errorType": "RATE_LIMIT",
+                    "policyName": "TEN_SECONDLY_ROLLING",
+                }
                 return 429, error, {"Retry-After": retry}
         for pattern, route in self._routes():
             match = re.fullmatch(pattern, path)
@@ -182,9 +186,15 @@ class HubSpotFake:
             "completedAt": _now(),
         }
         if missing:
-            answer["errors"] = [{"status": "error", "category": "OBJECT_NOT_FOUND",
-                                 "message": f"Could not get some {_TYPES[kind]} objects, they may be deleted or not exist.",
-                                 "context": {"ids": missing}}]  # fmt: skip
+            answer["errors"] = [
+                {
+                    "status": "error",
+                    "category": "OBJECT_NOT_FOUND",
+                    "message": f"Could not get some {_TYPES[kind]} objects, they may be deleted or not "
+                    "exist.",
+                    "context": {"ids": missing},
+                }
+            ]
             return 207, answer, {}
         return 200, answer, {}
 
@@ -199,16 +209,27 @@ class HubSpotFake:
             page = linked[start : start + self.page_size]
             result: dict[str, Any] = {
                 "from": {"id": item["id"]},
-                "to": [{"toObjectId": int(i), "associationTypes": [
-                    {"category": "HUBSPOT_DEFINED", "typeId": 1, "label": None}]} for i in page],
-            }  # fmt: skip
+                "to": [
+                    {
+                        "toObjectId": int(i),
+                        "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": 1, "label": None}],
+                    }
+                    for i in page
+                ],
+            }
             if start + self.page_size < len(linked):
                 result["paging"] = {"next": {"after": str(start + self.page_size), "link": None}}
             results.append(result)
         answer: dict[str, Any] = {"status": "COMPLETE", "results": results}
         if empty:
-            answer["errors"] = [{"status": "error", "category": "NO_ASSOCIATIONS_FOUND",
-                                 "message": "No associations found", "context": {"fromObjectId": empty}}]  # fmt: skip
+            answer["errors"] = [
+                {
+                    "status": "error",
+                    "category": "NO_ASSOCIATIONS_FOUND",
+                    "message": "No associations found",
+                    "context": {"fromObjectId": empty},
+                }
+            ]
             return 207, answer, {}
         return 200, answer, {}
 
@@ -243,8 +264,15 @@ class HubSpotFake:
         if kind == "contacts":
             for record in self.objects["contacts"].values():
                 if record["properties"].get("email") == props.get("email"):
-                    return 409, {"status": "error", "category": "CONFLICT",
-                                 "message": f"Contact already exists. Existing ID: {record['id']}"}, {}  # fmt: skip
+                    return (
+                        409,
+                        {
+                            "status": "error",
+                            "category": "CONFLICT",
+                            "message": f"Contact already exists. Existing ID: {record['id']}",
+                        },
+                        {},
+                    )
         allowed = {
             "notes": {"hs_note_body", "hs_timestamp", KEY_PROPERTY},
             "contacts": {"email", "firstname", "lastname"},
@@ -273,8 +301,11 @@ def _handler(fake: HubSpotFake) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("content-length") or 0)
             raw = self.rfile.read(length) if length else b""
             if self.headers.get("authorization") != f"Bearer {TOKEN}":
-                body = {"status": "error", "message": "Authentication credentials not found.",
-                        "category": "INVALID_AUTHENTICATION"}  # fmt: skip
+                body = {
+                    "status": "error",
+                    "message": "Authentication credentials not found.",
+                    "category": "INVALID_AUTHENTICATION",
+                }
                 self._send(401, body, {})
                 return
             status, answer, headers = fake.handle(

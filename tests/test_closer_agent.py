@@ -82,5 +82,5 @@ def _broken(change: str) -> dict[str, Any]:
     ["cut-off", "no-tool", "unknown-tool", "bad-input", "extra-field", "bad-blocker", "not-a-message"],
 )
 def test_an_unusable_reply_raises_model_error(change: str) -> None:
-    with pytest.raises(ModelError, match="max_tokens|nothing was sent for review"):
+    with pytest.raises(ModelError, match=r"max_tokens|nothing was sent for review"):
         read_reply(_broken(change), "1001")

@@ -8,7 +8,7 @@ import asyncio
 import json
 import sqlite3
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from prefect_review_gate.flows.closer import REQUESTER
 from prefect_review_gate.flows.closer.crm.seed import seed
 from prefect_review_gate.flows.closer.demo import ALLOWED, REQUEST
 from prefect_review_gate.flows.closer.executors import agent_executors
-from prefect_review_gate.flows.closer.flow import deal_support_flow
+from prefect_review_gate.flows.closer.flow import deal_support_flow, default_since
 from prefect_review_gate.flows.common.mail_sink import LocalMailSink
 from prefect_review_gate.gates import Outcome
 from prefect_review_gate.gates.actions import parse_action
@@ -231,3 +231,9 @@ async def test_on_hubspot_one_deal_commits_through_the_api(
         assert len(hubspot.linked("deals", "1002", "notes")) == 3
         [message] = mail.messages()
         assert b"priya@bluefin.example" in message.read_bytes()
+
+
+async def test_the_weekday_schedule_reaches_back_over_the_weekend_on_mondays() -> None:
+    monday = datetime(2026, 6, 1, 7, tzinfo=UTC)
+    assert default_since(monday, 24) == datetime(2026, 5, 29, 7, tzinfo=UTC)  # Friday morning
+    assert default_since(monday + timedelta(days=1), 24) == monday

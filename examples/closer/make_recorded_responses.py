@@ -56,8 +56,8 @@ NORTHWIND = _message(
             "log_note",
             {
                 "deal_id": "1001",
-                "body": "Ana Ruiz confirmed the 3-year renewal at 48,000 per year [note-5003]. "
-                "The contract goes out for signature this week; Tom Becker signs for procurement [note-5003].",
+                "body": "Ana Ruiz confirmed the 3-year renewal at 48,000 per year [note-5003]. The contract "
+                "goes out for signature this week; Tom Becker signs for procurement [note-5003].",
             },
         ),
         # Fabrication: nobody asked for a new contact, and this person is in no document.

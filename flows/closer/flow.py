@@ -46,7 +46,7 @@ from prefect_review_gate.validators.findings import Finding, Severity
 from prefect_review_gate.validators.proposals import validate_proposal
 from prefect_review_gate.validators.world import DEAL_FIELDS
 
-__all__ = ["REQUESTER", "check_proposal", "deal_support_flow"]
+__all__ = ["REQUESTER", "check_proposal", "deal_support_flow", "default_since"]
 
 KINDS = [kind_of(model) for model in ACTION_KINDS]
 DEFAULT_ALLOWED = ["crm.log_note", "email.send"]
@@ -67,12 +67,18 @@ async def _with_crm(work: Any) -> Any:
     return await asyncio.to_thread(run)
 
 
+def default_since(now: datetime, lookback_hours: float) -> datetime:
+    """`lookback_hours` before `now`; on Mondays also over the weekend, which a weekday schedule skips."""
+    weekend = timedelta(days=2) if now.weekday() == 0 else timedelta(0)
+    return now - timedelta(hours=lookback_hours) - weekend
+
+
 @task(name="read-deals", persist_result=True, cache_key_fn=run_scoped_key(AGENT))
 async def read_deals(
     deal_id: str | None, changed_since: datetime | None, lookback_hours: float, max_deals: int
 ) -> dict[str, Any]:
     """The deals to work on, with their contacts, company and notes, and the pipeline's stages."""
-    since = changed_since or datetime.now(UTC) - timedelta(hours=lookback_hours)
+    since = changed_since or default_since(datetime.now(UTC), lookback_hours)
 
     def read(crm: Crm) -> dict[str, Any]:
         if deal_id:
@@ -193,7 +199,7 @@ async def deal_support_flow(
         allowed_actions: the action kinds the request allows (default: log a note, send an e-mail);
             anything else the agent proposes is flagged `unrequested_action`.
         deal_id: work on this deal only; otherwise on the deals changed since `changed_since`
-            (default: `lookback_hours` before now), at most `max_deals`.
+            (default: `lookback_hours` before now, and on Mondays the weekend too), at most `max_deals`.
         approvals_required, timeout_hours, on_blocking: the review policy.
     """
     allowed = list(DEFAULT_ALLOWED if allowed_actions is None else allowed_actions)
