@@ -109,6 +109,13 @@ def test_prefect_deploy_all_then_a_worker_run_suspends_and_publishes_once_on_app
     assert {"forge", "review-gate"} <= set(deployment["tags"])
     assert [s["schedule"]["cron"] for s in deployment["schedules"]] == ["0 7 * * 1"]
     assert deployment["job_variables"]["working_dir"] == str(REPO)
+    closer_url = f"{stack.server.api_url}/deployments/name/closer-deals/closer-weekdays"
+    with urllib.request.urlopen(closer_url, timeout=10) as response:
+        closer = json.loads(response.read())
+    assert {"closer", "review-gate"} <= set(closer["tags"])
+    assert [s["schedule"]["cron"] for s in closer["schedules"]] == ["0 7 * * 1-5"]
+    assert closer["parameters"]["allowed_actions"] == ["crm.log_note", "email.send", "crm.update_deal"]
+    assert closer["work_pool_name"] == "review-gate-process"
     sweeper_url = f"{stack.server.api_url}/deployments/name/review-gate-expire-overdue/expire-overdue"
     with urllib.request.urlopen(sweeper_url, timeout=10) as response:
         sweeper = json.loads(response.read())

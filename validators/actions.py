@@ -139,13 +139,22 @@ class UpdateDeal(Action):
     title: ClassVar[str] = "Update a CRM deal"
     deal_id: str = Field(description="The deal's id in the CRM.")
     changes: dict[str, Any] = Field(min_length=1, description="Field name -> new value.")
+    before: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Field name -> its value in the CRM when the change was proposed, filled from the CRM "
+        "(not by the agent) so reviewers see before and after; `validate-actions` checks it.",
+    )
 
     def summary(self) -> ActionSummary:
+        def change(name: str, value: Any) -> str:
+            was = f"{_as_text(self.before[name])} " if name in self.before else ""
+            return f"{was}→ {_as_text(value)}"
+
         return ActionSummary(
             headline=self.title,
             destination=SummaryField(label="", value=self.deal_id, literal=True),
             fields=tuple(
-                SummaryField(label=name, value=f"→ {_as_text(value)}") for name, value in self.changes.items()
+                SummaryField(label=name, value=change(name, value)) for name, value in self.changes.items()
             ),
         )
 

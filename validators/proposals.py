@@ -115,6 +115,29 @@ def _update_deal(action: Mapping[str, Any], at: str, world: World) -> list[Findi
             findings += _contacts_exist(value, where, world)
         elif key == "amount" and (isinstance(value, bool) or not isinstance(value, int | float)):
             findings.append(_block("invalid_value", where, f"A deal's amount is a number, not {value!r}."))
+    return findings + _before_values(action, changes, at, world)
+
+
+def _before_values(
+    action: Mapping[str, Any], changes: Mapping[str, Any], at: str, world: World
+) -> list[Finding]:
+    """`before` (optional) shows reviewers what a change replaces: it must be what the CRM holds."""
+    before = action.get("before", {})
+    if not isinstance(before, dict):
+        return [_block("malformed_action", f"{at}/before", "`before` must be an object.")]
+    deal_id = action.get("deal_id")
+    deal = world.crm.deals.get(deal_id) if isinstance(deal_id, str) else None  # unknown: flagged above
+    findings = []
+    for key, value in before.items():
+        where = f"{at}/before/{_escape(key)}"
+        if key not in changes:
+            findings.append(
+                _block("invalid_value", where, f"`before` names `{key}`, which the action does not change.")
+            )
+        elif deal is not None and key in DEAL_FIELDS and deal.get(key) != value:
+            held = deal.get(key)
+            message = f"The CRM holds {held!r} for `{key}`, not {value!r}: the before value shown is wrong."
+            findings.append(_block("invalid_value", where, message))
     return findings
 
 

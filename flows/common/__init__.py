@@ -8,5 +8,6 @@
 - `channels`: where reviews are announced (Slack when configured).
 - `smtp`: the e-mail sink, the executor of the generic `email.send`.
 - `offline_model`: a local Messages API fake replaying recorded replies (offline demos, tests).
+- `mail_sink`: a local SMTP server keeping each message as an .eml file (demos that send e-mail).
 - `local_server`: a temporary `prefect server start` on loopback (demos, deployment tests).
 """

@@ -293,7 +293,8 @@ async def _report(state: Any, server: LocalPrefectServer, what_commits: str) -> 
         report = await state.aresult()
         for outcome in report.get("outcomes", []):
             result = outcome.get("result") or {}
-            where = result.get("path") or result.get("message_id") or result
+            # A published file's path, a sent e-mail's id, or the one line an executor wrote for people.
+            where = result.get("path") or result.get("message_id") or result.get("summary") or result
             say(f"{what_commits}: {where}")
         say(f"Flow run: {link}")
         return 0
