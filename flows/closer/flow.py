@@ -33,13 +33,12 @@ from prefect_review_gate.flows.closer.sources import deal_sources
 from prefect_review_gate.flows.closer.world import crm_world
 from prefect_review_gate.flows.common.blocked import stop_blocked
 from prefect_review_gate.flows.common.boundaries import Blocker
-from prefect_review_gate.flows.common.channels import review_channels
 from prefect_review_gate.flows.common.claude_task import claude_task
+from prefect_review_gate.flows.common.review import review_and_commit
 from prefect_review_gate.flows.common.run_cache import run_scoped_key
 from prefect_review_gate.flows.common.smtp import SmtpSettings
-from prefect_review_gate.gates import Action, OnBlocking, ReviewPolicy, commit, outcome_state, request_review
+from prefect_review_gate.gates import Action, OnBlocking, ReviewPolicy
 from prefect_review_gate.gates.actions import UpdateDeal, parse_actions
-from prefect_review_gate.gates.errors import ReviewClosed
 from prefect_review_gate.validators.actions import kind_of
 from prefect_review_gate.validators.errors import InputError
 from prefect_review_gate.validators.findings import Finding, Severity
@@ -266,16 +265,11 @@ async def deal_support_flow(
             await _with_crm(lambda crm: check_proposal(edited, crm, snapshots, sources, request, allowed))
         )
 
-    verdict = await request_review(
+    return await review_and_commit(
         reviewed,
         policy=policy,
         findings=findings,
         requester=REQUESTER,
+        executors=agent_executors(),
         revalidate=revalidate,
-        channels=review_channels(),
     )
-    try:
-        report = await commit(verdict, executors=agent_executors())
-    except ReviewClosed as closed:
-        return outcome_state(closed)
-    return report.model_dump(mode="json")

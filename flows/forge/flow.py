@@ -21,8 +21,8 @@ from pydantic import ValidationError
 
 from prefect_review_gate.flows.common.blocked import stop_blocked
 from prefect_review_gate.flows.common.boundaries import Blocker
-from prefect_review_gate.flows.common.channels import review_channels
 from prefect_review_gate.flows.common.claude_task import claude_task
+from prefect_review_gate.flows.common.review import review_and_commit
 from prefect_review_gate.flows.common.run_cache import run_scoped_key
 from prefect_review_gate.flows.common.smtp import SmtpSettings
 from prefect_review_gate.flows.forge import AGENT, REQUESTER
@@ -34,11 +34,7 @@ from prefect_review_gate.gates import (
     OnBlocking,
     ReviewPolicy,
     SendEmail,
-    commit,
-    outcome_state,
-    request_review,
 )
-from prefect_review_gate.gates.errors import ReviewClosed
 from prefect_review_gate.validators.claude_citations import validate_claude_citations
 from prefect_review_gate.validators.errors import InputError, SourceError
 from prefect_review_gate.validators.findings import Finding, Severity
@@ -179,16 +175,11 @@ async def proposal_flow(
                 found.append(Finding(code="unexpected_action", severity=Severity.BLOCK, message=message))
         return found
 
-    verdict = await request_review(
+    return await review_and_commit(
         [action],
         policy=policy,
         findings=findings,
         requester=REQUESTER,
+        executors=agent_executors(),
         revalidate=revalidate,
-        channels=review_channels(),
     )
-    try:
-        report = await commit(verdict, executors=agent_executors())
-    except ReviewClosed as closed:
-        return outcome_state(closed)
-    return report.model_dump(mode="json")

@@ -1,0 +1,46 @@
+"""The end every agent's flow shares: ask its reviewers, then commit what they approved, once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from prefect.client.schemas.objects import State
+
+from prefect_review_gate.flows.common.channels import review_channels
+from prefect_review_gate.gates import Action, ReviewPolicy, commit, outcome_state, request_review
+from prefect_review_gate.gates.errors import ReviewClosed
+from prefect_review_gate.gates.executors import Executor
+from prefect_review_gate.gates.gate import Revalidate
+from prefect_review_gate.validators.findings import Finding
+
+__all__ = ["review_and_commit"]
+
+
+async def review_and_commit(
+    actions: Sequence[Action],
+    *,
+    policy: ReviewPolicy,
+    findings: Sequence[Finding],
+    requester: str,
+    executors: Mapping[str, Executor],
+    revalidate: Revalidate | None = None,
+) -> dict[str, Any] | State[Any]:
+    """The commit report as JSON, or the run's final state when the review closed unapproved.
+
+    Reviewers are asked in the Prefect UI and the CLI always, and in Slack when it is configured.
+    A rejected or expired review commits nothing and ends the run Cancelled, named for why.
+    """
+    verdict = await request_review(
+        actions,
+        policy=policy,
+        findings=findings,
+        requester=requester,
+        revalidate=revalidate,
+        channels=review_channels(),
+    )
+    try:
+        report = await commit(verdict, executors=executors)
+    except ReviewClosed as closed:
+        return outcome_state(closed)
+    return report.model_dump(mode="json")
