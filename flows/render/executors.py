@@ -44,7 +44,17 @@ def tag_commit(action: GitTag, idempotency_key: str) -> dict[str, str]:
             "a release never moves a tag: delete it by hand or release under another name"
         )
     try:
-        git("tag", "--annotate", "--file=-", action.tag, commit, cwd=repository, stdin=action.message)
+        # "whitespace", not the default "strip": markdown headings (`## 0.2.0`) are not comments here.
+        git(
+            "tag",
+            "--annotate",
+            "--cleanup=whitespace",
+            "--file=-",
+            action.tag,
+            commit,
+            cwd=repository,
+            stdin=action.message,
+        )
     except GitError as exc:
         raise DeliveryFailed(f"could not tag {commit[:12]} as {action.tag}: {exc.detail}") from None
     return {"tag": action.tag, "commit": commit}
