@@ -152,7 +152,9 @@ def read_reply(message: Mapping[str, Any]) -> ReleaseAnswer | Blocker:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "input"
-        raise ModelError(f"the model's {name} call is invalid: {where}: {first['msg']}") from None
+        raise ModelError(
+            f"the model's {name} call is invalid: {where}: {first['msg']}; nothing was sent for review"
+        ) from None
     known = action_kinds()
     for index, action in enumerate(answer.actions):
         kind = action.get("kind")
