@@ -53,8 +53,8 @@ def add_file(index: Path, project: str, source: Path, sha256: str, tag: str) -> 
         shutil.copyfile(source, partial)
         os.replace(partial, target)  # readers see the whole file or none of it
         copied = True
-    _write_page(folder, [p for p in sorted(folder.iterdir()) if _published(p)], hashes=True)
-    _write_page(index, [p for p in sorted(index.iterdir()) if p.is_dir()], hashes=False)
+    _write_page(folder, [p for p in sorted(folder.iterdir()) if _published(p)], tag, hashes=True)
+    _write_page(index, [p for p in sorted(index.iterdir()) if p.is_dir()], tag, hashes=False)
     return target, copied
 
 
@@ -62,7 +62,7 @@ def _published(path: Path) -> bool:
     return path.is_file() and path.name != "index.html" and not path.name.startswith(".")
 
 
-def _write_page(folder: Path, entries: list[Path], *, hashes: bool) -> None:
+def _write_page(folder: Path, entries: list[Path], tag: str, *, hashes: bool) -> None:
     links = []
     for entry in entries:
         href = entry.name + ("/" if entry.is_dir() else "")
@@ -70,6 +70,6 @@ def _write_page(folder: Path, entries: list[Path], *, hashes: bool) -> None:
             href += f"#sha256={Workspace.sha256(entry)}"
         links.append(f'    <a href="{html.escape(href)}">{html.escape(entry.name)}</a><br>')
     page = "\n".join(["<!DOCTYPE html>", "<html>", "  <body>", *links, "  </body>", "</html>", ""])
-    partial = folder / ".index.html.partial"
+    partial = folder / f".index.html.{tag}.partial"  # two releases publishing at once never share it
     partial.write_text(page, encoding="utf-8")
     os.replace(partial, folder / "index.html")
