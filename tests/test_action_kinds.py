@@ -37,10 +37,17 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "crm.update_deal": {"deal_id": HOSTILE, "changes": {HOSTILE: HOSTILE}},
     "crm.create_contact": {"name": HOSTILE, "email": HOSTILE, "company_id": HOSTILE},
     "crm.log_note": {"deal_id": HOSTILE, "body": HOSTILE},
-    "release.publish": {"artifact": HOSTILE, "sha256": "ab" * 32, "version": HOSTILE},
+    "release.publish": {
+        "artifact": HOSTILE,
+        "sha256": "ab" * 32,
+        "version": HOSTILE,
+        "destination": HOSTILE,
+        "tests": HOSTILE,
+    },
     "git.create_repository": {"name": HOSTILE},
-    "git.push": {"branch": HOSTILE},
+    "git.push": {"branch": HOSTILE, "remote": HOSTILE},
     "proposal.publish_file": {"client": HOSTILE, "name": "acme-q3", "folder": "/tmp/out", "body": HOSTILE},
+    "git.tag": {"repository": HOSTILE, "tag": "v1.2.0", "commit": "ab" * 20, "message": HOSTILE},
 }
 
 

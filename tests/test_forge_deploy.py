@@ -116,6 +116,14 @@ def test_prefect_deploy_all_then_a_worker_run_suspends_and_publishes_once_on_app
     assert [s["schedule"]["cron"] for s in closer["schedules"]] == ["0 7 * * 1-5"]
     assert closer["parameters"]["allowed_actions"] == ["crm.log_note", "email.send", "crm.update_deal"]
     assert closer["work_pool_name"] == "review-gate-process"
+    with urllib.request.urlopen(
+        f"{stack.server.api_url}/deployments/name/render-release/render-nightly", timeout=10
+    ) as response:
+        render = json.loads(response.read())
+    assert {"render", "review-gate"} <= set(render["tags"])
+    assert [s["schedule"]["cron"] for s in render["schedules"]] == ["0 2 * * *"]
+    assert render["work_pool_name"] == "review-gate-process"
+    assert render["parameters"]["reviewers"] == ["alice", "bob"]
     sweeper_url = f"{stack.server.api_url}/deployments/name/review-gate-expire-overdue/expire-overdue"
     with urllib.request.urlopen(sweeper_url, timeout=10) as response:
         sweeper = json.loads(response.read())

@@ -197,14 +197,26 @@ class PublishRelease(Action):
     artifact: str = Field(description="The release file, relative to the build workspace.")
     sha256: str = Field(description="The file's sha256 digest, hex.")
     version: str = Field(description="The version released.")
+    # Optional, so proposals written to the `validate-actions` contract stay valid: a flow that knows
+    # where the file goes and what it was tested with says so, and reviewers see it.
+    destination: str = Field(
+        default="", description="Where the file is copied: a release folder or a PEP 503 simple index."
+    )
+    tests: str = Field(
+        default="", description="The test run behind the release, as the build counted it (`12 passed, ...`)."
+    )
 
     def summary(self) -> ActionSummary:
+        to = (SummaryField(label="to", value=self.destination, literal=True),) if self.destination else ()
+        tests = (SummaryField(label="tests", value=self.tests),) if self.tests else ()
         return ActionSummary(
             headline=self.title,
             destination=SummaryField(label="", value=self.version, literal=True),
             fields=(
+                *to,
                 SummaryField(label="artifact", value=self.artifact, literal=True),
                 SummaryField(label="sha256", value=self.sha256, literal=True),
+                *tests,
             ),
         )
 
@@ -224,10 +236,16 @@ class GitPush(Action):
     kind: Literal["git.push"] = "git.push"
     title: ClassVar[str] = "Push a git branch"
     branch: str = Field(description="The branch pushed.")
+    remote: str = Field(
+        default="", description="The remote pushed to (a URL or a path), when the flow names it."
+    )
 
     def summary(self) -> ActionSummary:
+        to = (SummaryField(label="to", value=self.remote, literal=True),) if self.remote else ()
         return ActionSummary(
-            headline=self.title, destination=SummaryField(label="", value=self.branch, literal=True)
+            headline=self.title,
+            destination=SummaryField(label="", value=self.branch, literal=True),
+            fields=to,
         )
 
 

@@ -17,10 +17,19 @@ from pathlib import Path
 
 from prefect_review_gate.validators.errors import InputError
 
-__all__ = ["TestCounts", "Workspace"]
+__all__ = ["TestCounts", "Workspace", "file_sha256"]
 
 _HEX_ID = re.compile(r"[0-9a-fA-F]{7,64}")
 _GIT_TIMEOUT_SECONDS = 20
+
+
+def file_sha256(path: Path) -> str:
+    """The file's sha256, read once in 1 MiB blocks (memory stays flat for any size)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -62,14 +71,8 @@ class Workspace:
     def sha256(self, path: Path) -> str:
         stat = path.stat()
         key = (path, stat.st_size, stat.st_mtime_ns)
-        known = self._digests.get(key)
-        if known is not None:
-            return known
-        digest = hashlib.sha256()
-        with path.open("rb") as stream:
-            for block in iter(lambda: stream.read(1 << 20), b""):
-                digest.update(block)
-        self._digests[key] = digest.hexdigest()
+        if key not in self._digests:
+            self._digests[key] = file_sha256(path)
         return self._digests[key]
 
     @staticmethod

@@ -1,4 +1,7 @@
-"""How an agent flow ends when its agent reports a blocker: `Blocked`, with the reason on the run.
+"""How an agent flow ends when its task cannot be done: `Blocked`, with the reason on the run.
+
+Either the agent reports a blocker (`stop_blocked`), or the flow finds before asking the agent that a
+precondition of the task failed, such as a build or its tests (`stop_unmet_precondition`).
 
 `AgentBlocked` (the error tree's name for this outcome) gives the state's name; this module gives
 every agent the same log line, artifact and final state, so a `Blocked` run reads alike in each.
@@ -16,7 +19,7 @@ from prefect.states import Cancelled
 from prefect_review_gate.flows.common.boundaries import Blocker
 from prefect_review_gate.flows.common.errors import AgentBlocked
 
-__all__ = ["blocked_state", "stop_blocked"]
+__all__ = ["blocked_state", "stop_blocked", "stop_unmet_precondition"]
 
 
 def blocked_state(blocked: AgentBlocked) -> State[Any]:
@@ -42,3 +45,22 @@ async def stop_blocked(blocker: Blocker, *, artifact_key: str, description: str)
         description=description,
     )
     return blocked_state(blocked)
+
+
+async def stop_unmet_precondition(reason: str, *, artifact_key: str, description: str) -> State[Any]:
+    """End the run `Blocked` before the agent is asked: a precondition of its task failed.
+
+    For what the flow itself established (a build that failed, tests that did not pass): the run
+    never reaches a reviewer as a success, and the agent is not asked to make something of it. Call
+    it from the flow body and return what it returns.
+    """
+    blocked = AgentBlocked(reason)
+    summary = reason.strip().splitlines()[0] if reason.strip() else "a precondition failed"
+    get_run_logger().warning("Blocked before the agent was asked; nothing is sent for review: %s", summary)
+    await acreate_markdown_artifact(
+        markdown=f"## Blocked before the agent was asked\n\n```\n{reason.strip()}\n```\n\n"
+        "Nothing was sent for review.",
+        key=artifact_key,
+        description=description,
+    )
+    return Cancelled(name=blocked.state_name, message=f"Blocked before review: {summary}")

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect_review_gate.flows.common.local_server import LocalPrefectServer
-from prefect_review_gate.flows.common.offline_model import OFFLINE_KEY, MessagesFake, Reply
+from prefect_review_gate.flows.common.offline_model import OFFLINE_KEY, Answer, MessagesFake
 from prefect_review_gate.validators.errors import InputError, ReviewGateError
 
 __all__ = ["AgentDemo", "DemoContext", "run_demo", "say"]
@@ -61,7 +61,8 @@ class AgentDemo:
         requester: the identity its reviews are requested by (to find its review).
         reviewers: the plain names that may decide in the demo.
         replies: the recorded Messages API replies the offline fake plays, in order (at least one;
-            the last also answers any request after them).
+            the last also answers any request after them); a reply may be a `Responder`, bound to
+            the request it answers.
         start: a coroutine function starting the flow with `return_state=True`.
         describe: prints what the agent proposes and its findings, given the pending review.
         check: '' when the demo can run from here, else what is missing.
@@ -72,7 +73,7 @@ class AgentDemo:
     name: str
     requester: str
     reviewers: Sequence[str]
-    replies: Callable[[argparse.Namespace], Sequence[Reply]]
+    replies: Callable[[argparse.Namespace], Sequence[Answer]]
     start: Callable[[DemoContext], Coroutine[Any, Any, Any]]
     describe: Callable[[Any], None]
     check: Callable[[argparse.Namespace], str] = lambda args: ""

@@ -5,7 +5,9 @@ client code as the online one: the SDK's request, its auth header, its retries a
 
 It binds to port 0 on loopback, checks the key (anthropic 2.x sends `Authorization: Bearer`; older
 clients `x-api-key`) and answers `POST /v1/messages` with the next scripted `Reply`, or with the
-default reply once the script is used up. It records every request it was sent.
+default reply once the script is used up. It records every request it was sent. A scripted answer
+may also be a function of the request (`Responder`): a recording whose values are bound to what the
+request carries, such as digests of a build made a moment ago.
 """
 
 from __future__ import annotations
@@ -13,14 +15,14 @@ from __future__ import annotations
 import json
 import threading
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-__all__ = ["OFFLINE_KEY", "MessagesFake", "RecordedRequest", "Reply", "load_recorded"]
+__all__ = ["OFFLINE_KEY", "Answer", "MessagesFake", "RecordedRequest", "Reply", "Responder", "load_recorded"]
 
 OFFLINE_KEY = "sk-ant-offline-demo"
 """The key the fake accepts by default: not a secret, it opens nothing but the fake."""
@@ -64,6 +66,11 @@ class RecordedRequest:
     body: Any
 
 
+Responder = Callable[[RecordedRequest], Reply]
+"""Answers from the request itself; an exception becomes a 500 the SDK reports (no hang, no retry loop)."""
+Answer = Reply | Responder
+
+
 def load_recorded(path: str | Path) -> dict[str, Any]:
     """A recorded Messages API response (JSON) from a file."""
     data = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -77,14 +84,14 @@ class MessagesFake:
 
     def __init__(
         self,
-        default: Reply,
-        script: Iterable[Reply] = (),
+        default: Answer,
+        script: Iterable[Answer] = (),
         *,
         api_key: str = OFFLINE_KEY,
         host: str = "127.0.0.1",
     ) -> None:
         self.default = default
-        self.script: deque[Reply] = deque(script)
+        self.script: deque[Answer] = deque(script)
         self.api_key = api_key
         self.requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
@@ -121,7 +128,14 @@ class MessagesFake:
     def _next(self, request: RecordedRequest) -> Reply:
         with self._lock:
             self.requests.append(request)
-            return self.script.popleft() if self.script else self.default
+            answer = self.script.popleft() if self.script else self.default
+        if isinstance(answer, Reply):
+            return answer
+        try:
+            return answer(request)
+        except Exception as exc:  # a broken recording must reach the caller as an API error, not a hang
+            error = {"type": "error", "error": {"type": "api_error", "message": f"offline replay: {exc}"}}
+            return Reply(500, json.dumps(error).encode(), {"content-type": "application/json"})
 
     def _authorized(self, headers: Mapping[str, str]) -> bool:
         bearer = headers.get("authorization", "")
