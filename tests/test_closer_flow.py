@@ -17,6 +17,8 @@ from anthropic_fake import OFFLINE_KEY, MessagesFake, Reply
 from hubspot_fake import TOKEN, HubSpotFake, seed_demo
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import StateType
+from slack_fake import SlackFake
+from slack_helpers import slack_env
 
 from prefect_review_gate.flows.closer import REQUESTER
 from prefect_review_gate.flows.closer.crm.seed import seed
@@ -162,6 +164,32 @@ async def test_a_rejection_commits_nothing(fake: MessagesFake, crm_file: Path, m
     state = await asyncio.wait_for(run, WAIT)
 
     assert state.type is StateType.CANCELLED and state.name == "Rejected", state
+    assert crm_file.read_bytes() == before and mail.messages() == []
+
+
+async def test_in_slack_the_reviewer_sees_the_change_and_the_invented_recipient(
+    fake: MessagesFake, crm_file: Path, mail: LocalMailSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = crm_file.read_bytes()
+    with SlackFake() as slack:
+        for name, value in {**slack_env(slack), "REVIEW_GATE_SLACK_CHANNEL": "CDEALS"}.items():
+            monkeypatch.setenv(name, value)
+        run = _start()
+        review_id = (await _waiting_review(run)).record.request.id
+        [posted] = [m for m in slack.messages() if f"Review {review_id}:" in str(m.get("text"))]
+        shown = json.dumps(posted["blocks"], ensure_ascii=False)
+        assert posted["channel"] == "CDEALS"
+        assert "decisionmakerboughtin" in shown and "contractsent" in shown  # before and after, from the CRM
+        assert "marco.bianchi@northwind.example" in shown and "unknown_recipient" in shown
+        assert "unrequested_action" in shown and "unknown_record" in shown
+        actions = {e["action_id"] for b in posted["blocks"] if b["type"] == "actions" for e in b["elements"]}
+        assert len(actions) == 2  # blocking findings: approve only with an override reason, or reject
+
+        await decide(review_id, Outcome.REJECTED, "bob", comment="invented recipient")
+        state = await asyncio.wait_for(run, WAIT)
+        [final] = [m for m in slack.messages() if f"Review {review_id}:" in str(m.get("text"))]
+    assert state.name == "Rejected" and "Rejected" in json.dumps(final["blocks"])
+    assert not any(b["type"] == "actions" for b in final["blocks"])  # the buttons are gone
     assert crm_file.read_bytes() == before and mail.messages() == []
 
 

@@ -5,6 +5,7 @@ outside, and re-run a finished flow run the way a worker re-runs one after a sus
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.flow_engine import run_flow_async
 from prefect.states import Scheduled
 from render_helpers import add_failing_test, clean_recording, pushes, recording, repositories
+from slack_fake import SlackFake
+from slack_helpers import slack_env
 
 from prefect_review_gate.flows.render.demo import replay_for_build
 from prefect_review_gate.flows.render.flow import REQUESTER, release_flow
@@ -145,29 +148,41 @@ async def test_an_approved_release_commits_once_and_a_rerun_builds_and_commits_n
 
 
 async def test_fabrications_are_shown_to_the_reviewer_and_a_rejection_commits_nothing(
-    fake: MessagesFake, tmp_path: Path
+    fake: MessagesFake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fake.script.append(replay_for_build(recording()))
     release = Release(tmp_path)
-    run = release.start()
-    request = (await _waiting_review(run)).record.request
+    with SlackFake() as slack:
+        for name, value in {**slack_env(slack), "REVIEW_GATE_SLACK_CHANNEL": "CRELEASES"}.items():
+            monkeypatch.setenv(name, value)
+        run = release.start()
+        request = (await _waiting_review(run)).record.request
 
-    shown = {(f.code, f.pointer) for f in request.blocking}
-    assert shown == {
-        ("unrequested_action", "/proposal/actions/3/kind"),
-        ("digest_mismatch", "/claims/1/sha256"),
-        ("test_count_mismatch", "/claims/2/passed"),
-    }
-    assert "git.create_repository" not in {a["kind"] for a in request.actions}
-    [count] = [f for f in request.findings if f.code == "test_count_mismatch"]
-    assert count.message == "The report has 6 passed test(s), not 9."
-    # The sent request carried the boundaries and both tools.
-    sent = fake.message_requests()[0].body
-    assert "Do not create resources that were not requested" in sent["system"]
-    assert {t["name"] for t in sent["tools"]} == {"propose_release", "report_blocker"}
+        shown = {(f.code, f.pointer) for f in request.blocking}
+        assert shown == {
+            ("unrequested_action", "/proposal/actions/3/kind"),
+            ("digest_mismatch", "/claims/1/sha256"),
+            ("test_count_mismatch", "/claims/2/passed"),
+        }
+        assert "git.create_repository" not in {a["kind"] for a in request.actions}
+        [count] = [f for f in request.findings if f.code == "test_count_mismatch"]
+        assert count.message == "The report has 6 passed test(s), not 9."
+        # The sent request carried the boundaries and both tools.
+        sent = fake.message_requests()[0].body
+        assert "Do not create resources that were not requested" in sent["system"]
+        assert {t["name"] for t in sent["tools"]} == {"propose_release", "report_blocker"}
+        # In Slack the reviewer sees the release (artifact, version, digest, the tests behind it)
+        # and each fabrication.
+        [posted] = [m for m in slack.messages() if f"Review {request.id}:" in str(m.get("text"))]
+        text = json.dumps(posted["blocks"], ensure_ascii=False)
+        [publish] = [a for a in request.actions if a["kind"] == "release.publish"]
+        assert publish["artifact"] in text and publish["version"] in text and publish["sha256"][:12] in text
+        assert "6 passed" in text
+        for code in ("unrequested_action", "digest_mismatch", "test_count_mismatch"):
+            assert code in text
 
-    await decide(request.id, Outcome.REJECTED, "bob", comment="invented counts")
-    state = await asyncio.wait_for(run, WAIT)
+        await decide(request.id, Outcome.REJECTED, "bob", comment="invented counts")
+        state = await asyncio.wait_for(run, WAIT)
 
     assert state.type is StateType.CANCELLED and state.name == "Rejected", state
     [workspace] = release.work.iterdir()
