@@ -42,8 +42,6 @@ __all__ = [
 _LOG = logging.getLogger("prefect_review_gate.gate")
 BACKSTOP_GRACE = timedelta(minutes=2)
 POLL_INTERVAL_SECONDS = 1  # how soon a paused, in-process run notices it was resumed
-# How far the opening time a run input records may run ahead of the server's clock.
-_OPENING_SKEW = timedelta(seconds=30)
 
 
 def expired_decision(request: ReviewRequest) -> ReviewDecision:
