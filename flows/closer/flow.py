@@ -21,7 +21,6 @@ from typing import Any, Literal
 from prefect import flow, task
 from prefect.artifacts import acreate_markdown_artifact
 from prefect.states import Completed
-from pydantic import ValidationError
 
 from prefect_review_gate.flows.closer import AGENT, REQUESTER
 from prefect_review_gate.flows.closer.actions import ACTION_KINDS, CloserAction
@@ -34,10 +33,10 @@ from prefect_review_gate.flows.closer.world import crm_world
 from prefect_review_gate.flows.common.blocked import stop_blocked
 from prefect_review_gate.flows.common.boundaries import Blocker
 from prefect_review_gate.flows.common.claude_task import claude_task
-from prefect_review_gate.flows.common.review import review_and_commit
+from prefect_review_gate.flows.common.review import review_and_commit, review_policy
 from prefect_review_gate.flows.common.run_cache import run_scoped_key
 from prefect_review_gate.flows.common.smtp import SmtpSettings
-from prefect_review_gate.gates import Action, OnBlocking, ReviewPolicy
+from prefect_review_gate.gates import Action
 from prefect_review_gate.gates.actions import UpdateDeal, parse_actions
 from prefect_review_gate.validators.actions import kind_of
 from prefect_review_gate.validators.errors import InputError
@@ -163,20 +162,6 @@ async def record_deals(since: str, lines: list[str]) -> None:
     )
 
 
-def _policy(
-    reviewers: list[str], approvals_required: int, timeout_hours: float, on_blocking: str
-) -> ReviewPolicy:
-    try:
-        return ReviewPolicy(
-            reviewers=reviewers,
-            approvals_required=approvals_required,
-            timeout=timedelta(hours=timeout_hours),
-            on_blocking=OnBlocking(on_blocking),
-        )
-    except ValidationError as exc:
-        raise InputError(f"the review policy is invalid: {exc.errors()[0]['msg']}") from None
-
-
 @flow(name="closer-deals")
 async def deal_support_flow(
     request: str,
@@ -208,7 +193,7 @@ async def deal_support_flow(
         raise InputError(f"the deal support flow needs {what}")
     if max_deals < 1 or lookback_hours <= 0:
         raise InputError("max_deals and lookback_hours must be positive")
-    policy = _policy(reviewers, approvals_required, timeout_hours, on_blocking)
+    policy = review_policy(reviewers, approvals_required, timeout_hours, on_blocking)
     read = await read_deals(deal_id, changed_since, lookback_hours, max_deals)
     snapshots = [DealSnapshot.model_validate(s) for s in read["snapshots"]]
     if not snapshots:

@@ -11,18 +11,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 from prefect import flow, task
 from prefect.artifacts import acreate_markdown_artifact
-from pydantic import ValidationError
 
 from prefect_review_gate.flows.common.blocked import stop_blocked
 from prefect_review_gate.flows.common.boundaries import Blocker
 from prefect_review_gate.flows.common.claude_task import claude_task
-from prefect_review_gate.flows.common.review import review_and_commit
+from prefect_review_gate.flows.common.review import review_and_commit, review_policy
 from prefect_review_gate.flows.common.run_cache import run_scoped_key
 from prefect_review_gate.flows.common.smtp import SmtpSettings
 from prefect_review_gate.flows.forge import AGENT, REQUESTER
@@ -31,8 +29,6 @@ from prefect_review_gate.flows.forge.agent import Proposal, build_request, docum
 from prefect_review_gate.flows.forge.executors import agent_executors
 from prefect_review_gate.gates import (
     Action,
-    OnBlocking,
-    ReviewPolicy,
     SendEmail,
 )
 from prefect_review_gate.validators.claude_citations import validate_claude_citations
@@ -139,15 +135,7 @@ async def proposal_flow(
     """
     if not brief.strip() or not client.strip():
         raise InputError("the proposal flow needs a brief and a client")
-    try:
-        policy = ReviewPolicy(
-            reviewers=reviewers,
-            approvals_required=approvals_required,
-            timeout=timedelta(hours=timeout_hours),
-            on_blocking=OnBlocking(on_blocking),
-        )
-    except ValidationError as exc:
-        raise InputError(f"the review policy is invalid: {exc.errors()[0]['msg']}") from None
+    policy = review_policy(reviewers, approvals_required, timeout_hours, on_blocking)
     texts = load_sources(sources)
     documents = document_blocks(texts)
     message = await ask_claude(build_request(brief, client, documents))

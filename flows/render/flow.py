@@ -14,18 +14,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 from prefect import flow, task
 from prefect.artifacts import acreate_markdown_artifact
-from pydantic import ValidationError
 
 from prefect_review_gate.flows.common.blocked import stop_blocked, stop_unmet_precondition
 from prefect_review_gate.flows.common.boundaries import Blocker
 from prefect_review_gate.flows.common.claude_task import claude_task
-from prefect_review_gate.flows.common.review import review_and_commit
+from prefect_review_gate.flows.common.review import review_and_commit, review_policy
 from prefect_review_gate.flows.common.run_cache import run_scoped_key
 from prefect_review_gate.flows.render import AGENT, REQUESTER
 from prefect_review_gate.flows.render.agent import ReleaseAnswer, build_request, read_reply
@@ -35,7 +33,7 @@ from prefect_review_gate.flows.render.executors import agent_executors
 from prefect_review_gate.flows.render.facts import BuildFacts
 from prefect_review_gate.flows.render.proposal import Destinations, Proposal, release_proposal
 from prefect_review_gate.flows.render.workspace import check_out
-from prefect_review_gate.gates import Action, OnBlocking, ReviewPolicy
+from prefect_review_gate.gates import Action
 from prefect_review_gate.validators.errors import InputError
 from prefect_review_gate.validators.findings import Finding
 
@@ -83,20 +81,6 @@ async def record_release(
     )
 
 
-def _policy(
-    reviewers: list[str], approvals_required: int, timeout_hours: float, on_blocking: str
-) -> ReviewPolicy:
-    try:
-        return ReviewPolicy(
-            reviewers=reviewers,
-            approvals_required=approvals_required,
-            timeout=timedelta(hours=timeout_hours),
-            on_blocking=OnBlocking(on_blocking),
-        )
-    except ValidationError as exc:
-        raise InputError(f"the review policy is invalid: {exc.errors()[0]['msg']}") from None
-
-
 async def _proposal(
     answer: ReleaseAnswer, facts: BuildFacts, to: Destinations
 ) -> tuple[Proposal, list[Finding]]:
@@ -137,7 +121,7 @@ async def release_flow(
     """
     if not repository.strip() or not branch.strip():
         raise InputError("the release flow needs a repository and a branch")
-    policy = _policy(reviewers, approvals_required, timeout_hours, on_blocking)
+    policy = review_policy(reviewers, approvals_required, timeout_hours, on_blocking)
     local = Path(repository).expanduser()
     to = Destinations(
         release_index=str(Path(release_index).expanduser().resolve()),
