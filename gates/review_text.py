@@ -20,6 +20,7 @@ from prefect_review_gate.gates.votes import Vote
 from prefect_review_gate.validators.findings import Finding
 
 __all__ = [
+    "action_lines",
     "action_preview",
     "format_age",
     "pending_document",
@@ -151,7 +152,7 @@ def review_details(item: PendingReview, now: datetime, flow_run_url: str | None)
     lines += _overview(record, now, flow_run_url)
     lines += ["", f"Actions ({len(request.actions)})"]
     for index, action in enumerate(request.actions, start=1):
-        lines += _numbered(index, action_preview(action))
+        lines += action_lines(index, action)
     lines += ["", _findings_heading(request)]
     lines += [line for finding in request.findings for line in _finding_lines(finding)] or [
         "  none: the validators found nothing to flag"
@@ -216,8 +217,9 @@ def _excerpt(text: str) -> str:
     return text if len(text) <= _EXCERPT else text[: _EXCERPT - 1] + "…"
 
 
-def _numbered(index: int, text: str) -> list[str]:
-    head, *rest = text.splitlines() or [""]
+def action_lines(index: int, action: Mapping[str, Any]) -> list[str]:
+    """One action numbered `index`, its summary's later lines indented under the first."""
+    head, *rest = action_preview(action).splitlines() or [""]
     return [f"  {index}. {head}", *(f"     {line}".rstrip() for line in rest)]
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect_review_gate.flows.closer import REQUESTER
-from prefect_review_gate.flows.common.demo_kit import AgentDemo, DemoContext, run_demo, say
+from prefect_review_gate.flows.common.demo_kit import AgentDemo, DemoContext, run_demo, say, say_proposal
 from prefect_review_gate.flows.common.offline_model import Reply, load_recorded
 
 __all__ = ["CLOSER_DEMO", "REQUEST", "main"]
@@ -87,22 +87,9 @@ async def _start(context: DemoContext) -> Any:
 
 
 def _describe(pending: Any) -> None:
-    from prefect_review_gate.gates.review_text import action_preview
-    from prefect_review_gate.gates.terminal import format_pointer_report, wants_color
-
-    request = pending.record.request
-    say("")
-    say(f"The agent proposes {len(request.actions)} actions:")
-    for index, action in enumerate(request.actions):
-        head, *rest = action_preview(action).splitlines()
-        say(f"  {index}. {head}")
-        for line in rest:
-            say(f"     {line}")
-    say("")
-    say("The validators' findings (each at the value it concerns):")
-    say("")
-    document = {"actions": request.actions}
-    say(format_pointer_report("proposal", document, request.findings, color=wants_color(sys.stdout)))
+    count = len(pending.record.request.actions)
+    heading = f"The agent proposes {count} actions:"
+    say_proposal(pending, heading, "The validators' findings (each at the value it concerns):", "proposal")
 
 
 CLOSER_DEMO = AgentDemo(

@@ -35,12 +35,31 @@ from prefect_review_gate.flows.common.local_server import LocalPrefectServer
 from prefect_review_gate.flows.common.offline_model import OFFLINE_KEY, Answer, MessagesFake
 from prefect_review_gate.validators.errors import InputError, ReviewGateError
 
-__all__ = ["AgentDemo", "DemoContext", "run_demo", "say"]
+__all__ = ["AgentDemo", "DemoContext", "run_demo", "say", "say_proposal"]
 
 
 def say(text: str = "") -> None:
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
+
+
+def say_proposal(pending: Any, heading: str, findings_heading: str, what: str) -> None:
+    """Each proposed action as `review-gate show` prints it, numbered as the findings' pointers
+    count (`/actions/0`), then the findings at the values they concern. Agent text is escaped."""
+    from prefect_review_gate.gates.review_text import action_lines
+    from prefect_review_gate.gates.terminal import format_pointer_report, printable, wants_color
+
+    request = pending.record.request
+    say("")
+    say(heading)
+    for index, action in enumerate(request.actions):
+        for line in action_lines(index, action):
+            say(printable(line))
+    say("")
+    say(findings_heading)
+    say("")
+    document = {"actions": request.actions}
+    say(format_pointer_report(what, document, request.findings, color=wants_color(sys.stdout)))
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from prefect_review_gate.flows.common.demo_kit import AgentDemo, DemoContext, run_demo, say
+from prefect_review_gate.flows.common.demo_kit import AgentDemo, DemoContext, run_demo, say, say_proposal
 from prefect_review_gate.flows.common.offline_model import Answer, RecordedRequest, Reply, load_recorded
 from prefect_review_gate.flows.render import REQUESTER
 from prefect_review_gate.flows.render.agent import FACTS_TAG
@@ -157,23 +157,12 @@ async def _start(context: DemoContext) -> Any:
 
 
 def _describe(pending: Any) -> None:
-    from prefect_review_gate.gates.action_text import summary_plain
-    from prefect_review_gate.gates.actions import summarize
-    from prefect_review_gate.gates.terminal import format_pointer_report, printable, wants_color
-
-    request = pending.record.request
-    say("")
-    say("The agent proposes (what the reviewer approves):")
-    for index, action in enumerate(request.actions):
-        lines = printable(summary_plain(summarize(action))).splitlines()
-        say(f"  {index}. {lines[0]}")
-        for line in lines[1:]:
-            say(f"     {line}")
-    say("")
-    say("The validators' findings (pointers into the actions, the agent's claims or its whole proposal):")
-    say("")
-    document = {"actions": request.actions}
-    say(format_pointer_report("release", document, request.findings, color=wants_color(sys.stdout)))
+    say_proposal(
+        pending,
+        "The agent proposes (what the reviewer approves):",
+        "The validators' findings (pointers into the actions, the agent's claims or its whole proposal):",
+        "release",
+    )
 
 
 RENDER_DEMO = AgentDemo(
