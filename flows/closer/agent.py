@@ -19,11 +19,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from prefect_review_gate.flows.closer.actions import CloserAction
 from prefect_review_gate.flows.common.boundaries import BLOCKER_TOOL, Blocker, blocker_tool, boundary_rules
 from prefect_review_gate.flows.common.errors import ModelError
+from prefect_review_gate.flows.common.replies import invalid_call, tool_calls
 from prefect_review_gate.gates.actions import CreateContact, LogNote, SendEmail, UpdateDeal
 
 __all__ = ["BOUNDARIES", "TOOL_KINDS", "Proposal", "build_request", "read_reply"]
@@ -151,13 +152,7 @@ def read_reply(message: Mapping[str, Any], deal_id: str) -> Proposal | Blocker:
         ModelError: the reply is not a usable answer: not a message, cut off, no tool call, an
             unknown tool, or tool input that does not fit its schema.
     """
-    if message.get("type") != "message" or not isinstance(message.get("content"), list):
-        raise ModelError("the model's reply is not a Messages API message; nothing was sent for review")
-    if message.get("stop_reason") == "max_tokens":
-        raise ModelError(
-            "the model's reply was cut off at max_tokens; raise REVIEW_GATE_ANTHROPIC_MAX_TOKENS and re-run"
-        )
-    calls = [b for b in message["content"] if isinstance(b, Mapping) and b.get("type") == "tool_use"]
+    calls = tool_calls(message)
     if not calls:
         raise ModelError(
             f"the model proposed nothing for deal {deal_id}: no tool call and no {BLOCKER_TOOL}; "
@@ -167,17 +162,11 @@ def read_reply(message: Mapping[str, Any], deal_id: str) -> Proposal | Blocker:
     actions: list[CloserAction] = []
     for call in blockers[:1] or calls:
         name, arguments = call.get("name"), call.get("input")
-        try:
+        with invalid_call(name):
             if name == BLOCKER_TOOL:
                 return Blocker.from_tool_input(arguments)
             if name not in _TOOLS:
                 raise ModelError(f"the model called an unknown tool {name!r}; nothing was sent for review")
             schema, model, _ = _TOOLS[name]
             actions.append(model.model_validate(schema.model_validate(arguments).model_dump()))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "input"
-            raise ModelError(
-                f"the model's {name} call is invalid: {where}: {first['msg']}; nothing was sent for review"
-            ) from None
     return Proposal(deal_id, tuple(actions))

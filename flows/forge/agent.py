@@ -20,10 +20,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from prefect_review_gate.flows.common.boundaries import BLOCKER_TOOL, Blocker, blocker_tool, boundary_rules
 from prefect_review_gate.flows.common.errors import ModelError
+from prefect_review_gate.flows.common.replies import invalid_call, tool_calls
 from prefect_review_gate.validators.findings import Finding
 
 __all__ = [
@@ -143,14 +144,8 @@ def read_reply(message: Mapping[str, Any], documents: Sequence[Mapping[str, Any]
         ModelError: the reply is not a usable answer: truncated, no tool call or more than one,
             an unknown tool, tool input that does not fit its schema, or no proposal text.
     """
-    if message.get("type") != "message" or not isinstance(message.get("content"), list):
-        raise ModelError("the model's reply is not a Messages API message; nothing was sent for review")
-    if message.get("stop_reason") == "max_tokens":
-        raise ModelError(
-            "the model's reply was cut off at max_tokens; raise REVIEW_GATE_ANTHROPIC_MAX_TOKENS and re-run"
-        )
+    calls = tool_calls(message)
     content: list[Any] = message["content"]
-    calls = [b for b in content if isinstance(b, Mapping) and b.get("type") == "tool_use"]
     if len(calls) != 1:
         raise ModelError(
             f"the model answered with {len(calls)} tool calls, not exactly one of "
@@ -158,16 +153,12 @@ def read_reply(message: Mapping[str, Any], documents: Sequence[Mapping[str, Any]
         )
     call = calls[0]
     name, arguments = call.get("name"), call.get("input")
-    try:
+    with invalid_call(name):
         if name == BLOCKER_TOOL:
             return Blocker.from_tool_input(arguments)
         if name != SUBMIT_TOOL:
             raise ModelError(f"the model called an unknown tool {name!r}; nothing was sent for review")
         meta = ProposalMeta.model_validate(arguments)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "input"
-        raise ModelError(f"the model's {name} call is invalid: {where}: {first['msg']}") from None
     draft, spans = _render(content, documents)
     if not draft.strip():
         raise ModelError(

@@ -18,10 +18,11 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from prefect_review_gate.flows.common.boundaries import BLOCKER_TOOL, Blocker, blocker_tool, boundary_rules
 from prefect_review_gate.flows.common.errors import ModelError
+from prefect_review_gate.flows.common.replies import invalid_call, tool_calls
 from prefect_review_gate.flows.render.actions import ACTION_KINDS
 from prefect_review_gate.flows.render.facts import BuildFacts
 from prefect_review_gate.validators.actions import action_kinds, kind_of
@@ -130,31 +131,19 @@ def read_reply(message: Mapping[str, Any]) -> ReleaseAnswer | Blocker:
         ModelError: the reply is not a usable answer: truncated, no tool call or more than one, an
             unknown tool, tool input that does not fit its schema, or an action of no known kind.
     """
-    if message.get("type") != "message" or not isinstance(message.get("content"), list):
-        raise ModelError("the model's reply is not a Messages API message; nothing was sent for review")
-    if message.get("stop_reason") == "max_tokens":
-        raise ModelError(
-            "the model's reply was cut off at max_tokens; raise REVIEW_GATE_ANTHROPIC_MAX_TOKENS and re-run"
-        )
-    calls = [b for b in message["content"] if isinstance(b, Mapping) and b.get("type") == "tool_use"]
+    calls = tool_calls(message)
     if len(calls) != 1:
         raise ModelError(
             f"the model answered with {len(calls)} tool calls, not exactly one of "
             f"{PROPOSE_TOOL}/{BLOCKER_TOOL}; nothing was sent for review"
         )
     name, arguments = calls[0].get("name"), calls[0].get("input")
-    try:
+    with invalid_call(name):
         if name == BLOCKER_TOOL:
             return Blocker.from_tool_input(arguments)
         if name != PROPOSE_TOOL:
             raise ModelError(f"the model called an unknown tool {name!r}; nothing was sent for review")
         answer = ReleaseAnswer.model_validate(arguments)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "input"
-        raise ModelError(
-            f"the model's {name} call is invalid: {where}: {first['msg']}; nothing was sent for review"
-        ) from None
     known = action_kinds()
     for index, action in enumerate(answer.actions):
         kind = action.get("kind")
