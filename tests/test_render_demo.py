@@ -2,45 +2,21 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-REPO = Path(__file__).parent.parent
-DEMO = [sys.executable, "-m", "prefect_review_gate.flows.render.demo"]
+from demo_helpers import make_dry_run, run_demo
 
-
-def _env() -> dict[str, str]:
-    """A user's shell: no key (so the demo is offline), no Slack, no Prefect API of the tests'."""
-    drop = ("ANTHROPIC_", "SLACK_", "PREFECT_API_URL", "PREFECT_HOME", "PREFECT_LOCAL_STORAGE_PATH")
-    return {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+DEMO = "prefect_review_gate.flows.render.demo"
 
 
 def test_make_demo_agent_render_runs_the_render_demo() -> None:
-    dry = subprocess.run(
-        ["make", "-n", "demo", "AGENT=render", "DEMO_ARGS=--approve-as alice"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-    )
-    assert dry.returncode == 0, dry.stderr
-    assert "-m prefect_review_gate.flows.render.demo --approve-as alice" in dry.stdout
+    dry = make_dry_run("AGENT=render", "DEMO_ARGS=--approve-as alice")
+    assert "-m prefect_review_gate.flows.render.demo --approve-as alice" in dry
 
 
 def test_the_demo_shows_the_fabrications_then_releases_once_within_two_minutes(tmp_path: Path) -> None:
-    started = time.monotonic()
-    result = subprocess.run(
-        [*DEMO, "--approve-as", "alice", "--override-reason", "seen", "--out", str(tmp_path)],
-        cwd=REPO,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    elapsed = time.monotonic() - started
+    result = run_demo(DEMO, "--approve-as", "alice", "--override-reason", "seen", "--out", str(tmp_path))
 
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
@@ -53,4 +29,4 @@ def test_the_demo_shows_the_fabrications_then_releases_once_within_two_minutes(t
     assert re.search(r"Released: tag v0\.2\.0 on [0-9a-f]{12} in ", out)
     assert re.search(r"Released: pushed refs/heads/main refs/tags/v0\.2\.0 to \S+origin\.git", out)
     assert re.search(r"Flow run: http://127\.0\.0\.1:\d+/runs/flow-run/[0-9a-f-]{36}", out)
-    assert elapsed < 120
+    assert result.seconds < 120
