@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -42,6 +42,7 @@ __all__ = [
     "Started",
     "WriteLine",
     "gated_write",
+    "review_of_run",
     "run_cli",
     "serving_deployments",
     "start_gated_write",
@@ -137,6 +138,21 @@ async def wait_until_waiting(line: str, approvals: int = 0, timeout: float = 60)
                 return pending
         await asyncio.sleep(0.2)
     raise AssertionError(f"no waiting review for {line!r}")
+
+
+async def review_of_run(
+    run: asyncio.Future[Any], matches: Callable[[PendingReview], bool], what: str, timeout: float = 60
+) -> PendingReview:
+    """The first waiting review `matches` accepts, failing at once if `run` ends before one opens."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        if run.done():
+            raise AssertionError(f"the run ended before its review opened: {run.result()}")
+        for pending in await list_pending():
+            if pending.waiting and matches(pending):
+                return pending
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"no waiting {what}")
 
 
 async def run_cli(

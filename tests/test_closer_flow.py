@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from anthropic_fake import OFFLINE_KEY, MessagesFake, Reply
+from gate_helpers import review_of_run
 from hubspot_fake import TOKEN, HubSpotFake, seed_demo
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import StateType
@@ -29,7 +30,7 @@ from prefect_review_gate.flows.common.mail_sink import LocalMailSink
 from prefect_review_gate.gates import Outcome
 from prefect_review_gate.gates.actions import parse_action
 from prefect_review_gate.gates.review_text import review_details
-from prefect_review_gate.gates.reviews import PendingReview, decide, list_pending
+from prefect_review_gate.gates.reviews import PendingReview, decide
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("prefect_api")]
 
@@ -90,15 +91,7 @@ def _start(**parameters: Any) -> asyncio.Task[Any]:
 
 
 async def _waiting_review(run: asyncio.Task[Any]) -> PendingReview:
-    deadline = asyncio.get_running_loop().time() + WAIT
-    while asyncio.get_running_loop().time() < deadline:
-        if run.done():
-            raise AssertionError(f"the run ended before its review opened: {run.result()}")
-        for pending in await list_pending():
-            if pending.waiting and pending.record.request.requester == REQUESTER:
-                return pending
-        await asyncio.sleep(0.2)
-    raise AssertionError("no waiting CLOSER review")
+    return await review_of_run(run, lambda p: p.record.request.requester == REQUESTER, "CLOSER review", WAIT)
 
 
 async def _tags(state: Any) -> list[str]:

@@ -16,13 +16,14 @@ from typing import Any
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from anthropic_fake import EXAMPLE, OFFLINE_KEY, MessagesFake, Reply, blocker_reply, recorded, untooled_reply
+from gate_helpers import review_of_run
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 from prefect.client.schemas.objects import FlowRun, StateType
 
 from prefect_review_gate.flows.forge.flow import REQUESTER, proposal_flow
 from prefect_review_gate.gates import Outcome
-from prefect_review_gate.gates.reviews import PendingReview, decide, list_pending
+from prefect_review_gate.gates.reviews import PendingReview, decide
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("prefect_api")]
 
@@ -54,18 +55,10 @@ def _start(client: str, out: Path, **parameters: Any) -> asyncio.Task[Any]:
 
 
 async def _waiting_review(client: str, run: asyncio.Task[Any]) -> PendingReview:
-    deadline = asyncio.get_running_loop().time() + WAIT
-    while asyncio.get_running_loop().time() < deadline:
-        if run.done():
-            raise AssertionError(f"the run ended before its review opened: {run.result()}")
-        for pending in await list_pending():
-            request = pending.record.request
-            if pending.waiting and any(
-                client in (a.get("client"), *a.get("to", [])) for a in request.actions
-            ):
-                return pending
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"no waiting review for {client!r}")
+    def for_client(pending: PendingReview) -> bool:
+        return any(client in (a.get("client"), *a.get("to", [])) for a in pending.record.request.actions)
+
+    return await review_of_run(run, for_client, f"review for {client!r}", WAIT)
 
 
 async def _flow_run(state: Any) -> FlowRun:

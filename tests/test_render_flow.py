@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from anthropic_fake import OFFLINE_KEY, MessagesFake, Reply
+from gate_helpers import review_of_run
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
     ArtifactFilter,
@@ -30,7 +31,7 @@ from prefect_review_gate.flows.render.demo import replay_for_build
 from prefect_review_gate.flows.render.flow import REQUESTER, release_flow
 from prefect_review_gate.flows.render.git import git
 from prefect_review_gate.gates import Outcome
-from prefect_review_gate.gates.reviews import PendingReview, decide, list_pending
+from prefect_review_gate.gates.reviews import PendingReview, decide
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("prefect_api")]
 
@@ -67,15 +68,7 @@ class Release:
 
 
 async def _waiting_review(run: asyncio.Task[Any]) -> PendingReview:
-    deadline = asyncio.get_running_loop().time() + WAIT
-    while asyncio.get_running_loop().time() < deadline:
-        if run.done():
-            raise AssertionError(f"the run ended before its review opened: {run.result()}")
-        for pending in await list_pending():
-            if pending.waiting and pending.record.request.requester == REQUESTER:
-                return pending
-        await asyncio.sleep(0.2)
-    raise AssertionError("no waiting RENDER review")
+    return await review_of_run(run, lambda p: p.record.request.requester == REQUESTER, "RENDER review", WAIT)
 
 
 async def _flow_run(state: Any) -> FlowRun:
