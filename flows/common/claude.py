@@ -27,6 +27,7 @@ from anthropic.types import Message
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from prefect_review_gate.flows.common.errors import ModelError
+from prefect_review_gate.flows.common.secrets import secret_or_block
 from prefect_review_gate.validators.errors import InputError
 
 __all__ = [
@@ -118,26 +119,14 @@ async def load_api_key(settings: ClaudeSettings) -> SecretStr:
     Raises:
         InputError: no key anywhere; says where to put one.
     """
-    if settings.api_key is not None:
-        return settings.api_key
-    from prefect.blocks.system import Secret
-
-    try:
-        block = await Secret.aload(settings.secret_block)
-    except (ValueError, LookupError):
-        block = None
-    except Exception as exc:  # an unreachable Prefect API is a missing key too, said plainly
-        raise InputError(
-            f"no Anthropic API key: {KEY_ENV} is unset and the Secret block {settings.secret_block!r} "
-            f"could not be read ({type(exc).__name__})"
-        ) from None
-    value = block.get() if block is not None else None
-    if not isinstance(value, str) or not value.strip():
-        raise InputError(
-            f"no Anthropic API key: set {KEY_ENV}, or save one in a Prefect Secret block named "
-            f"{settings.secret_block!r} (`Secret(value=...).save({settings.secret_block!r})`)"
-        )
-    return SecretStr(value.strip())
+    return await secret_or_block(
+        settings.api_key,
+        settings.secret_block,
+        what="Anthropic API key",
+        env=KEY_ENV,
+        saved="one",
+        error=InputError,
+    )
 
 
 class Usage(BaseModel):

@@ -22,6 +22,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from prefect_review_gate.flows.closer.crm.model import Crm, CrmError
+from prefect_review_gate.flows.common.secrets import secret_or_block
 from prefect_review_gate.validators.errors import InputError
 
 __all__ = ["CrmSettings", "open_crm"]
@@ -71,27 +72,14 @@ class CrmSettings(BaseModel):
 
 
 async def _hubspot_token(settings: CrmSettings) -> SecretStr:
-    if settings.hubspot_token is not None:
-        return settings.hubspot_token
-    from prefect.blocks.system import Secret
-
-    name = settings.hubspot_secret_block
-    try:
-        block = await Secret.aload(name)
-    except (ValueError, LookupError):
-        block = None
-    except Exception as exc:  # an unreachable Prefect API is a missing token too, said plainly
-        raise CrmError(
-            f"no HubSpot access token: HUBSPOT_ACCESS_TOKEN is unset and the Secret block {name!r} "
-            f"could not be read ({type(exc).__name__})"
-        ) from None
-    value = block.get() if block is not None else None
-    if not isinstance(value, str) or not value.strip():
-        raise CrmError(
-            "no HubSpot access token: set HUBSPOT_ACCESS_TOKEN, or save a private app's token in a Prefect "
-            f"Secret block named {name!r} (`Secret(value=...).save({name!r})`)"
-        )
-    return SecretStr(value.strip())
+    return await secret_or_block(
+        settings.hubspot_token,
+        settings.hubspot_secret_block,
+        what="HubSpot access token",
+        env="HUBSPOT_ACCESS_TOKEN",
+        saved="a private app's token",
+        error=CrmError,
+    )
 
 
 async def open_crm(settings: CrmSettings | None = None) -> Crm:
