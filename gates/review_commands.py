@@ -78,7 +78,7 @@ def approve(review_id: str, reviewer: str, comment: str, override_reason: str) -
     reviewer = _required("--as", reviewer)
 
     async def send() -> tuple[ReviewRecord, ReviewRecord | None]:
-        await _refuse_early(review_id, reviewer, Outcome.APPROVED)
+        await _refuse_early(review_id)
         before = await reviews.decide(
             review_id,
             Outcome.APPROVED,
@@ -100,7 +100,7 @@ def reject(review_id: str, reviewer: str, reason: str) -> int:
     reason = _required("--reason", reason)
 
     async def send() -> tuple[ReviewRecord, ReviewRecord | None]:
-        await _refuse_early(review_id, reviewer, Outcome.REJECTED)
+        await _refuse_early(review_id)
         before = await reviews.decide(review_id, Outcome.REJECTED, reviewer, comment=reason)
         return before, await _taken_up(before)
 
@@ -162,9 +162,11 @@ def _required(option: str, value: str) -> str:
     return value
 
 
-async def _refuse_early(review_id: str, reviewer: str, outcome: Outcome) -> None:
-    """Say now, not after the run wakes, when the decision cannot take effect where it lands."""
-    del reviewer, outcome  # who may decide is the decision rule's, checked in `reviews.decide`
+async def _refuse_early(review_id: str) -> None:
+    """Say now, not after the run wakes, when no decision can take effect where it would land.
+
+    Who may decide is the decision rule's, applied in `reviews.decide`.
+    """
     item = await reviews.get_review_status(review_id)
     record = item.record
     if not record.is_open:
