@@ -10,9 +10,19 @@ import json
 from pathlib import Path
 from typing import Any
 
-from prefect_review_gate.flows.common.offline_model import OFFLINE_KEY, MessagesFake, Reply
+from prefect_review_gate.flows.common.offline_model import OFFLINE_KEY, MessagesFake, RecordedRequest, Reply
 
-__all__ = ["EXAMPLE", "OFFLINE_KEY", "MessagesFake", "Reply", "blocker_reply", "recorded", "untooled_reply"]
+__all__ = [
+    "EXAMPLE",
+    "OFFLINE_KEY",
+    "MessagesFake",
+    "RecordedRequest",
+    "Reply",
+    "blocker_reply",
+    "recorded",
+    "refusal_reply",
+    "untooled_reply",
+]
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "proposal"
 
@@ -42,4 +52,15 @@ def untooled_reply() -> dict[str, Any]:
     reply = copy.deepcopy(recorded())
     reply["content"] = [block for block in reply["content"] if block["type"] == "text"]
     reply["stop_reason"] = "end_turn"
+    return reply
+
+
+def refusal_reply(
+    category: str | None = "cyber", explanation: str | None = "Declined by policy."
+) -> dict[str, Any]:
+    """A refusal as the API sends it: no content, `stop_reason: "refusal"` and `stop_details`."""
+    reply = copy.deepcopy(recorded())
+    reply["content"] = []
+    reply["stop_reason"] = "refusal"
+    reply["stop_details"] = {"type": "refusal", "category": category, "explanation": explanation}
     return reply

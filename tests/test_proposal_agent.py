@@ -7,18 +7,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from anthropic_fake import EXAMPLE, blocker_reply, recorded
+from anthropic_fake import EXAMPLE, blocker_reply, recorded, untooled_reply
 
 from prefect_review_gate.flows.common.boundaries import Blocker
-from prefect_review_gate.flows.common.claude import ClaudeSettings, Usage, price_per_mtok
-from prefect_review_gate.flows.common.errors import ModelError
+from prefect_review_gate.flows.common.claude import ClaudeSettings, Usage
+from prefect_review_gate.flows.common.errors import ModelError, ModelRefused
+from prefect_review_gate.flows.common.pricing import price_of
 from prefect_review_gate.flows.forge.actions import PublishProposalFile
 from prefect_review_gate.flows.forge.agent import (
     BOUNDARIES,
     Proposal,
     build_request,
     document_blocks,
+    follow_up_request,
+    needs_follow_up,
     read_reply,
+    with_follow_up,
 )
 from prefect_review_gate.flows.forge.executors import publish_file
 from prefect_review_gate.flows.forge.flow import check_proposal, load_sources
@@ -39,7 +43,8 @@ def test_the_request_carries_the_boundaries_the_documents_and_both_tools() -> No
     request = build_request("Propose X.", "Acme", DOCUMENTS)
 
     assert BOUNDARIES in request["system"]
-    assert request["tool_choice"] == {"type": "auto"}  # forcing a tool would suppress the cited text
+    # "auto": forcing a tool would suppress the cited text; one call at most, by request.
+    assert request["tool_choice"] == {"type": "auto", "disable_parallel_tool_use": True}
     [message] = request["messages"]
     *documents, task = message["content"]
     assert [d["title"] for d in documents] == ["httpx", "prefect", "slack-bolt"]
@@ -164,16 +169,138 @@ def test_settings_from_the_environment_and_their_errors() -> None:
         ClaudeSettings.from_env({"REVIEW_GATE_ANTHROPIC_MAX_TOKENS": "0"})
 
 
-def test_usage_costs_known_models_and_admits_unknown_ones() -> None:
+def _usage(model: str, **usage: Any) -> Usage:
     from anthropic.types import Message
 
-    message = Message.model_validate({**recorded(), "model": "claude-sonnet-4-6"})
-    usage = Usage.of(message)
-    assert usage.cost_usd == pytest.approx((7412 * 3 + 871 * 15) / 1_000_000)
-    assert price_per_mtok("claude-opus-4-5-20251101") == (5.0, 25.0)
-    assert price_per_mtok("claude-opus-4-1") == (15.0, 75.0)
-    assert Usage.of(Message.model_validate({**recorded(), "model": "claude-x-1"})).cost_usd is None
-    assert "unknown" in Usage.of(Message.model_validate({**recorded(), "model": "claude-x-1"})).markdown()
+    reply = {**recorded(), "model": model}
+    reply["usage"] = {**reply["usage"], **usage}
+    return Usage.of(Message.model_validate(reply))
+
+
+def test_prices_are_per_exact_model_id_from_the_pricing_page() -> None:
+    plain = {"cache_creation_input_tokens": 0, "cache_read_input_tokens": 0, "cache_creation": None}
+    sonnet = _usage("claude-sonnet-4-6", input_tokens=1_000_000, output_tokens=1_000_000, **plain)
+    assert sonnet.cost_usd == pytest.approx(3.0 + 15.0)
+    for opus in ("claude-opus-4-6", "claude-opus-4-7", "claude-opus-4-8", "claude-opus-4-5-20251101"):
+        # The old prefix table priced every claude-opus-4* at $15/$75.
+        assert _usage(
+            opus, input_tokens=1_000_000, output_tokens=1_000_000, **plain
+        ).cost_usd == pytest.approx(30.0)
+    assert price_of("claude-opus-4-1") is not None and price_of("claude-opus-4-1").output == 75.0  # type: ignore[union-attr]
+    assert price_of("claude-haiku-4-5") is not None and price_of("claude-haiku-4-5").input == 1.0  # type: ignore[union-attr]
+    assert price_of("claude-opus-4") is None  # no prefix guessing: an id that is not listed has no price
+
+
+def test_cache_writes_cost_by_their_lifetime_and_reads_a_tenth() -> None:
+    usage = _usage(
+        "claude-sonnet-4-6",
+        input_tokens=0,
+        output_tokens=0,
+        cache_creation_input_tokens=3_000_000,
+        cache_read_input_tokens=1_000_000,
+        cache_creation={"ephemeral_5m_input_tokens": 1_000_000, "ephemeral_1h_input_tokens": 2_000_000},
+    )
+    # 1M written for 5 minutes at 1.25x $3, 2M for an hour at 2x $3, 1M read at 0.1x $3.
+    assert usage.cost_usd == pytest.approx(3.75 + 12.0 + 0.3)
+    assert usage.cache_write_1h_tokens == 2_000_000
+
+
+def test_an_unknown_model_says_price_unknown_and_every_cost_says_estimate() -> None:
+    unknown = _usage("claude-x-1")
+    assert unknown.cost_usd is None
+    assert "price unknown" in unknown.markdown()
+    assert "estimate" in _usage("claude-sonnet-4-6").markdown()
+
+
+def _reply(**changes: Any) -> dict[str, Any]:
+    return {**recorded(), **changes}
+
+
+@pytest.mark.parametrize(
+    ("reply", "message"),
+    [
+        (_reply(stop_reason="max_tokens"), "cut off at max_tokens"),
+        (_reply(stop_reason="model_context_window_exceeded"), "context window"),
+        (_reply(stop_reason="pause_turn"), "pause_turn"),
+        (_reply(stop_reason="end_turn"), "not tool_use"),  # a tool call without tool_use is no answer
+    ],
+    ids=["max-tokens", "context-window", "pause-turn", "end-turn-with-a-call"],
+)
+def test_a_proposal_is_accepted_only_from_tool_use(reply: dict[str, Any], message: str) -> None:
+    with pytest.raises(ModelError, match=message):
+        read_reply(reply, DOCUMENTS)
+
+
+def test_a_refusal_names_the_category_and_explanation() -> None:
+    reply = _reply(
+        content=[],
+        stop_reason="refusal",
+        stop_details={"type": "refusal", "category": "cyber", "explanation": "This looks like exploit code."},
+    )
+
+    with pytest.raises(ModelRefused) as refused:
+        read_reply(reply, DOCUMENTS)
+
+    assert refused.value.category == "cyber"
+    assert "cyber" in str(refused.value) and "exploit code" in str(refused.value)
+    assert "tool calls" not in str(refused.value)
+    with pytest.raises(ModelRefused, match="no category given"):  # stop_details may be absent
+        read_reply(_reply(content=[], stop_reason="refusal"), DOCUMENTS)
+
+
+def test_prose_without_a_tool_gets_one_follow_up_that_forces_submit_and_keeps_the_cited_draft() -> None:
+    first = untooled_reply()
+    request = build_request("Propose X.", "Acme", DOCUMENTS)
+    assert needs_follow_up(first)
+
+    follow_up = follow_up_request(request, first)
+    assert follow_up["tool_choice"] == {
+        "type": "tool",
+        "name": "submit_proposal",
+        "disable_parallel_tool_use": True,
+    }
+    user, assistant, ask = follow_up["messages"]
+    assert assistant["role"] == "assistant" and ask["role"] == "user"
+    assert all(None not in b.values() for b in assistant["content"])  # nulls are not sent back
+    second = _reply(content=[b for b in recorded()["content"] if b["type"] == "tool_use"])
+
+    proposal = read_reply(with_follow_up(first, second), DOCUMENTS)
+    assert isinstance(proposal, Proposal)
+    assert proposal.draft == _proposal().draft  # the first turn's text, its citations' markers included
+    assert not needs_follow_up(recorded())
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ({"title": "T" * 250, "file_name": "acme"}, ("T" * 200, "acme")),
+        ({"title": "Plan", "file_name": "Acme Plan 2026.md"}, ("Plan", "acme-plan-2026")),
+        ({"title": "Plan", "file_name": "ACME_plan"}, ("Plan", "acme-plan")),
+    ],
+    ids=["long-title", "spaces-and-extension", "capitals-underscore"],
+)
+def test_harmless_tool_input_slips_are_mended(given: dict[str, Any], expected: tuple[str, str]) -> None:
+    proposal = _proposal(
+        _with_calls({"type": "tool_use", "id": "a", "name": "submit_proposal", "input": given})
+    )
+    assert (proposal.meta.title, proposal.meta.file_name) == expected
+
+
+def test_a_null_missing_list_reads_as_empty() -> None:
+    reply = blocker_reply("No rates.")
+    reply["content"][0]["input"]["missing"] = None
+
+    answer = read_reply(reply, DOCUMENTS)
+
+    assert isinstance(answer, Blocker) and answer.missing == ()
+
+
+def test_other_invalid_input_names_the_field_and_the_value() -> None:
+    bad = {"title": "Plan", "file_name": "../../etc/passwd"}
+    with pytest.raises(ModelError, match=r"file_name: .*'\.\./\.\./etc/passwd'"):
+        read_reply(
+            _with_calls({"type": "tool_use", "id": "a", "name": "submit_proposal", "input": bad}), DOCUMENTS
+        )
 
 
 def test_sources_from_a_list_of_files_and_their_errors(tmp_path: Path) -> None:

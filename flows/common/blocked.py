@@ -17,9 +17,9 @@ from prefect.logging import get_run_logger
 from prefect.states import Cancelled
 
 from prefect_review_gate.flows.common.boundaries import Blocker
-from prefect_review_gate.flows.common.errors import AgentBlocked
+from prefect_review_gate.flows.common.errors import AgentBlocked, ModelRefused
 
-__all__ = ["blocked_state", "stop_blocked", "stop_unmet_precondition"]
+__all__ = ["blocked_state", "stop_blocked", "stop_refused", "stop_unmet_precondition"]
 
 
 def blocked_state(blocked: AgentBlocked) -> State[Any]:
@@ -64,3 +64,21 @@ async def stop_unmet_precondition(reason: str, *, artifact_key: str, description
         description=description,
     )
     return Cancelled(name=blocked.state_name, message=f"Blocked before review: {summary}")
+
+
+async def stop_refused(refused: ModelRefused, *, artifact_key: str, description: str) -> State[Any]:
+    """End the run `Blocked` on a model refusal, with the API's category and explanation on the run.
+
+    A refusal is the model's policy answer, not a crash and not a blocker the agent chose: retrying
+    the same request gets the same answer, so the run stops here and says what the API said.
+    """
+    get_run_logger().warning("The model refused the request; nothing is sent for review: %s", refused)
+    category = refused.category or "not given"
+    explanation = refused.explanation or "none given"
+    await acreate_markdown_artifact(
+        markdown=f"## The model refused\n\n- category: `{category}`\n- explanation: {explanation}\n\n"
+        "Nothing was sent for review.",
+        key=artifact_key,
+        description=description,
+    )
+    return Cancelled(name=refused.state_name, message=f"Blocked: {refused.reason}")

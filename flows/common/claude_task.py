@@ -31,15 +31,29 @@ def claude_task(agent: str, *, description: str) -> ClaudeTask:
     @task(name="ask-claude", persist_result=True, cache_key_fn=run_scoped_key(agent))
     async def ask_claude(request: dict[str, Any]) -> dict[str, Any]:
         claude = await ClaudeClient.from_settings()
-        message = await claude.create(**request)
+        answered = await claude.create(**request)
+        message = answered.message
         usage = Usage.of(message)
+        request_id = answered.request_id or "not given"
         await acreate_markdown_artifact(
-            markdown=f"## Claude usage\n\n{usage.markdown()}",
+            markdown=f"## Claude usage\n\nRequest id `{request_id}`, stop reason `{message.stop_reason}`, "
+            f"{answered.retries} retries.\n\n{usage.markdown()}",
             key=f"{agent}-claude-usage",
             description=description,
         )
+        # The request id is what Anthropic's support asks for; the usage is what the call cost.
         get_run_logger().info(
-            "Claude (%s): %d input, %d output tokens", usage.model, usage.input_tokens, usage.output_tokens
+            "Claude (%s): request id %s, stop reason %s, %d input, %d output tokens, %d cache writes, "
+            "%d cache reads, %d retries, cost %s",
+            usage.model,
+            request_id,
+            message.stop_reason,
+            usage.input_tokens,
+            usage.output_tokens,
+            usage.cache_creation_input_tokens,
+            usage.cache_read_input_tokens,
+            answered.retries,
+            usage.cost_text,
         )
         return message.model_dump(mode="json")
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from prefect_review_gate.validators.errors import ReviewGateError
 
-__all__ = ["AgentBlocked", "ModelError"]
+__all__ = ["AgentBlocked", "ModelError", "ModelRefused"]
 
 
 class AgentBlocked(ReviewGateError):
@@ -25,3 +25,18 @@ class AgentBlocked(ReviewGateError):
 
 class ModelError(ReviewGateError):
     """The model's API failed after its retries, or its reply cannot be used. Nothing was committed."""
+
+
+class ModelRefused(AgentBlocked):
+    """The model stopped with `stop_reason: "refusal"`: its safety classifiers declined the request.
+
+    Ends the run `Blocked` like a blocker the agent reports, with the API's `stop_details`: the
+    policy category (cyber, bio, ...) and its explanation, either of which may be absent.
+    """
+
+    def __init__(self, category: str | None, explanation: str | None) -> None:
+        self.category = category
+        self.explanation = explanation
+        named = f" (category: {category})" if category else " (no category given)"
+        said = f": {explanation}" if explanation else ""
+        super().__init__(f"the model refused the request{named}{said}")

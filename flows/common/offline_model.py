@@ -8,11 +8,23 @@ clients `x-api-key`) and answers `POST /v1/messages` with the next scripted `Rep
 default reply once the script is used up. It records every request it was sent. A scripted answer
 may also be a function of the request (`Responder`): a recording whose values are bound to what the
 request carries, such as digests of a build made a moment ago.
+
+It answers the way the platform docs say the API does ("Errors", "Streaming messages"):
+- every response carries its own `request-id` header, and an error body repeats it as `request_id`;
+- a request with `"stream": true` gets the message as server-sent events (`message_start`,
+  `content_block_start`/`_delta`/`_stop` with text, citation and tool-input deltas, `message_delta`
+  with the stop reason and `stop_details`, `message_stop`), which the SDK's `messages.stream()`
+  accumulates back into the message;
+- a body larger than `max_request_bytes` (32 MB, the Messages API's limit) is a 413
+  `request_too_large`, before any scripted answer is used;
+- the error replies below have the documented statuses, types, and `retry-after` headers.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -22,10 +34,31 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-__all__ = ["OFFLINE_KEY", "Answer", "MessagesFake", "RecordedRequest", "Reply", "Responder", "load_recorded"]
+__all__ = [
+    "MAX_REQUEST_BYTES",
+    "OFFLINE_KEY",
+    "Answer",
+    "MessagesFake",
+    "RecordedRequest",
+    "Reply",
+    "Responder",
+    "load_recorded",
+    "sentence_chunks",
+    "stream_events",
+]
 
 OFFLINE_KEY = "sk-ant-offline-demo"
 """The key the fake accepts by default: not a secret, it opens nothing but the fake."""
+
+MAX_REQUEST_BYTES = 32 * 1024 * 1024
+"""The Messages API's request size limit (platform docs, "Errors": 32 MB); above it, a 413."""
+
+
+def _error_body(kind: str, message: str, details: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"type": kind, "message": message}
+    if details is not None:
+        error["details"] = dict(details)
+    return {"type": "error", "error": error}
 
 
 @dataclass(frozen=True)
@@ -41,17 +74,52 @@ class Reply:
         return cls(200, json.dumps(message).encode(), {"content-type": "application/json"})
 
     @classmethod
-    def overloaded(cls) -> Reply:
-        """529 as the API sends it when overloaded; retry-after-ms keeps the SDK's backoff short."""
-        body = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
-        headers = {"content-type": "application/json", "retry-after-ms": "50"}
-        return cls(529, json.dumps(body).encode(), headers)
+    def error(
+        cls,
+        status: int,
+        kind: str,
+        message: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> Reply:
+        """An error as the API sends it: `{"type": "error", "error": {"type", "message"}}`."""
+        body = _error_body(kind, message, details)
+        return cls(status, json.dumps(body).encode(), {"content-type": "application/json", **(headers or {})})
 
     @classmethod
-    def rate_limited(cls) -> Reply:
-        body = {"type": "error", "error": {"type": "rate_limit_error", "message": "Rate limited"}}
-        headers = {"content-type": "application/json", "retry-after-ms": "50"}
-        return cls(429, json.dumps(body).encode(), headers)
+    def overloaded(cls, retry_after_ms: int = 50) -> Reply:
+        """529 as the API sends it when overloaded; a short retry-after-ms keeps the tests quick."""
+        return cls.error(
+            529, "overloaded_error", "Overloaded", headers={"retry-after-ms": str(retry_after_ms)}
+        )
+
+    @classmethod
+    def rate_limited(cls, retry_after: str = "", retry_after_ms: int = 50) -> Reply:
+        """429 `rate_limit_error` with the API's `retry-after` (seconds), or a short retry-after-ms."""
+        headers = {"retry-after": retry_after} if retry_after else {"retry-after-ms": str(retry_after_ms)}
+        return cls.error(
+            429, "rate_limit_error", "Number of request tokens has exceeded your rate limit.", headers=headers
+        )
+
+    @classmethod
+    def spend_limited(cls) -> Reply:
+        """429 for the organisation's monthly spend limit: waiting a minute does not lift it.
+
+        The SDK reads `error.details.error_code` (`EnforcedSpendLimitReachedError`); the API still
+        sends a `retry-after`, which a client must not obey for this one.
+        """
+        return cls.error(
+            429,
+            "rate_limit_error",
+            "This request would exceed your organization's monthly spend limit.",
+            headers={"retry-after": "60"},
+            details={"error_code": "enforced_spend_limit_reached"},
+        )
+
+    @classmethod
+    def too_large(cls) -> Reply:
+        return cls.error(413, "request_too_large", "Request exceeds the maximum allowed number of bytes.")
 
     @classmethod
     def garbage(cls) -> Reply:
@@ -89,11 +157,15 @@ class MessagesFake:
         *,
         api_key: str = OFFLINE_KEY,
         host: str = "127.0.0.1",
+        max_request_bytes: int = MAX_REQUEST_BYTES,
     ) -> None:
         self.default = default
         self.script: deque[Answer] = deque(script)
         self.api_key = api_key
+        self.max_request_bytes = max_request_bytes
         self.requests: list[RecordedRequest] = []
+        self.request_ids: list[str] = []  # the `request-id` of every response, in order
+        self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer((host, 0), _handler(self))
         self._server.daemon_threads = True
@@ -137,6 +209,12 @@ class MessagesFake:
             error = {"type": "error", "error": {"type": "api_error", "message": f"offline replay: {exc}"}}
             return Reply(500, json.dumps(error).encode(), {"content-type": "application/json"})
 
+    def _request_id(self) -> str:
+        with self._lock:
+            request_id = f"req_offline{next(self._ids):06d}"
+            self.request_ids.append(request_id)
+        return request_id
+
     def _authorized(self, headers: Mapping[str, str]) -> bool:
         bearer = headers.get("authorization", "")
         return bearer == f"Bearer {self.api_key}" or headers.get("x-api-key", "") == self.api_key
@@ -149,6 +227,9 @@ def _handler(fake: MessagesFake) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length") or 0)
             raw = self.rfile.read(length)
+            if length > fake.max_request_bytes:  # the API's edge refuses it before it is read
+                self._send(Reply.too_large())
+                return
             headers = {k.lower(): v for k, v in self.headers.items()}
             path = self.path.split("?", 1)[0]
             if not path.rstrip("/").endswith("/v1/messages"):
@@ -165,18 +246,116 @@ def _handler(fake: MessagesFake) -> type[BaseHTTPRequestHandler]:
                 body_json: Any = json.loads(raw or b"null")
             except ValueError:
                 body_json = None
-            self._send(fake._next(RecordedRequest(path, headers, body_json)))
+            reply = fake._next(RecordedRequest(path, headers, body_json))
+            streaming = isinstance(body_json, Mapping) and body_json.get("stream") is True
+            self._send(_as_stream(reply) if streaming else reply)
 
         def _send(self, reply: Reply) -> None:
+            request_id = fake._request_id()
+            body = reply.body
+            if reply.status >= 400:  # the API repeats the request id in every error body
+                try:
+                    error = json.loads(body)
+                    if isinstance(error, dict) and error.get("type") == "error":
+                        body = json.dumps({**error, "request_id": request_id}).encode()
+                except ValueError:
+                    pass
             self.send_response(reply.status)
             for name, value in reply.headers.items():
                 self.send_header(name, value)
-            self.send_header("content-length", str(len(reply.body)))
-            self.send_header("request-id", "req_offline")
+            self.send_header("content-length", str(len(body)))
+            self.send_header("request-id", request_id)
             self.end_headers()
-            self.wfile.write(reply.body)
+            try:
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (its timeout, its wall-clock limit): nothing to answer
 
         def log_message(self, format: str, *args: Any) -> None:
             pass  # request bodies hold the documents; nothing is logged
 
     return Handler
+
+
+def _as_stream(reply: Reply) -> Reply:
+    """A 200 message reply as the event stream the API sends for `"stream": true`; others as they are."""
+    if reply.status != 200:
+        return reply
+    try:
+        message = json.loads(reply.body)
+    except ValueError:
+        return reply  # not a message: the client's stream reader meets it as it is
+    if not isinstance(message, dict) or message.get("type") != "message":
+        return reply
+    lines = [f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in stream_events(message)]
+    headers = {**reply.headers, "content-type": "text/event-stream", "cache-control": "no-cache"}
+    return Reply(200, "".join(lines).encode(), headers)
+
+
+_CHUNK = 40  # characters of text or tool input per delta; the API's chunks are small too
+
+
+def stream_events(message: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The server-sent events that stream `message` (platform docs, "Streaming messages")."""
+    usage = dict(message.get("usage") or {})
+    start = {**message, "content": [], "stop_reason": None, "stop_sequence": None, "stop_details": None}
+    start["usage"] = {**usage, "output_tokens": 1}
+    events: list[dict[str, Any]] = [{"type": "message_start", "message": start}]
+    for index, block in enumerate(message.get("content") or []):
+        events += _block_events(index, block)
+    delta = {
+        "stop_reason": message.get("stop_reason"),
+        "stop_sequence": message.get("stop_sequence"),
+        "stop_details": message.get("stop_details"),
+    }
+    events.append(
+        {"type": "message_delta", "delta": delta, "usage": {"output_tokens": usage.get("output_tokens", 0)}}
+    )
+    events.append({"type": "message_stop"})
+    return events
+
+
+def _block_events(index: int, block: Mapping[str, Any]) -> list[dict[str, Any]]:
+    kind = block.get("type")
+    deltas: list[dict[str, Any]] = []
+    if kind == "text":
+        opened: dict[str, Any] = {"type": "text", "text": ""}
+        text = str(block.get("text") or "")
+        deltas = [{"type": "text_delta", "text": text[i : i + _CHUNK]} for i in range(0, len(text), _CHUNK)]
+        deltas += [{"type": "citations_delta", "citation": c} for c in block.get("citations") or []]
+    elif kind == "tool_use":
+        opened = {"type": "tool_use", "id": block.get("id"), "name": block.get("name"), "input": {}}
+        raw = json.dumps(block.get("input"))
+        deltas = [
+            {"type": "input_json_delta", "partial_json": raw[i : i + _CHUNK]}
+            for i in range(0, len(raw), _CHUNK)
+        ]
+    else:
+        opened = dict(block)
+    return [
+        {"type": "content_block_start", "index": index, "content_block": opened},
+        *({"type": "content_block_delta", "index": index, "delta": d} for d in deltas),
+        {"type": "content_block_stop", "index": index},
+    ]
+
+
+# A sentence ends at . ! or ? followed by spaces, or at a line break; a chunk never spans lines.
+_SENTENCE = re.compile(r"[^\s].*?(?:[.!?](?=\s|$)|(?=\n)|$)", re.MULTILINE)
+
+
+def sentence_chunks(text: str) -> list[tuple[int, int]]:
+    """The `[start, end)` spans a plain-text document is cited in: its sentences, one line at most.
+
+    The docs ("Citations") say plain-text documents are chunked into sentences and a citation
+    cites whole chunks: `cited_text` is one sentence or several consecutive ones, never a clause.
+    The splitter is this module's reading of that rule (the API's own is not published): a
+    sentence ends at `.`, `!` or `?` before white space, or at the end of its line.
+    """
+    spans = []
+    for match in _SENTENCE.finditer(text):
+        start, end = match.span()
+        while end > start and text[end - 1] in " \t\r":
+            end -= 1
+        if end > start:
+            spans.append((start, end))
+    return spans

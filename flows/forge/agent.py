@@ -2,9 +2,19 @@
 
 One Messages API call. The sources go in as document blocks with citations enabled; the agent
 writes the proposal as text (the API attaches citations to text blocks only) and then answers
-through exactly one tool: `submit_proposal` (the proposal's name and title) or `report_blocker`.
-The tool call is the structured answer; the cited text before it is the draft. Tool input carries
-no citations, so the draft never goes through a tool: that would throw its citations away.
+through exactly one tool (`disable_parallel_tool_use`): `submit_proposal` (the proposal's name and
+title) or `report_blocker`. The tool call is the structured answer; the cited text before it is the
+draft. Tool input carries no citations, so the draft never goes through a tool: that would throw
+its citations away.
+
+A proposal is accepted only from `stop_reason: "tool_use"`. When the model ends its turn in prose
+without the tool (`end_turn`), one follow-up turn forces `submit_proposal` and the first turn's
+cited text stays the draft (`follow_up_request`, `with_follow_up`). A refusal, a truncated or a
+paused reply is `flows.common.replies`' to say.
+
+Harmless slips in the tool input are mended rather than failed: a title over 200 characters is cut,
+a file name in capitals or with spaces is slugified, a `null` list reads as empty. A file name with
+a path in it, or anything else off the schema, fails before review with the field and the value.
 
 The boundary rules and `report_blocker` are every agent's (`flows.common.boundaries`); only their
 wording for proposals is FORGE's.
@@ -20,11 +30,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from prefect_review_gate.flows.common.boundaries import BLOCKER_TOOL, Blocker, blocker_tool, boundary_rules
 from prefect_review_gate.flows.common.errors import ModelError
-from prefect_review_gate.flows.common.replies import invalid_call, tool_calls
+from prefect_review_gate.flows.common.replies import FINISHED, invalid_call, stop_reason, tool_calls
 from prefect_review_gate.validators.findings import Finding
 
 __all__ = [
@@ -34,7 +44,10 @@ __all__ = [
     "ProposalMeta",
     "build_request",
     "document_blocks",
+    "follow_up_request",
+    "needs_follow_up",
     "read_reply",
+    "with_follow_up",
 ]
 
 SUBMIT_TOOL = "submit_proposal"
@@ -64,10 +77,30 @@ title and file name, or {BLOCKER_TOOL} (with no proposal text before it) when ru
 """
 
 
+TITLE_MAX = 200
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+
+
 class ProposalMeta(BaseModel):
     """The structured half of a proposal: what `submit_proposal` carries."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mend(cls, data: Any) -> Any:
+        """Cut a long title, slugify a file name; a path in the file name is left to fail."""
+        if not isinstance(data, Mapping):
+            return data
+        mended = dict(data)
+        title = mended.get("title")
+        if isinstance(title, str) and len(title.strip()) > TITLE_MAX:
+            mended["title"] = title.strip()[:TITLE_MAX].rstrip()
+        name = mended.get("file_name")
+        if isinstance(name, str) and not any(part in name for part in ("/", "\\", "..")):
+            slug = _NOT_SLUG.sub("-", name.strip().lower().removesuffix(".md")).strip("-")[:80].rstrip("-")
+            mended["file_name"] = slug or name
+        return mended
 
     title: str = Field(min_length=1, max_length=200, description="The proposal's title.")
     file_name: str = Field(
@@ -131,21 +164,76 @@ def build_request(brief: str, client: str, documents: Sequence[Mapping[str, Any]
         "system": SYSTEM,
         "tools": TOOLS,
         # "auto": text and its citations first, then the tool call. Forcing a tool would suppress the
-        # text, and with it the citations.
-        "tool_choice": {"type": "auto"},
+        # text, and with it the citations. One call at most (platform docs, "Parallel tool use").
+        "tool_choice": {"type": "auto", "disable_parallel_tool_use": True},
         "messages": [{"role": "user", "content": [*documents, {"type": "text", "text": task}]}],
     }
 
 
-def read_reply(message: Mapping[str, Any], documents: Sequence[Mapping[str, Any]]) -> Proposal | Blocker:
-    """The agent's answer from a Messages API response (as JSON).
+FOLLOW_UP = (
+    f"You ended your turn without calling a tool. Call {SUBMIT_TOOL} now with the title and file name "
+    "of the proposal you wrote above; write no more text."
+)
+
+
+def needs_follow_up(message: Mapping[str, Any]) -> bool:
+    """The model finished in prose with no tool call: one more turn may get its `submit_proposal`.
 
     Raises:
-        ModelError: the reply is not a usable answer: truncated, no tool call or more than one,
-            an unknown tool, tool input that does not fit its schema, or no proposal text.
+        ModelRefused, ModelError: a refusal, a truncated or paused reply (`replies.stop_reason`).
     """
+    finished = stop_reason(message) in FINISHED
+    texts = [b for b in message["content"] if isinstance(b, Mapping) and b.get("type") == "text"]
+    return finished and not tool_calls(message) and any(str(b.get("text") or "").strip() for b in texts)
+
+
+def follow_up_request(request: Mapping[str, Any], message: Mapping[str, Any]) -> dict[str, Any]:
+    """The first request, the model's prose turn, and a user turn that forces `submit_proposal`."""
+    turn = {"role": "assistant", "content": [_as_param(b) for b in message["content"]]}
+    ask = {"role": "user", "content": [{"type": "text", "text": FOLLOW_UP}]}
+    return {
+        **request,
+        "messages": [*request["messages"], turn, ask],
+        "tool_choice": {"type": "tool", "name": SUBMIT_TOOL, "disable_parallel_tool_use": True},
+    }
+
+
+def with_follow_up(first: Mapping[str, Any], second: Mapping[str, Any]) -> dict[str, Any]:
+    """One reply from the two turns: the first turn's cited text, then the follow-up's tool call.
+
+    The draft and its citations stay the first turn's (the follow-up writes no text); the stop
+    reason is the follow-up's, so a second turn without the tool is still refused.
+    """
+    texts = [b for b in first["content"] if isinstance(b, Mapping) and b.get("type") == "text"]
+    calls = [b for b in second.get("content") or [] if isinstance(b, Mapping) and b.get("type") == "tool_use"]
+    return {**second, "content": [*texts, *calls]}
+
+
+def _as_param(block: Mapping[str, Any]) -> dict[str, Any]:
+    """A content block of a reply as a request may send it back: fields the API left null dropped."""
+    clean = {k: v for k, v in block.items() if v is not None}
+    if isinstance(clean.get("citations"), list):
+        clean["citations"] = [{k: v for k, v in c.items() if v is not None} for c in clean["citations"]]
+    return clean
+
+
+def read_reply(message: Mapping[str, Any], documents: Sequence[Mapping[str, Any]]) -> Proposal | Blocker:
+    """The agent's answer from a Messages API response (as JSON): only from `stop_reason: "tool_use"`.
+
+    Raises:
+        ModelRefused: the model refused (the flow ends the run Blocked).
+        ModelError: the reply is not a usable answer: truncated or paused, ended without a tool
+            call, more than one call, an unknown tool, tool input that does not fit its schema
+            (field and value named), or no proposal text.
+    """
+    reason = stop_reason(message)
     calls = tool_calls(message)
     content: list[Any] = message["content"]
+    if reason != "tool_use" and not calls:
+        raise ModelError(
+            f"the model ended its turn ({reason}) without calling {SUBMIT_TOOL} or {BLOCKER_TOOL}; "
+            "nothing was sent for review"
+        )
     if len(calls) != 1:
         raise ModelError(
             f"the model answered with {len(calls)} tool calls, not exactly one of "
@@ -155,10 +243,17 @@ def read_reply(message: Mapping[str, Any], documents: Sequence[Mapping[str, Any]
     name, arguments = call.get("name"), call.get("input")
     with invalid_call(name):
         if name == BLOCKER_TOOL:
+            if isinstance(arguments, Mapping) and arguments.get("missing", ()) is None:
+                arguments = {**arguments, "missing": []}  # a null list says nothing is missing
             return Blocker.from_tool_input(arguments)
         if name != SUBMIT_TOOL:
             raise ModelError(f"the model called an unknown tool {name!r}; nothing was sent for review")
         meta = ProposalMeta.model_validate(arguments)
+    if reason != "tool_use":
+        raise ModelError(
+            f"the model called {name} but its reply stopped with {reason!r}, not tool_use; "
+            "nothing was sent for review"
+        )
     draft, spans = _render(content, documents)
     if not draft.strip():
         raise ModelError(

@@ -2,7 +2,9 @@
 
     sources -> Claude (citations on, one tool call) -> validators -> review gate -> publish (or nothing)
 
-- The agent may answer `report_blocker`: the run ends in a state named `Blocked`, nothing is asked.
+- The agent may answer `report_blocker`, or the model refuse (`stop_reason: "refusal"`): the run ends
+  in a state named `Blocked` with the reason (for a refusal, the API's category and explanation).
+- A reply in prose without the tool gets one follow-up turn that forces `submit_proposal`.
 - A reply that cannot be used, a missing key or missing sources fail the run before any review.
 - Claude's call and the draft's artifacts are tasks with persisted, run-scoped results: after a
   suspend the flow body re-runs from the top and gets them back without calling Claude again.
@@ -17,15 +19,24 @@ from typing import Any, Literal
 from prefect import flow, task
 from prefect.artifacts import acreate_markdown_artifact
 
-from prefect_review_gate.flows.common.blocked import stop_blocked
+from prefect_review_gate.flows.common.blocked import stop_blocked, stop_refused
 from prefect_review_gate.flows.common.boundaries import Blocker
 from prefect_review_gate.flows.common.claude_task import claude_task
+from prefect_review_gate.flows.common.errors import ModelRefused
 from prefect_review_gate.flows.common.review import review_and_commit, review_policy
 from prefect_review_gate.flows.common.run_cache import run_scoped_key
 from prefect_review_gate.flows.common.smtp import SmtpSettings
 from prefect_review_gate.flows.forge import AGENT, REQUESTER
 from prefect_review_gate.flows.forge.actions import ForgeAction, PublishProposalFile
-from prefect_review_gate.flows.forge.agent import Proposal, build_request, document_blocks, read_reply
+from prefect_review_gate.flows.forge.agent import (
+    Proposal,
+    build_request,
+    document_blocks,
+    follow_up_request,
+    needs_follow_up,
+    read_reply,
+    with_follow_up,
+)
 from prefect_review_gate.flows.forge.executors import agent_executors
 from prefect_review_gate.gates import (
     Action,
@@ -138,8 +149,16 @@ async def proposal_flow(
     policy = review_policy(reviewers, approvals_required, timeout_hours, on_blocking)
     texts = load_sources(sources)
     documents = document_blocks(texts)
-    message = await ask_claude(build_request(brief, client, documents))
-    answer = read_reply(message, documents)
+    request = build_request(brief, client, documents)
+    try:
+        message = await ask_claude(request)
+        if needs_follow_up(message):
+            message = with_follow_up(message, await ask_claude(follow_up_request(request, message)))
+        answer = read_reply(message, documents)
+    except ModelRefused as refused:
+        return await stop_refused(
+            refused, artifact_key=f"{AGENT}-blocker", description="Why the model wrote no proposal"
+        )
     if isinstance(answer, Blocker):
         return await stop_blocked(
             answer,
