@@ -15,7 +15,16 @@ from typing import Any
 
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from anthropic_fake import EXAMPLE, OFFLINE_KEY, MessagesFake, Reply, blocker_reply, recorded, untooled_reply
+from anthropic_fake import (
+    EXAMPLE,
+    OFFLINE_KEY,
+    MessagesFake,
+    Reply,
+    blocker_reply,
+    recorded,
+    refusal_reply,
+    untooled_reply,
+)
 from gate_helpers import review_of_run
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
@@ -142,12 +151,12 @@ async def test_a_blocked_agent_ends_blocked_and_asks_nobody(fake: MessagesFake, 
 
 
 @pytest.mark.parametrize(
-    "reply", [Reply.garbage(), Reply.message(untooled_reply())], ids=["garbage", "no-tool"]
+    "reply", [Reply.garbage(), Reply.message(untooled_reply())], ids=["garbage", "no-tool-twice"]
 )
 async def test_an_unusable_reply_fails_the_run_before_any_review(
     fake: MessagesFake, tmp_path: Path, reply: Reply
 ) -> None:
-    fake.script.append(reply)
+    fake.script.extend([reply, reply])  # prose twice: the follow-up turn did not get the tool either
     out = tmp_path / "published"
 
     state = await asyncio.wait_for(_start(f"Brightwater {reply.status}", out), WAIT)
@@ -217,8 +226,58 @@ async def test_overload_beyond_the_retries_fails_the_run(
     state = await asyncio.wait_for(_start("Brightwater down", tmp_path / "published"), WAIT)
 
     assert state.is_failed(), state
-    assert "529 (overloaded_error)" in (state.message or "")
+    assert "529 overloaded_error: Overloaded" in (state.message or "")
+    assert "after 1 retries" in (state.message or "") and fake.request_ids[-1] in (state.message or "")
     assert len(fake.message_requests()) == 2
+
+
+async def test_a_refusal_ends_blocked_with_the_category_and_explanation(
+    fake: MessagesFake, tmp_path: Path
+) -> None:
+    fake.script.append(Reply.message(refusal_reply("cyber", "Declined by policy.")))
+    out = tmp_path / "published"
+
+    state = await asyncio.wait_for(_start("Brightwater refused", out), WAIT)
+
+    assert state.type is StateType.CANCELLED and state.name == "Blocked", state
+    assert "cyber" in (state.message or "") and "Declined by policy." in (state.message or "")
+    assert "tool calls" not in (state.message or "")
+    run = await _flow_run(state)
+    assert "review-gate" not in run.tags and not out.exists()
+    assert "forge-blocker" in await _artifact_keys(run.id)
+
+
+async def test_prose_without_the_tool_gets_one_forced_follow_up_and_the_cited_draft_is_reviewed(
+    fake: MessagesFake, tmp_path: Path
+) -> None:
+    fake.script.append(Reply.message(untooled_reply()))  # then the recorded reply, with its tool call
+    out = tmp_path / "published"
+
+    state = await asyncio.wait_for(_start("Brightwater prose", out, on_blocking="reject"), WAIT)
+
+    assert state.type is StateType.CANCELLED and state.name == "Rejected", state  # it reached review
+    first, second = fake.message_requests()
+    assert first.body["tool_choice"] == {"type": "auto", "disable_parallel_tool_use": True}
+    assert second.body["tool_choice"] == {
+        "type": "tool",
+        "name": "submit_proposal",
+        "disable_parallel_tool_use": True,
+    }
+    assert [m["role"] for m in second.body["messages"]] == ["user", "assistant", "user"]
+
+
+async def test_the_request_id_and_usage_are_on_the_run(fake: MessagesFake, tmp_path: Path) -> None:
+    state = await asyncio.wait_for(_start("Brightwater logged", tmp_path / "p", on_blocking="reject"), WAIT)
+
+    assert state.name == "Rejected", state
+    run = await _flow_run(state)
+    async with get_client() as client:
+        artifacts = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id]))
+        )
+    [usage] = [str(a.data) for a in artifacts if a.key == "forge-claude-usage"]
+    assert fake.request_ids[0] in usage and "| 7412 | 871 |" in usage
+    assert "(estimate)" in usage and "stop reason `tool_use`" in usage
 
 
 # --- the e-mail sink, against a real SMTP server -------------------------------------------------------
