@@ -259,7 +259,7 @@ def test_prose_without_a_tool_gets_one_follow_up_that_forces_submit_and_keeps_th
         "name": "submit_proposal",
         "disable_parallel_tool_use": True,
     }
-    user, assistant, ask = follow_up["messages"]
+    _user, assistant, ask = follow_up["messages"]
     assert assistant["role"] == "assistant" and ask["role"] == "user"
     assert all(None not in b.values() for b in assistant["content"])  # nulls are not sent back
     second = _reply(content=[b for b in recorded()["content"] if b["type"] == "tool_use"])

@@ -6,16 +6,25 @@ past the documents sent, means the documents given here are not the ones Claude 
 re-encoded copy) or the response was altered; either way the claim is not grounded as it appears.
 
 Codes:
-  citation_mismatch   block  the document's text at the cited span is not the cited text
-  unknown_document    block  the cited document or span does not exist in the documents sent
+  citation_mismatch   block  the cited text is not in the cited document (nor at its span)
+  citation_offset     info   the span holds the cited text once counted in UTF-16 units or UTF-8 bytes
+                      warn   the span does not hold the cited text, but the document does, elsewhere
+  unknown_document    block  the cited document does not exist in the documents sent, or the span is
+                             malformed (negative, reversed) or past the end with the text nowhere in it
   uncited_number      warn   a sentence states a number and no citation covers it
   unchecked_citation  info   a citation this offline check cannot resolve (PDF pages, search results)
 
 How the API counts (platform docs, "Citations"):
   char_location           `document_index` counts the document blocks of the request in order;
                           `[start_char_index, end_char_index)` is 0-based with an exclusive end, in
-                          characters of the document's `source.data`. Characters are counted here as
-                          Python str offsets (code points, not UTF-8 bytes or UTF-16 units).
+                          characters of the document's `source.data`. The docs do not say what a
+                          character is. Spans are read first as Python str offsets (code points); when
+                          that slice is not the cited text, as UTF-16 code units (what a JavaScript or
+                          Java string counts), then as UTF-8 bytes, each also a few characters off.
+                          A unit that explains the span is reported (info), not blocked: otherwise every
+                          citation after a `·`, `—` or emoji would be a false mismatch. The cited text is
+                          what the claim rests on, so a span that is merely off (warn) does not block
+                          either; only cited text that the cited document does not hold blocks.
   content_block_location  `[start_block_index, end_block_index)` indexes the source's `content` list;
                           `cited_text` is the text of those blocks joined with no separator.
   page_location           1-based PDF pages: there is no text here to compare against.
@@ -33,10 +42,15 @@ from prefect_review_gate.validators.findings import Code, Finding, Severity
 from prefect_review_gate.validators.markdown import Sentence, parse_draft
 from prefect_review_gate.validators.text import NumberToken, find_numbers
 
-__all__ = ["UNCHECKED_CITATION", "response_text", "validate_claude_citations"]
+__all__ = ["CITATION_OFFSET", "UNCHECKED_CITATION", "response_text", "validate_claude_citations"]
 
 UNCHECKED_CITATION = Code.UNCHECKED_CITATION.value
 """Finding code (severity info) of a citation that cannot be checked offline."""
+
+CITATION_OFFSET = "citation_offset"
+"""Finding code (info or warn, never block) of a span that is off while its document holds the cited text."""
+
+_NEAR_CHARS = 8  # how far from a unit-converted span the cited text may start and still be explained
 
 _EVIDENCE_CHARS = 240  # characters of document text shown as evidence
 _QUOTE_CHARS = 60  # characters of cited text repeated in a message
@@ -311,17 +325,62 @@ def _check_char_span(
 ) -> Finding | None:
     if isinstance(document, _ContentDocument):
         return _unknown(citation, f"gives characters of {label}, which was sent as content blocks", documents)
-    start, end = citation.start, citation.end
-    if not 0 <= start <= end <= len(document.text):
+    text, start, end = document.text, citation.start, citation.end
+    span = f"characters [{start}, {end}) of {label}"
+    if not 0 <= start <= end:
         return _unknown(
-            citation,
-            f"cites characters [{start}, {end}) of {label}, which has {len(document.text)}",
-            documents,
+            citation, f"cites characters [{start}, {end}) of {label}, which has {len(text)}", documents
         )
-    actual = document.text[start:end]
-    if _same_text(actual, citation.cited_text):
+    if end <= len(text) and _same_text(text[start:end], citation.cited_text):
         return None
-    return _mismatch(citation, f"characters [{start}, {end}) of {label}", actual, documents)
+    explained = _unit_explaining(text, start, end, citation.cited_text)
+    if explained is not None:
+        unit, (first, last) = explained
+        return Finding(
+            code=CITATION_OFFSET,
+            severity=Severity.INFO,
+            message=f"{span} counted in {unit} hold the cited text {_quote(citation.cited_text)} "
+            f"(characters [{first}, {last}) as code points): the API's offsets are read in {unit} here",
+            source_ids=[str(citation.document_index)],
+        )
+    found = _search(citation.cited_text, text, start)
+    if found is not None:
+        return Finding(
+            code=CITATION_OFFSET,
+            severity=Severity.WARN,
+            message=f"{span} do not hold the cited text {_quote(citation.cited_text)}, but the document "
+            f"does, at characters [{found[0]}, {found[1]}): the span is off, the cited text is real",
+            source_ids=[str(citation.document_index)],
+            evidence=_trim(text[start:end]) if end <= len(text) else None,
+            evidence_source=str(citation.document_index),
+        )
+    if end > len(text):
+        return _unknown(
+            citation, f"cites characters [{start}, {end}) of {label}, which has {len(text)}", documents
+        )
+    return _mismatch(citation, span, text[start:end], documents)
+
+
+def _unit_explaining(text: str, start: int, end: int, cited: str) -> tuple[str, tuple[int, int]] | None:
+    """The unit (UTF-16 code units, UTF-8 bytes) whose count puts the cited text at the span, if any.
+
+    Exactly there, or starting within a few characters of where the unit puts the span's start.
+    Returns the unit's name and the cited text's code-point span.
+    """
+    for unit, codec, width in (("UTF-16 code units", "utf-16-le", 2), ("UTF-8 bytes", "utf-8", 1)):
+        encoded = text.encode(codec)
+        if end * width > len(encoded):
+            continue
+        first = len(encoded[: start * width].decode(codec, errors="ignore"))
+        last = len(encoded[: end * width].decode(codec, errors="ignore"))
+        if first == start and last == end:
+            continue  # the unit counts these characters as code points do: it explains nothing
+        if _same_text(text[first:last], cited):
+            return unit, (first, last)
+        found = _search(cited, text, first)
+        if found is not None and abs(found[0] - first) <= _NEAR_CHARS:
+            return unit, found
+    return None
 
 
 def _check_block_span(

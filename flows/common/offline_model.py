@@ -22,6 +22,7 @@ It answers the way the platform docs say the API does ("Errors", "Streaming mess
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import re
@@ -266,10 +267,9 @@ def _handler(fake: MessagesFake) -> type[BaseHTTPRequestHandler]:
             self.send_header("content-length", str(len(body)))
             self.send_header("request-id", request_id)
             self.end_headers()
-            try:
+            # The client may have given up (its timeout, its wall-clock limit): nothing to answer.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 self.wfile.write(body)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up (its timeout, its wall-clock limit): nothing to answer
 
         def log_message(self, format: str, *args: Any) -> None:
             pass  # request bodies hold the documents; nothing is logged
