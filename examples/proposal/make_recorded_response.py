@@ -1,11 +1,20 @@
 """Build recorded_response.json: a proposal reply in the Messages API's wire format, with fabrications.
 
 There is no network where this repository is built, so the reply was not captured from the API: it
-is written here block by block in the shape the API returns with citations enabled (text blocks,
-each with the char_location citations the API fills in, then one tool_use block), and every cited
-span is computed from the bundled sources, so the citations are exactly what the API would send.
+is written here block by block in the shape the platform docs give for a reply with citations
+enabled (text blocks, each with the char_location citations the API fills in, then one tool_use
+block; `stop_details`, `usage.cache_creation` and `usage.service_tier` as a real reply carries them).
+It is a reply the API could send, not one it did send:
+
+- the API chunks a plain-text document into sentences and cites whole chunks, so every citation
+  here is whole sentences of the bundled sources (`offline_model.sentence_chunks`, this project's
+  reading of that rule: the API's own splitter is not published), never a clause;
+- offsets count code points; the docs do not name the API's unit (see validators/claude_citations.py);
+- the token counts are plausible, not measured.
+
 The planted fabrications are in the text, where a model puts them: an inflated figure under a real
 citation, an invented source marker, a changed percentage, an invented quote and an invented URL.
+To replace it with a real reply, capture one (README, "First run with a real key").
 
     python examples/proposal/make_recorded_response.py   # rewrites recorded_response.json
 """
@@ -15,20 +24,25 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from prefect_review_gate.flows.common.offline_model import sentence_chunks
+
 HERE = Path(__file__).parent
 SOURCES = sorted(p.stem for p in (HERE / "sources").glob("*.md"))  # the flow sends them in id order
 
 
-def _cite(source: str, sentence: str) -> dict[str, object]:
+def _cite(source: str, words: str) -> dict[str, object]:
+    """A citation of the whole sentence(s) of `source` that hold `words`, as the API chunks them."""
     text = (HERE / "sources" / f"{source}.md").read_text(encoding="utf-8")
-    start = text.index(sentence)
+    at = text.index(words)
+    chunks = [(a, b) for a, b in sentence_chunks(text) if a < at + len(words) and at < b]
+    start, end = chunks[0][0], chunks[-1][1]
     return {
         "type": "char_location",
-        "cited_text": sentence,
+        "cited_text": text[start:end],
         "document_index": SOURCES.index(source),
         "document_title": source,
         "start_char_index": start,
-        "end_char_index": start + len(sentence),
+        "end_char_index": end,
     }
 
 
@@ -125,11 +139,14 @@ RESPONSE = {
     "content": CONTENT,
     "stop_reason": "tool_use",
     "stop_sequence": None,
+    "stop_details": None,
     "usage": {
         "input_tokens": 7412,
         "output_tokens": 871,
         "cache_creation_input_tokens": 0,
         "cache_read_input_tokens": 0,
+        "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+        "service_tier": "standard",
     },
 }
 
