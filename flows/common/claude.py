@@ -213,6 +213,11 @@ class ClaudeClient:
         self.settings = settings
         self._api_key = api_key
 
+    @property
+    def api_key(self) -> SecretStr:
+        """The key, still a `SecretStr`: for stripping it from what is saved, never for printing."""
+        return self._api_key
+
     @classmethod
     async def from_settings(cls, settings: ClaudeSettings | None = None) -> ClaudeClient:
         settings = settings or ClaudeSettings.from_env()
