@@ -17,6 +17,7 @@ Each error lives beside the code that raises it; all share one root, so a caller
     ├── RunNotWaiting              gates.errors: the run is between two votes; send again shortly
     ├── ApiBusy                    gates.errors: the Prefect API stayed busy through the retries
     ├── AgentBlocked               flows.common.errors: the agent reported it cannot do the task
+    │   └── ModelRefused           flows.common.errors: the model refused (stop_reason "refusal")
     └── ModelError                 flows.common.errors: the model's API failed, or its reply is unusable
 
 Expected outcomes of validation are `Finding`s, never exceptions.
