@@ -143,6 +143,16 @@ def test_a_timeout_has_its_own_message_and_is_never_retried() -> None:
     assert len(fake.message_requests()) == 1  # a timed-out reply may be billed: no second generation
 
 
+def test_a_stream_silent_mid_reply_is_a_timeout_too_and_not_retried() -> None:
+    stalled = Reply.message(recorded())
+    stalled = Reply(stalled.status, stalled.body, stalled.headers, stall=3.0)
+    with MessagesFake(stalled) as fake:
+        message = _failure(fake, timeout=0.5, max_retries=4)
+
+    assert "sent nothing for 0.5 s" in message
+    assert len(fake.message_requests()) == 1
+
+
 def test_the_whole_call_stops_at_the_wall_clock_limit() -> None:
     with MessagesFake(_slow(3.0)) as fake:
         started = time.monotonic()

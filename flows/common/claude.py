@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import anthropic
+import httpx2  # the SDK's HTTP client: a stream that breaks off after its headers raises its errors
 from anthropic.types import Message
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
@@ -288,6 +289,15 @@ class ClaudeClient:
             async with client.messages.stream(**request) as stream:
                 message = await stream.get_final_message()
                 request_id = stream.request_id
+        except httpx2.TimeoutException:
+            # Silent mid-stream: the SDK wraps only errors before the headers as APITimeoutError.
+            raise anthropic.APITimeoutError(request=httpx2.Request("POST", "/v1/messages")) from None
+        except httpx2.TransportError as exc:
+            # Broken off mid-reply: the generation may be billed, so it is not retried.
+            raise ModelError(
+                f"the Messages API's stream broke off mid-reply ({type(exc).__name__}); not retried, since "
+                f"the reply may still be billed; {_NO_REVIEW}"
+            ) from None
         except (anthropic.APIResponseValidationError, ValueError, RuntimeError, AssertionError):
             # A body that is no event stream (a proxy's error page, a cut stream): the SDK raises
             # a JSON, event-order or validation error, none of them an answer.

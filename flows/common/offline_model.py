@@ -27,6 +27,7 @@ import itertools
 import json
 import re
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -64,11 +65,16 @@ def _error_body(kind: str, message: str, details: Mapping[str, Any] | None = Non
 
 @dataclass(frozen=True)
 class Reply:
-    """One scripted answer: an HTTP status, a body and extra headers."""
+    """One scripted answer: an HTTP status, a body and extra headers.
+
+    `stall` seconds: the fake sends the headers and half the body, then falls silent that long
+    before the rest (a stream that stops mid-reply).
+    """
 
     status: int
     body: bytes
     headers: Mapping[str, str] = field(default_factory=dict)
+    stall: float = 0.0
 
     @classmethod
     def message(cls, message: Mapping[str, Any]) -> Reply:
@@ -269,6 +275,12 @@ def _handler(fake: MessagesFake) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             # The client may have given up (its timeout, its wall-clock limit): nothing to answer.
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                if reply.stall:
+                    half = len(body) // 2
+                    self.wfile.write(body[:half])
+                    self.wfile.flush()
+                    time.sleep(reply.stall)
+                    body = body[half:]
                 self.wfile.write(body)
 
         def log_message(self, format: str, *args: Any) -> None:
@@ -289,7 +301,7 @@ def _as_stream(reply: Reply) -> Reply:
         return reply
     lines = [f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in stream_events(message)]
     headers = {**reply.headers, "content-type": "text/event-stream", "cache-control": "no-cache"}
-    return Reply(200, "".join(lines).encode(), headers)
+    return Reply(200, "".join(lines).encode(), headers, reply.stall)
 
 
 _CHUNK = 40  # characters of text or tool input per delta; the API's chunks are small too
