@@ -171,3 +171,39 @@ def test_the_wall_clock_limit_is_configurable() -> None:
     assert ClaudeSettings.from_env({"REVIEW_GATE_ANTHROPIC_WALL_CLOCK": "60"}).wall_clock == 60
     with pytest.raises(Exception, match="REVIEW_GATE_ANTHROPIC_WALL_CLOCK"):
         ClaudeSettings.from_env({"REVIEW_GATE_ANTHROPIC_WALL_CLOCK": "soon"})
+
+
+def test_the_fake_refuses_to_replay_a_citation_the_api_could_not_send() -> None:
+    document = "Prefect runs flows. By automating over 200 million data tasks monthly, it scales."
+    request = {
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "document",
+                        "source": {"type": "text", "media_type": "text/plain", "data": document},
+                    },
+                    {"type": "text", "text": "Summarise."},
+                ],
+            }
+        ]
+    }
+    clause = "By automating over 200 million data tasks monthly"
+    start = document.index(clause)
+    citation = {
+        "type": "char_location",
+        "cited_text": clause,
+        "document_index": 0,
+        "start_char_index": start,
+        "end_char_index": start + len(clause),
+    }
+    reply = {**recorded(), "content": [{"type": "text", "text": "It scales.", "citations": [citation]}]}
+    with MessagesFake(Reply.message(reply)) as fake:
+        assert "not whole sentences" in _failure(fake, request, max_retries=0)
+
+    sentence = document[start:]
+    whole = {**citation, "cited_text": sentence, "end_char_index": len(document)}
+    reply["content"][0]["citations"] = [whole]
+    with MessagesFake(Reply.message(reply)) as fake:
+        assert _call(fake, request).message.content[0].type == "text"

@@ -208,13 +208,13 @@ class MessagesFake:
         with self._lock:
             self.requests.append(request)
             answer = self.script.popleft() if self.script else self.default
-        if isinstance(answer, Reply):
-            return answer
         try:
-            return answer(request)
+            reply = answer if isinstance(answer, Reply) else answer(request)
+            _check_citable(reply, request)
         except Exception as exc:  # a broken recording must reach the caller as an API error, not a hang
             error = {"type": "error", "error": {"type": "api_error", "message": f"offline replay: {exc}"}}
             return Reply(500, json.dumps(error).encode(), {"content-type": "application/json"})
+        return reply
 
     def _request_id(self) -> str:
         with self._lock:
@@ -287,6 +287,46 @@ def _handler(fake: MessagesFake) -> type[BaseHTTPRequestHandler]:
             pass  # request bodies hold the documents; nothing is logged
 
     return Handler
+
+
+def _check_citable(reply: Reply, request: RecordedRequest) -> None:
+    """Refuse to replay a citation the API could not send: not whole sentences of a plain-text document.
+
+    Raises:
+        ValueError: a char_location citation into a plain-text document of the request is not
+            whole sentence chunks (`sentence_chunks`), or its cited text is not the document's there.
+    """
+    if reply.status != 200 or not isinstance(request.body, Mapping):
+        return
+    try:
+        message = json.loads(reply.body)
+    except ValueError:
+        return
+    if not isinstance(message, dict) or message.get("type") != "message":
+        return
+    texts = [
+        block["source"]["data"] if block.get("source", {}).get("type") == "text" else None
+        for turn in request.body.get("messages") or []
+        if isinstance(turn, Mapping) and turn.get("role") == "user" and isinstance(turn.get("content"), list)
+        for block in turn["content"]
+        if isinstance(block, Mapping) and block.get("type") == "document"
+    ]
+    for block in message.get("content") or []:
+        for citation in block.get("citations") or [] if isinstance(block, dict) else []:
+            index = citation.get("document_index")
+            if citation.get("type") != "char_location" or not isinstance(index, int) or index >= len(texts):
+                continue
+            text = texts[index]
+            if text is None:
+                continue
+            start, end = citation.get("start_char_index"), citation.get("end_char_index")
+            chunks = sentence_chunks(text)
+            whole = start in {a for a, _ in chunks} and end in {b for _, b in chunks}
+            if not whole or text[start:end] != citation.get("cited_text"):
+                raise ValueError(
+                    f"citation {citation.get('cited_text')!r} is not whole sentences of document {index}: "
+                    "the API cites plain text in sentence chunks"
+                )
 
 
 def _as_stream(reply: Reply) -> Reply:
