@@ -7,6 +7,7 @@ Real HTTP through the official SDK: the streamed reply, each documented error (s
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import json
 import time
 from collections.abc import Callable
@@ -116,6 +117,14 @@ def test_a_retry_after_beyond_the_wall_clock_limit_fails_at_once() -> None:
     assert time.monotonic() - started < 10  # not an hour inside the task
     assert "3600 s" in message and "wall-clock limit of 30 s" in message
     assert len(fake.message_requests()) == 1
+
+
+def test_a_retry_after_given_as_an_http_date_is_read_too() -> None:
+    an_hour_on = email.utils.formatdate(time.time() + 3600, usegmt=True)
+    with MessagesFake(Reply.message(recorded()), script=[Reply.rate_limited(retry_after=an_hour_on)]) as fake:
+        message = _failure(fake, wall_clock=30)
+
+    assert "wall-clock limit of 30 s" in message and len(fake.message_requests()) == 1
 
 
 def test_transient_errors_are_retried_and_the_retries_are_counted() -> None:

@@ -327,9 +327,12 @@ def _retry_wait(headers: Any, retries: int) -> float:
             try:
                 return max(float(raw) / scale, 0.0)
             except ValueError:
-                when = email.utils.parsedate_to_datetime(raw) if name == "retry-after" else None
-                if when is not None:
-                    return max(when.timestamp() - time.time(), 0.0)
+                pass
+            if name == "retry-after":  # also an HTTP date
+                try:
+                    return max(email.utils.parsedate_to_datetime(raw).timestamp() - time.time(), 0.0)
+                except (TypeError, ValueError):
+                    pass
     return min(0.5 * 2.0**retries, 8.0) * (1 - 0.25 * random.random())
 
 
