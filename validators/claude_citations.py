@@ -36,6 +36,7 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from prefect_review_gate.validators.errors import InputError
 from prefect_review_gate.validators.findings import Code, Finding, Severity
@@ -361,6 +362,12 @@ def _check_char_span(
     return _mismatch(citation, span, text[start:end], documents)
 
 
+@lru_cache(maxsize=8)
+def _encoded(text: str, codec: str) -> bytes:
+    """A document's bytes in `codec`, kept: every citation after its first emoji asks for them again."""
+    return text.encode(codec)
+
+
 def _unit_explaining(text: str, start: int, end: int, cited: str) -> tuple[str, tuple[int, int]] | None:
     """The unit (UTF-16 code units, UTF-8 bytes) whose count puts the cited text at the span, if any.
 
@@ -368,7 +375,7 @@ def _unit_explaining(text: str, start: int, end: int, cited: str) -> tuple[str, 
     Returns the unit's name and the cited text's code-point span.
     """
     for unit, codec, width in (("UTF-16 code units", "utf-16-le", 2), ("UTF-8 bytes", "utf-8", 1)):
-        encoded = text.encode(codec)
+        encoded = _encoded(text, codec)
         if end * width > len(encoded):
             continue
         first = len(encoded[: start * width].decode(codec, errors="ignore"))
