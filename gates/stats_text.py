@@ -70,7 +70,7 @@ def text_report(stats: ReviewStats) -> str:
         lines += ["", f"{printable(group.agent)} / {printable(group.flow or '(no flow name)')}"]
         lines += _group_lines(group)
     if len(stats.groups) > 1:
-        lines += ["", "All agents"] + _group_lines(stats.total)
+        lines += ["", "All agents", *_group_lines(stats.total)]
     if stats.unreadable:
         lines += ["", f"{stats.unreadable} record version(s) were unreadable and are not counted."]
     return "\n".join(lines) + "\n"
