@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from prefect_review_gate.gates.request import ReviewRecord, ReviewStatus
 from prefect_review_gate.gates.store import RecordVersion
@@ -117,6 +118,7 @@ class GroupStats:
     edits: int = 0
     refused: Counter[str] = field(default_factory=Counter)
     votes: Counter[str] = field(default_factory=Counter)
+    deployment_ids: set[UUID] = field(default_factory=set)  # where the reviews' runs came from
 
     @property
     def fabrication_rate(self) -> float:
@@ -134,6 +136,8 @@ class GroupStats:
     def add(self, history: ReviewHistory) -> None:
         first, latest = history.first, history.latest
         self.requested += 1
+        if first.request.deployment_id is not None:
+            self.deployment_ids.add(first.request.deployment_id)
         status = latest.status
         if status is ReviewStatus.OPEN:
             self.open += 1
@@ -275,3 +279,4 @@ def _merge(into: GroupStats, group: GroupStats) -> None:
     into.edits += group.edits
     into.refused.update(group.refused)
     into.votes.update(group.votes)
+    into.deployment_ids |= group.deployment_ids

@@ -17,18 +17,23 @@ from prefect_review_gate.gates.stats import ReviewStats, compute_stats, parse_si
 from prefect_review_gate.gates.stats_text import text_report
 from prefect_review_gate.gates.store import PrefectReviewStore, RecordVersion
 
-__all__ = ["read_stats", "stats"]
+__all__ = ["read_stats", "read_versions", "stats"]
+
+
+async def read_versions(store: PrefectReviewStore, since: datetime) -> list[RecordVersion]:
+    """Every record version of the reviews opened since `since`, read page by page."""
+    versions: list[RecordVersion] = []
+    async for page in store.record_versions(created_after=versions_cutoff(since)):
+        versions += page
+    return versions
 
 
 async def read_stats(
     store: PrefectReviewStore, window: timedelta, agent: str | None, now: datetime
 ) -> ReviewStats:
-    """The figures of the reviews opened in the `window` before `now`, read page by page."""
+    """The figures of the reviews opened in the `window` before `now`."""
     since = now - window
-    versions: list[RecordVersion] = []
-    async for page in store.record_versions(created_after=versions_cutoff(since)):
-        versions += page
-    return compute_stats(versions, since, now, agent)
+    return compute_stats(await read_versions(store, since), since, now, agent)
 
 
 def stats(since: str, agent: str | None, as_json: bool) -> int:

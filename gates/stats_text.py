@@ -6,13 +6,25 @@ records anyone with API access can write, so they are escaped for the terminal a
 
 from __future__ import annotations
 
+import html
+
 from prefect_review_gate.gates.review_text import format_age
 from prefect_review_gate.gates.stats import GroupStats, ReviewStats, percentile
 from prefect_review_gate.gates.terminal import printable
 
-__all__ = ["markdown_report", "stats_table_rows", "text_report"]
+__all__ = ["markdown_report", "stats_table_rows", "svg_chart", "text_report"]
 
 _BAR_WIDTH = 20
+# The chart's bars: what, and a colour a person reads at a glance (red is what the agent invented).
+_CHART_ROWS = (
+    ("fabricated", "#d64545"),
+    ("approved", "#2f9e44"),
+    ("rejected", "#e8590c"),
+    ("blocked", "#862e9c"),
+    ("expired", "#868e96"),
+    ("open", "#1c7ed6"),
+)
+_CHART_LABEL, _CHART_BAR, _CHART_ROW = 90, 200, 18
 
 
 def _duration(seconds: float | None) -> str:
@@ -89,25 +101,62 @@ def _bar(rate: float) -> str:
     return "█" * filled + "░" * (_BAR_WIDTH - filled)
 
 
+def _chart_counts(group: GroupStats) -> dict[str, int]:
+    return {
+        "fabricated": group.with_blocking,
+        "approved": group.approved,
+        "rejected": group.rejected,
+        "blocked": group.blocked,
+        "expired": group.expired,
+        "open": group.open,
+    }
+
+
+def svg_chart(group: GroupStats) -> str:
+    """One agent's small bar chart, as an SVG block the Prefect UI renders inside markdown.
+
+    The UI's markdown renderer passes an HTML block through DOMPurify with its SVG profile (no
+    `style` attributes, no scripts), so the chart uses presentation attributes only. The block has
+    no blank line inside: a blank line would end it, and the rest would show as text.
+    """
+    counts = _chart_counts(group)
+    height = _CHART_ROW * (len(_CHART_ROWS) + 1) + 4
+    width = _CHART_LABEL + _CHART_BAR + 80
+    title = html.escape(f"{group.agent}: {group.requested} review(s)")
+    lines = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+        f'aria-label="{title}">',
+        f'<text x="0" y="13" font-size="13" font-weight="bold" fill="currentColor">{title}</text>',
+    ]
+    for index, (what, colour) in enumerate(_CHART_ROWS):
+        y = _CHART_ROW * (index + 1) + 4
+        share = counts[what] / group.requested if group.requested else 0.0
+        length = max(round(share * _CHART_BAR), 1 if counts[what] else 0)
+        lines += [
+            f'<text x="0" y="{y + 11}" font-size="11" fill="currentColor">{what}</text>',
+            f'<rect x="{_CHART_LABEL}" y="{y + 2}" width="{_CHART_BAR}" height="11" fill="#e9ecef"/>',
+            f'<rect x="{_CHART_LABEL}" y="{y + 2}" width="{length}" height="11" fill="{colour}"/>',
+            f'<text x="{_CHART_LABEL + _CHART_BAR + 6}" y="{y + 11}" font-size="11" fill="currentColor">'
+            f"{counts[what]} ({_pct(share)})</text>",
+        ]
+    lines.append("</svg>")
+    return "\n".join(lines)
+
+
 def markdown_report(stats: ReviewStats) -> str:
-    """The report artifact: one small chart per agent (bars of text: the UI shows no SVG), then details."""
+    """The report artifact: a small chart per agent (SVG, and the same as a table of text bars for
+    readers that show no SVG), then time to decision, findings by code, overrides, reviewers."""
     span = f"{stats.since:%Y-%m-%d %H:%M} to {stats.until:%Y-%m-%d %H:%M} UTC"
     lines = [f"# Review gate report, {span}", ""]
     agents = stats.agents()
     if not agents:
         return "\n".join([*lines, "No reviews were opened in this window."])
     lines += ["## Per agent", ""]
+    for group in agents:
+        lines += [svg_chart(group), ""]
     lines += ["| agent | outcome | reviews | share |", "|---|---|---|---|"]
     for group in agents:
-        rows = [
-            ("fabrication", group.with_blocking),
-            ("approved", group.approved),
-            ("rejected", group.rejected),
-            ("blocked by policy", group.blocked),
-            ("expired", group.expired),
-            ("open", group.open),
-        ]
-        for index, (what, count) in enumerate(rows):
+        for index, (what, count) in enumerate(_chart_counts(group).items()):
             share = count / group.requested if group.requested else 0.0
             name = f"**{_md(group.agent)}** ({group.requested})" if index == 0 else ""
             lines.append(f"| {name} | {what} | {count} | `{_bar(share)}` {_pct(share)} |")
