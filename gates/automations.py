@@ -190,7 +190,17 @@ async def apply_automations(client: PrefectClient, block_id: UUID, wait: timedel
     for automation in ready_made(block_id, wait):
         existing = await client.read_automations_by_name(automation.name)
         if existing:
-            await client.update_automation(existing[0].id, automation)
+            # Not `client.update_automation`: it sends the model with exclude_unset, which drops each
+            # action's `type` (a default), and the server then reads PauseDeployment as the first
+            # action its schema accepts, RunDeployment: the deployment would be run, not paused.
+            # (`owner_resource` is set at creation only; the update schema refuses it.)
+            response = await client.request(
+                "PUT",
+                "/automations/{id}",
+                path_params={"id": existing[0].id},
+                json=automation.model_dump(mode="json", exclude={"owner_resource"}),
+            )
+            response.raise_for_status()
             applied.append(Applied(automation.name, existing[0].id, created=False))
         else:
             applied.append(Applied(automation.name, await client.create_automation(automation), created=True))
