@@ -113,7 +113,6 @@ def _announce(group: GroupStats, window_hours: float, threshold: float, min_revi
     if not above:
         return ""
     # One alert per deployment: the automation pauses the deployment its triggering event names.
-    for related in deployments or [None]:
-        related_resources = [related] if related else []
-        emit_event(event=ALERT_EVENT, resource=resource, related=related_resources, payload=payload)
+    for related in [[d] for d in deployments] or [[]]:
+        emit_event(event=ALERT_EVENT, resource=resource, related=related, payload=payload)
     return group.agent

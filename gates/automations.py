@@ -110,7 +110,7 @@ def fabrication_alert(block_id: UUID) -> AutomationCore:
             within=timedelta(0),
         ),
         actions=[
-            PauseDeployment(source="inferred"),
+            PauseDeployment(source="inferred", deployment_id=None),
             SendNotification(
                 block_document_id=block_id,
                 subject="Paused {{ deployment.name }}: {{ event.payload.agent }} fabricates too often",

@@ -185,13 +185,11 @@ def markdown_report(stats: ReviewStats) -> str:
             lines.append(
                 f"| {_md(group.agent)} | `{o.review_id}` | {_md(', '.join(o.reviewers))} | {_md(reasons)} |"
             )
-    share = stats.total.reviewer_share()
-    if share:
+    shares = stats.total.reviewer_share()
+    if shares:
         lines += ["", "## Reviewers' share", "", "| reviewer | votes | share |", "|---|---|---|"]
-        lines += [
-            f"| {_md(name)} | {stats.total.votes[name]} | `{_bar(s)}` {_pct(s)} |"
-            for name, s in share.items()
-        ]
+        for name, part in shares.items():
+            lines.append(f"| {_md(name)} | {stats.total.votes[name]} | `{_bar(part)}` {_pct(part)} |")
     if stats.unreadable:
         lines += ["", f"{stats.unreadable} record version(s) were unreadable and are not counted."]
     return "\n".join(lines)
