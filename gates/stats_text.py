@@ -144,8 +144,8 @@ def svg_chart(group: GroupStats) -> str:
 
 
 def markdown_report(stats: ReviewStats) -> str:
-    """The report artifact: a small chart per agent (SVG, and the same as a table of text bars for
-    readers that show no SVG), then time to decision, findings by code, overrides, reviewers."""
+    """The report artifact: a small SVG chart per agent (the table artifact holds the same counts),
+    then time to decision, findings by code, overrides, and the reviewers' share as text bars."""
     span = f"{stats.since:%Y-%m-%d %H:%M} to {stats.until:%Y-%m-%d %H:%M} UTC"
     lines = [f"# Review gate report, {span}", ""]
     agents = stats.agents()
@@ -154,12 +154,6 @@ def markdown_report(stats: ReviewStats) -> str:
     lines += ["## Per agent", ""]
     for group in agents:
         lines += [svg_chart(group), ""]
-    lines += ["| agent | outcome | reviews | share |", "|---|---|---|---|"]
-    for group in agents:
-        for index, (what, count) in enumerate(_chart_counts(group).items()):
-            share = count / group.requested if group.requested else 0.0
-            name = f"**{_md(group.agent)}** ({group.requested})" if index == 0 else ""
-            lines.append(f"| {name} | {what} | {count} | `{_bar(share)}` {_pct(share)} |")
     lines += ["", "## Time to decision and edits", ""]
     lines += [
         "| agent | flow | p50 | p95 | decided | edits | refused | overrides |",
