@@ -13,6 +13,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -71,8 +72,6 @@ async def test_the_waiting_link_the_report_and_the_automations_in_the_ui(
         )
         async with get_client() as client:
             block_id = await resolve_block(client, "custom-webhook/reviewers")
-            from datetime import timedelta
-
             await apply_automations(client, block_id, timedelta(hours=24))
             flow_run = await client.read_flow_run(waiting.record.request.flow_run_id)
             [report] = await client.read_latest_artifacts(

@@ -6,6 +6,7 @@ reviews that real gated runs opened and people (or the gate) decided (`monitorin
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -115,6 +116,25 @@ async def test_in_memory_store_pages_versions_newest_first() -> None:
     assert [len(p) for p in pages] == [2, 2, 1]
     created = [v.created for page in pages for v in page]
     assert created == sorted(created, reverse=True)
+
+
+async def test_the_prefect_store_pages_versions_and_stops_at_the_cutoff(prefect_api: str) -> None:
+    from prefect_review_gate.gates.store_client import open_store
+
+    agent = "agent:pages-" + uuid.uuid4().hex[:6]
+    async with open_store() as store:
+        older = _record(agent, datetime.now(UTC))
+        await store.save(older)
+        await store.save(older.model_copy(update={"note": "second version"}))
+        cutoff = datetime.now(UTC)
+        await asyncio.sleep(0.05)
+        newer = [_record(agent, datetime.now(UTC)) for _ in range(5)]
+        for record in newer:
+            await store.save(record)
+        pages = [page async for page in store.record_versions(created_after=cutoff, page_size=2)]
+    assert [len(p) for p in pages] == [2, 2, 1]  # the third page ends at the cutoff
+    assert {v.review_id for p in pages for v in p} == {r.request.id for r in newer}
+    assert all(v.record is not None and v.created >= cutoff for p in pages for v in p)
 
 
 @pytest.fixture(scope="module")
