@@ -8,6 +8,8 @@
     review-gate reject ID --as NAME --reason TEXT
     review-gate expire
     review-gate serve [--host HOST] [--port PORT] [--socket-mode]
+    review-gate stats [--since 7d] [--agent NAME] [--json]
+    review-gate automations apply --notify-block TYPE/NAME [--waiting-hours N]
 
 `validate` and `validate-actions` exit status: 0 no blocking finding, 1 blocking findings, 2 bad
 usage or unreadable input.
@@ -79,6 +81,7 @@ def _build_parser() -> argparse.ArgumentParser:
     actions.set_defaults(handler=_validate_actions)
     _add_review_commands(commands)
     _add_serve_command(commands)
+    _add_monitoring_commands(commands)
     return parser
 
 
@@ -227,6 +230,62 @@ def _serve(args: argparse.Namespace) -> int:
     from prefect_review_gate.gates.slack.serve import run_serve
 
     return run_serve(args.host, args.port, args.socket_mode)
+
+
+def _add_monitoring_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
+    where = " Talks to the Prefect API named by PREFECT_API_URL."
+    stats = commands.add_parser(
+        "stats",
+        help="per agent and flow: outcomes, fabrication rate, findings, overrides, time to decision",
+        description="Figures of the reviews opened in a window: outcomes, the fabrication rate (reviews "
+        "with a blocking finding / reviews), findings by code, overrides and their reasons, time to "
+        "decision p50/p95, edits, refused decisions by reason, the reviewers' share. Exit 0: printed; "
+        "2: bad usage or the API unset or unreachable; 3: the API stayed busy." + where,
+    )
+    stats.add_argument(
+        "--since", default="7d", metavar="AGE", help="how far back: 30m, 24h, 7d, 2w (default 7d)"
+    )
+    stats.add_argument("--agent", default=None, metavar="NAME", help="one requester only, e.g. agent:closer")
+    stats.add_argument("--json", action="store_true", help="print the figures as JSON")
+    stats.set_defaults(handler=_stats)
+
+    automations = commands.add_parser(
+        "automations",
+        help="create the ready-made Prefect automations on the gate's events",
+        description="Prefect automations on the review_gate.* events." + where,
+    )
+    verbs = automations.add_subparsers(dest="verb", required=True, parser_class=_Parser)
+    apply = verbs.add_parser(
+        "apply",
+        help="create or update: review waiting too long, fabrication alert, delivery failed",
+        description="Create the three ready-made automations, or update those of the same names: a "
+        "review waiting longer than --waiting-hours notifies; an agent whose fabrication rate is above "
+        "the report flow's threshold gets its deployment paused, with a notification saying why; a "
+        "failed channel delivery notifies. Exit 0: applied; 2: bad usage, an unknown block, or the API "
+        "unset or unreachable." + where,
+    )
+    apply.add_argument(
+        "--notify-block",
+        required=True,
+        metavar="TYPE/NAME",
+        help="the notification block for the reviewers' channel, e.g. slack-webhook/reviewers",
+    )
+    apply.add_argument(
+        "--waiting-hours", type=float, default=24.0, metavar="N", help="how long a review may wait (24)"
+    )
+    apply.set_defaults(handler=_automations_apply)
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from prefect_review_gate.gates import stats_command
+
+    return stats_command.stats(args.since, args.agent, args.json)
+
+
+def _automations_apply(args: argparse.Namespace) -> int:
+    from prefect_review_gate.gates import automations
+
+    return automations.apply_command(args.notify_block, args.waiting_hours)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

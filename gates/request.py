@@ -19,7 +19,7 @@ from prefect_review_gate.gates.policy import ReviewPolicy
 from prefect_review_gate.gates.votes import Vote
 from prefect_review_gate.validators.findings import Finding, Severity
 
-__all__ = ["ReviewRecord", "ReviewRequest", "ReviewStatus"]
+__all__ = ["RefusedDecision", "ReviewRecord", "ReviewRequest", "ReviewStatus"]
 
 
 class ReviewStatus(StrEnum):
@@ -85,6 +85,14 @@ class ReviewRequest(BaseModel):
         return f"{needed} approval{'s' * (needed != 1)} needed from: {people}."
 
 
+class RefusedDecision(BaseModel):
+    """A decision the rule did not count, kept so that monitoring can say why decisions are refused."""
+
+    reviewer: str
+    code: str = Field(description="The rule's refusal code (rules.RefusalCode), e.g. not_a_reviewer.")
+    at: datetime = Field(description="When the Prefect server stored the decision.")
+
+
 class ReviewRecord(BaseModel):
     """Where a review stands: its request, status and the votes counted so far."""
 
@@ -95,6 +103,9 @@ class ReviewRecord(BaseModel):
     note: str = Field(default="", description="The last thing that happened, for a person.")
     decisions_seen: int = Field(
         default=0, description="Decisions processed so far: a re-run replays these without announcing them."
+    )
+    refused: list[RefusedDecision] = Field(
+        default_factory=list, description="Decisions the rule refused, in the order they came."
     )
 
     @property

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from prefect_review_gate.gates.request import ReviewRecord, ReviewStatus
+from prefect_review_gate.gates.request import RefusedDecision, ReviewRecord, ReviewStatus
 from prefect_review_gate.gates.rules import Ballot, override_refusal, refusal
 from prefect_review_gate.gates.votes import ASSERTED, GATE, DecisionFields, Outcome, Vote
 from prefect_review_gate.validators.findings import Finding
@@ -154,7 +154,13 @@ def apply(record: ReviewRecord, received: Received, sequence: int) -> Step:
     )
     problem = refusal(record, ballot, at)
     if problem is not None:
-        record = record.model_copy(update={"note": f"Not counted ({decision.reviewer}): {problem}"})
+        refused = RefusedDecision(reviewer=decision.reviewer, code=problem.code.value, at=at)
+        record = record.model_copy(
+            update={
+                "note": f"Not counted ({decision.reviewer}): {problem}",
+                "refused": [*record.refused, refused],
+            }
+        )
         payload = {"reviewer": decision.reviewer, "reason": str(problem), "code": problem.code.value}
         return Step(
             record,

@@ -23,7 +23,7 @@ dicts, for tests of the code above it.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -41,6 +41,7 @@ __all__ = [
     "ApiRequester",
     "InMemoryReviewStore",
     "PrefectReviewStore",
+    "RecordVersion",
     "ReviewStore",
     "StoredDecision",
     "decision_markdown",
@@ -87,6 +88,16 @@ class StoredDecision:
     decision: DecisionFields | None  # None when the stored input is not a valid decision
     received_at: datetime  # the server's time of storing it, the same on every replay
     problem: str = ""  # why `decision` is None
+
+
+@dataclass(frozen=True)
+class RecordVersion:
+    """One saved version of a review's record, as monitoring reads the history."""
+
+    review_id: str  # from the artifact's key, readable even when the record is not
+    created: datetime  # the server's time of saving this version
+    record: ReviewRecord | None  # None when this version is unreadable
+    problem: str = ""  # why `record` is None
 
 
 class ReviewStore(Protocol):
@@ -168,6 +179,33 @@ class PrefectReviewStore:
             if len(batch) < _PAGE:
                 return records
             offset += _PAGE
+
+    async def record_versions(
+        self, created_after: datetime | None = None, page_size: int = _PAGE
+    ) -> AsyncIterator[list[RecordVersion]]:
+        """Every saved version of every review's record, newest first, a page at a time.
+
+        Stops at the first version the server saved before `created_after`: a review opened after
+        that time saved all its versions after it too. Pages are read by offset while reviews may be
+        saving: a new version shifts the pages by one, so a version can come twice (the caller
+        dedupes by key and time), never be skipped.
+        """
+        offset = 0
+        while True:
+            body = {
+                "artifacts": {"type": {"any_": [OPEN_RECORD_TYPE, CLOSED_RECORD_TYPE]}},
+                "sort": "CREATED_DESC",
+                "limit": page_size,
+                "offset": offset,
+            }
+            batch = await self._call("POST", "/artifacts/filter", body)
+            page = [_record_version(item) for item in batch]
+            kept = [v for v in page if created_after is None or v.created >= created_after]
+            if kept:
+                yield kept
+            if len(batch) < page_size or len(kept) < len(page):
+                return
+            offset += page_size
 
     async def write_findings(self, record: ReviewRecord) -> None:
         request = record.request
@@ -282,6 +320,19 @@ class InMemoryReviewStore:
     async def list_open(self) -> list[ReviewRecord]:
         return [versions[-1] for versions in self.records.values() if versions[-1].is_open]
 
+    async def record_versions(
+        self, created_after: datetime | None = None, page_size: int = _PAGE
+    ) -> AsyncIterator[list[RecordVersion]]:
+        versions = [
+            RecordVersion(review_id, record.updated_at, record)
+            for review_id, records in self.records.items()
+            for record in records
+        ]
+        versions.sort(key=lambda v: v.created, reverse=True)
+        kept = [v for v in versions if created_after is None or v.created >= created_after]
+        for start in range(0, len(kept), page_size):
+            yield kept[start : start + page_size]
+
     async def write_findings(self, record: ReviewRecord) -> None:
         self.artifacts.setdefault(f"review-gate-{record.request.id}-findings", []).append(
             record.request.findings
@@ -326,6 +377,16 @@ class InMemoryReviewStore:
         if key in self.inputs:
             raise ReviewGateError("409: the input exists")
         self.inputs[key] = (json.dumps(dict(run_input)), self._clock())
+
+
+def _record_version(item: Mapping[str, Any]) -> RecordVersion:
+    key = str(item.get("key") or "")
+    review_id = key.removeprefix("review-gate-")
+    created = datetime.fromisoformat(str(item["created"]))
+    try:
+        return RecordVersion(review_id, created, parse_record(item.get("data")))
+    except InputError as exc:
+        return RecordVersion(review_id, created, None, str(exc))
 
 
 def _opened_at(value: str) -> datetime | None:

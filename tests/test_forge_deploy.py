@@ -128,6 +128,10 @@ def test_prefect_deploy_all_then_a_worker_run_suspends_and_publishes_once_on_app
     with urllib.request.urlopen(sweeper_url, timeout=10) as response:
         sweeper = json.loads(response.read())
     assert [s["schedule"]["interval"] for s in sweeper["schedules"]] == [300.0]
+    report_url = f"{stack.server.api_url}/deployments/name/review-gate-report/review-gate-report"
+    with urllib.request.urlopen(report_url, timeout=10) as response:
+        report = json.loads(response.read())
+    assert [s["schedule"]["cron"] for s in report["schedules"]] == ["0 6 * * *"]
 
     worker_log = tmp_path / "worker.log"
     with worker_log.open("wb") as out:
