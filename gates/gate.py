@@ -252,6 +252,7 @@ def _verdict(record: ReviewRecord) -> ReviewVerdict:
         actions=record.request.typed_actions(),
         votes=record.votes,
         reason=record.note,
+        flow_run_id=record.request.flow_run_id,
     )
 
 

@@ -15,8 +15,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
+from uuid import UUID
 
 from prefect import flow, serve, task
+from prefect.client.orchestration import get_client
 from prefect.context import TaskRunContext
 from prefect.deployments.runner import RunnerDeployment
 
@@ -44,6 +46,7 @@ __all__ = [
     "durable_append",
     "durable_append_retrying",
     "flag_400_percent",
+    "new_flow_run_id",
     "serve_all",
 ]
 
@@ -198,7 +201,20 @@ def verdict_from_json(data: dict[str, Any]) -> ReviewVerdict:
         outcome=data["outcome"],
         content_hash=data["content_hash"],
         actions=parse_actions(data["actions"]),
+        flow_run_id=data.get("flow_run_id"),
     )
+
+
+@flow(name="commit-anchor")
+def commit_anchor() -> None:
+    """Never run: the flow run a test's hand-built verdict belongs to (the ledger records on it)."""
+
+
+async def new_flow_run_id() -> UUID:
+    """A new flow run (never run) for a hand-built verdict, as `request_review` would give it."""
+    async with get_client() as client:
+        run = await client.create_flow_run(commit_anchor)
+    return run.id
 
 
 def commit_main(verdict_path: str) -> None:
