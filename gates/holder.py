@@ -67,9 +67,12 @@ class Holder(BaseModel):
     def let_go(self) -> None:
         _ACTIVE.discard(self.token)
 
+    def host_is_here(self) -> bool:
+        return self.host == this_host()
+
     def is_known_dead(self) -> bool:
         """True only when this holder is certainly gone; a holder on another host never is."""
-        if self.host != this_host():
+        if not self.host_is_here():
             return False
         if self.pid == os.getpid() and self.started == _started(self.pid):
             return self.token not in _ACTIVE

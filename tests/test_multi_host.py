@@ -1,0 +1,214 @@
+"""Two "hosts" commit the same approved reviews: exactly once, counted at the side effect.
+
+Each host is a process group of its own with its own PREFECT_HOME and result storage (so no file
+lock and no ledger file is shared); the only thing the two share is the Prefect API, as two
+machines would. Every action appends one line to a shared file with O_APPEND.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gate_helpers import run_cli
+from gated_flows import new_flow_run_id
+from multi_host_worker import HANG_MID_ACTION, HostAppend
+
+from prefect_review_gate.gates import Outcome, ReviewPolicy, ReviewVerdict, content_hash
+from prefect_review_gate.gates.request import ReviewRecord, ReviewRequest
+from prefect_review_gate.gates.store_client import open_store
+
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("prefect_api")]
+
+TESTS = Path(__file__).parent
+WAIT = 120.0
+
+
+def _host_env(root: Path, name: str, **extra: str) -> dict[str, str]:
+    """A host's environment: the session's Prefect API, and a home and result storage of its own."""
+    from prefect.settings import PREFECT_API_URL
+
+    home = root / f"host-{name}"
+    return {
+        **os.environ,
+        "PREFECT_API_URL": str(PREFECT_API_URL.value()),
+        "PREFECT_HOME": str(home / "prefect"),
+        "PREFECT_LOCAL_STORAGE_PATH": str(home / "storage"),
+        "PYTHONPATH": os.pathsep.join(p for p in (str(TESTS), os.environ.get("PYTHONPATH", "")) if p),
+        "REVIEW_GATE_TEST_HOST": name,
+        **extra,
+    }
+
+
+def _start_worker(root: Path, name: str, verdicts: Path, seed: int, **extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "multi_host_worker", str(verdicts), str(seed)],
+        env=_host_env(root, name, **extra),
+        cwd=TESTS,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # a process group of its own: a host that can be killed whole
+    )
+
+
+async def _approved(out: Path, line: str, delay: float = 0.2) -> ReviewVerdict:
+    actions = [HostAppend(path=str(out), line=line, delay=delay)]
+    return ReviewVerdict(
+        review_id=uuid.uuid4().hex[:12],
+        outcome=Outcome.APPROVED,
+        content_hash=content_hash(actions),
+        actions=actions,
+        flow_run_id=await new_flow_run_id(),
+    )
+
+
+def _write_verdicts(path: Path, verdicts: list[ReviewVerdict]) -> Path:
+    path.write_text(json.dumps([v.model_dump(mode="json") for v in verdicts]), encoding="utf-8")
+    return path
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+
+
+def _results(stdout: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
+
+
+async def test_two_hosts_racing_over_50_approved_reviews_run_each_action_once(tmp_path: Path) -> None:
+    out = tmp_path / "side-effects.log"
+    verdicts = [await _approved(out, f"review-{n:02d}") for n in range(50)]
+    path = _write_verdicts(tmp_path / "verdicts.json", verdicts)
+
+    hosts = [_start_worker(tmp_path, name, path, seed) for name, seed in (("a", 1), ("b", 2))]
+    outputs = [await asyncio.to_thread(h.communicate, timeout=WAIT) for h in hosts]
+
+    assert [h.returncode for h in hosts] == [0, 0], [err[-2000:] for _, err in outputs]
+    results = [_results(stdout) for stdout, _ in outputs]
+    assert all(len(r) == 50 for r in results)
+    assert [r for host in results for r in host if "error" in r] == []
+    lines = _lines(out)
+    counts = Counter(line.split()[0] for line in lines)
+    assert counts == Counter({f"review-{n:02d}": 1 for n in range(50)})  # each action ran exactly once
+    # Every review was committed by one host and replayed by the other.
+    replayed = Counter(r["replayed"] for host in results for r in host)
+    assert replayed == Counter({True: 50, False: 50})
+
+
+async def _save_review(verdict: ReviewVerdict) -> None:
+    """The review's record, as `request_review` leaves it, so that `review-gate commits` finds the run."""
+    now = datetime.now(UTC)
+    assert verdict.flow_run_id is not None
+    request = ReviewRequest(
+        id=verdict.review_id,
+        flow_run_id=verdict.flow_run_id,
+        requester="agent:test",
+        actions=[a.model_dump(mode="json") for a in verdict.actions],
+        content_hash=verdict.content_hash,
+        policy=ReviewPolicy.model_validate({"reviewers": ["alice"], "timeout": 600}),
+        created_at=now,
+        deadline=now + timedelta(minutes=10),
+    )
+    async with open_store() as store:
+        await store.save(ReviewRecord(request=request, updated_at=now))
+
+
+async def test_a_host_killed_mid_action_leaves_the_intent_until_a_person_resolves_it(tmp_path: Path) -> None:
+    from prefect.settings import PREFECT_API_URL
+
+    api = str(PREFECT_API_URL.value())
+    out = tmp_path / "side-effects.log"
+    verdict = await _approved(out, "killed-mid-action", delay=0.0)
+    await _save_review(verdict)
+    path = _write_verdicts(tmp_path / "verdicts.json", [verdict])
+
+    a = _start_worker(tmp_path, "a", path, 1, **{HANG_MID_ACTION: "1"})
+    deadline = asyncio.get_running_loop().time() + WAIT
+    while not _lines(out):
+        assert a.poll() is None, a.communicate()
+        assert asyncio.get_running_loop().time() < deadline, "host a never reached its action"
+        await asyncio.sleep(0.1)
+    os.killpg(a.pid, signal.SIGKILL)  # kill -9 the whole host in the middle of the action
+    a.wait(timeout=30)
+
+    for _ in range(2):  # the other host never runs it: the intent waits for a person
+        b = _start_worker(tmp_path, "b", path, 2)
+        stdout, stderr = await asyncio.to_thread(b.communicate, timeout=WAIT)
+        [result] = _results(stdout)
+        assert result["error"] == "CommitInterrupted", (result, stderr[-2000:])
+        assert "outcome was never recorded" in result["message"]
+        assert "review-gate commits resolve" in result["message"]
+    assert _lines(out) == ["killed-mid-action a"]
+
+    status, shown, _ = await run_cli("commits", "show", verdict.review_id, api=api)
+    assert status == 0 and "interrupted or running: attempt 0" in shown, shown
+
+    status, said, err = await run_cli(
+        "commits",
+        "resolve",
+        verdict.review_id,
+        "--as",
+        "alice",
+        "--ran",
+        "--reason",
+        "line is in the log",
+        api=api,
+    )
+    assert status == 0, err
+    assert "ran, says alice (line is in the log)" in said
+    status, _, err = await run_cli(
+        "commits", "resolve", verdict.review_id, "--as", "bob", "--did-not-run", api=api
+    )
+    assert status == 1 and "no interrupted action" in err  # settled once, by one person
+
+    b = _start_worker(tmp_path, "b", path, 2)
+    stdout, _ = await asyncio.to_thread(b.communicate, timeout=WAIT)
+    [result] = _results(stdout)
+    assert result == {"review_id": verdict.review_id, "replayed": True}
+    assert _lines(out) == ["killed-mid-action a"]
+    status, shown, _ = await run_cli("commits", "show", verdict.review_id, api=api)
+    assert "resolved as run by alice (line is in the log)" in shown
+
+
+async def test_an_interrupted_action_resolved_as_not_run_runs_on_the_next_commit(tmp_path: Path) -> None:
+    from prefect.settings import PREFECT_API_URL
+
+    api = str(PREFECT_API_URL.value())
+    out = tmp_path / "side-effects.log"
+    verdict = await _approved(out, "never-happened", delay=0.0)
+    await _save_review(verdict)
+    path = _write_verdicts(tmp_path / "verdicts.json", [verdict])
+    a = _start_worker(tmp_path, "a", path, 1, **{HANG_MID_ACTION: "1"})
+    while not _lines(out):
+        await asyncio.sleep(0.1)
+    os.killpg(a.pid, signal.SIGKILL)
+    a.wait(timeout=30)
+    out.unlink()  # the person checks: it did not happen (here, its line is taken back)
+
+    status, _, err = await run_cli(
+        "commits",
+        "resolve",
+        verdict.review_id,
+        "--as",
+        "alice",
+        "--did-not-run",
+        "--reason",
+        "not in the log",
+        api=api,
+    )
+    assert status == 0, err
+    b = _start_worker(tmp_path, "b", path, 2)
+    stdout, _ = await asyncio.to_thread(b.communicate, timeout=WAIT)
+    assert _results(stdout) == [{"review_id": verdict.review_id, "replayed": False}]
+    assert _lines(out) == ["never-happened b"]
