@@ -48,6 +48,7 @@ __all__ = [
     "flag_400_percent",
     "new_flow_run_id",
     "serve_all",
+    "serve_as",
 ]
 
 DEPLOYMENT = "durable-append/durability"
@@ -57,7 +58,7 @@ DIE_MID_ACTION = "REVIEW_GATE_TEST_DIE_MID_ACTION"
 
 EXECUTORS = Executors()  # the executors these flows commit with
 
-Crash = Literal["none", "exit_after_review", "raise_after_review", "raise_after_commit"]
+Crash = Literal["none", "exit_after_review", "raise_after_review", "raise_after_commit", "exit_after_commit"]
 
 
 class DurableAppend(Action):
@@ -184,9 +185,16 @@ async def _gated_append(
         report = await commit(verdict, executors=EXECUTORS)
     except ReviewClosed as closed:
         return outcome_state(closed)
+    if crash == "exit_after_commit" and _first_time(work / "crashed"):
+        os._exit(1)  # the process dies with the action committed, before the run could complete
     if crash == "raise_after_commit" and _first_time(work / "crashed"):
         raise RuntimeError("the first attempt fails after its commit")
     return report.model_dump(mode="json")
+
+
+def serve_as(name: str) -> None:
+    """Serve `durable_append` as deployment `durable-append/<name>`: one host's runner."""
+    serve(RunnerDeployment.from_flow(durable_append, name=name), limit=10)
 
 
 def serve_all() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -18,14 +19,19 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
-from gate_helpers import run_cli
+from gate_helpers import run_cli, serving_deployments, wait_until_waiting
 from gated_flows import new_flow_run_id
 from multi_host_worker import HANG_MID_ACTION, HostAppend
+from prefect.client.orchestration import get_client
+from prefect.states import Scheduled
 
 from prefect_review_gate.gates import Outcome, ReviewPolicy, ReviewVerdict, content_hash
+from prefect_review_gate.gates.commit_log import review_prefix
 from prefect_review_gate.gates.request import ReviewRecord, ReviewRequest
+from prefect_review_gate.gates.reviews import decide
 from prefect_review_gate.gates.store_client import open_store
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("prefect_api")]
@@ -212,3 +218,63 @@ async def test_an_interrupted_action_resolved_as_not_run_runs_on_the_next_commit
     stdout, _ = await asyncio.to_thread(b.communicate, timeout=WAIT)
     assert _results(stdout) == [{"review_id": verdict.review_id, "replayed": False}]
     assert _lines(out) == ["never-happened b"]
+
+
+async def _final_state(run_id: UUID, timeout: float = WAIT) -> Any:
+    deadline = asyncio.get_running_loop().time() + timeout
+    async with get_client() as client:
+        while asyncio.get_running_loop().time() < deadline:
+            run = await client.read_flow_run(run_id)
+            if run.state is not None and run.state.is_final():
+                return run.state
+            await asyncio.sleep(0.3)
+    raise AssertionError(f"run {run_id} did not end")
+
+
+async def test_a_second_host_executing_a_committed_run_again_does_not_commit_again(tmp_path: Path) -> None:
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    deployment = "durable-append/host-a"
+    log = tmp_path / "runner-a.log"
+    host_a = _host_env(tmp_path, "a", PREFECT_RUNNER_POLL_FREQUENCY="1")
+    code = "import gated_flows; gated_flows.serve_as('host-a')"
+    with serving_deployments(code, [deployment], host_a, log, cwd=TESTS.parent, wait=WAIT):
+        async with get_client() as client:
+            found = await client.read_deployment_by_name(deployment)
+            run = await client.create_flow_run_from_deployment(
+                found.id,
+                parameters={
+                    "workdir": str(workdir),
+                    "line": "committed-on-a",
+                    "policy": {"reviewers": ["alice"], "timeout": 600},
+                    "crash": "exit_after_commit",
+                },
+            )
+        pending = await wait_until_waiting("committed-on-a", timeout=WAIT)
+        await decide(pending.record.request.id, Outcome.APPROVED, "alice")
+        state = await _final_state(run.id)  # host a committed, then its process died
+        assert state.is_crashed(), state
+        assert _lines(workdir / "out.txt") == ["committed-on-a"]
+
+    async with get_client() as client:  # an operator retries the run, on another host
+        await client.set_flow_run_state(run.id, Scheduled(name="AwaitingRetry"), force=True)
+    host_b = _host_env(tmp_path, "b")
+    executed = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "prefect", "flow-run", "execute", str(run.id)],
+        env=host_b,
+        cwd=TESTS.parent,
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+    )
+
+    state = await _final_state(run.id)
+    assert state.is_completed(), (state, executed.stdout[-3000:], executed.stderr[-3000:])
+    assert _lines(workdir / "out.txt") == ["committed-on-a"]  # host b got the recorded outcome
+    # One claim, one outcome: host b's commit read them and ran nothing (its result is in b's storage).
+    async with get_client() as client:
+        inputs = await client.filter_flow_run_input(
+            run.id, review_prefix(pending.record.request.id), 100, set()
+        )
+    assert sorted(re.sub(r"^.*-[0-9a-f]{16}-", "", i.key) for i in inputs) == ["claim-0", "outcome"]
