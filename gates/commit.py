@@ -21,6 +21,7 @@ from prefect.states import Cancelled
 from pydantic import BaseModel, SerializeAsAny
 
 from prefect_review_gate.gates.actions import Action, content_hash
+from prefect_review_gate.gates.commit_index import EarlierAction
 from prefect_review_gate.gates.decision import Outcome, ReviewVerdict
 from prefect_review_gate.gates.errors import ContentMismatch, ReviewClosed, ReviewExpired, ReviewRejected
 from prefect_review_gate.gates.executors import Executor, executors_for
@@ -98,9 +99,16 @@ async def commit(
         )
     outcomes = []
     async with CommitLedger.open(flow_run_id) as ledger:
+        # A run restarted after a kill -9 is a new run with new keys: the earlier runs of the same
+        # flow and content that started committing decide whether an action may have happened.
+        earlier = await ledger.earlier_commits(verdict.review_id, verdict.content_hash)
         for index, (action, run) in enumerate(zip(approved, runners, strict=True)):
             key = idempotency_key(verdict.review_id, index, verdict.content_hash)
-            outcomes.append(await ledger.run_once(verdict.review_id, index, action, key, run))
+            same = [
+                EarlierAction(e, index, idempotency_key(e.review_id, index, verdict.content_hash))
+                for e in earlier
+            ]
+            outcomes.append(await ledger.run_once(verdict.review_id, index, action, key, run, same))
     report = CommitReport(
         review_id=verdict.review_id, content_hash=verdict.content_hash, actions=approved, outcomes=outcomes
     )

@@ -22,7 +22,7 @@ import hashlib
 import inspect
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -35,6 +35,13 @@ from prefect.serializers import JSONSerializer
 from pydantic import BaseModel, Field, ValidationError
 
 from prefect_review_gate.gates.actions import Action
+from prefect_review_gate.gates.commit_index import (
+    EarlierAction,
+    EarlierCommit,
+    deciding_log,
+    earlier_commits,
+    note_commit,
+)
 from prefect_review_gate.gates.commit_log import (
     ActionLog,
     Claim,
@@ -81,32 +88,61 @@ class CommitLedger:
         self,
         api: ApiRequester,
         flow_run_id: UUID,
-        earlier: ResultStore | None = None,
+        old_ledger: ResultStore | None = None,
         *,
         wait_seconds: float = WAIT_FOR_HOLDER_SECONDS,
     ) -> None:
         self.api = api
         self.flow_run_id = flow_run_id
-        self.earlier = earlier
+        self.old_ledger = old_ledger
         self.wait_seconds = wait_seconds
 
     @classmethod
     @asynccontextmanager
     async def open(cls, flow_run_id: UUID) -> AsyncIterator[CommitLedger]:
         """The ledger on the review's flow run, on the API Prefect's settings name."""
-        earlier = ResultStore(
+        old_ledger = ResultStore(
             result_storage=await aget_default_result_storage(),
             serializer=JSONSerializer(),
             # Another process may have written since: every check reads storage, not a memory of it.
             cache_result_in_memory=False,
         )
         async with open_api() as api:
-            yield cls(api, flow_run_id, earlier)
+            yield cls(api, flow_run_id, old_ledger)
+
+    async def earlier_commits(self, review_id: str, content_hash: str) -> list[EarlierCommit]:
+        """The earlier runs of this flow that started committing this content, newest first; notes this one.
+
+        Raises:
+            ReviewGateError: the Prefect API could not be read or written; nothing ran.
+        """
+        try:
+            response = await self.api.request("GET", f"/flow_runs/{self.flow_run_id}")
+            response.raise_for_status()
+            flow_id = UUID(str(response.json()["flow_id"]))
+            earlier = await earlier_commits(self.api, flow_id, content_hash, review_id)
+            await note_commit(self.api, flow_id, content_hash, review_id, self.flow_run_id)
+        except httpx.HTTPError as exc:
+            raise ReviewGateError(
+                f"could not read which runs committed review {review_id}'s content on the Prefect API "
+                f"({type(exc).__name__}); nothing was run, try again"
+            ) from exc
+        return earlier
 
     async def run_once(
-        self, review_id: str, index: int, action: Action, key: str, run: Executor
+        self,
+        review_id: str,
+        index: int,
+        action: Action,
+        key: str,
+        run: Executor,
+        earlier: Sequence[EarlierAction] = (),
     ) -> ActionOutcome:
         """Run `run(action, key)` unless its outcome is on record, or another process started it.
+
+        `earlier` is the same action in the earlier runs of this flow that started committing this
+        content, newest first (`commit_index`): interrupted in the most recent that got to it, it
+        is refused here too; resolved there as run, it is recorded here as done and not run.
 
         Raises:
             CommitInterrupted: an attempt started and never said how it ended (its process died, or
@@ -142,13 +178,45 @@ class CommitLedger:
                 await asyncio.sleep(_POLL_SECONDS)
                 continue
             if log.last_attempt is None:
-                earlier = await self._earlier_outcome(index, action.kind, key, where)
-                if earlier is not None:
-                    return earlier
+                recorded = await self._old_ledger_outcome(index, action.kind, key, where)
+                if recorded is not None:
+                    return recorded
+                if earlier:
+                    run = await self._after_earlier_run(earlier, run, where)
             outcome = await self._claim_and_run(prefix, log.next_attempt, index, action, key, run, where)
             if outcome is not None:
                 return outcome
             # Another process created this claim first: read again, and wait for its outcome.
+
+    async def _after_earlier_run(
+        self, earlier: Sequence[EarlierAction], run: Executor, where: str
+    ) -> Executor:
+        """`run`, or what stands for it when an earlier run of this content settles the action."""
+        try:
+            deciding = await deciding_log(self.api, earlier)
+        except httpx.HTTPError as exc:
+            raise ReviewGateError(
+                f"could not read the earlier run's ledger of {where} ({type(exc).__name__}); nothing was run"
+            ) from exc
+        if deciding is None:
+            return run
+        same, log = deciding
+        old = same.commit.review_id
+        if log.open_claim is not None:
+            raise CommitInterrupted(
+                f"{where}: an earlier run of this flow (review {old}, flow run {same.commit.flow_run_id}) "
+                f"was interrupted while committing this same content, and may have done it. Nothing was "
+                f"run: check it, then `review-gate commits resolve {old} --as NAME --ran|--did-not-run`."
+            )
+        ran = log.resolved_ran
+        if ran is None:
+            return run
+        done = {"done_by_review": old, "resolved_by": ran.by, "reason": ran.reason}
+
+        def already_done(action: Action, key: str) -> dict[str, str]:
+            return done  # the interrupted run did it, a person says: record it here, run nothing
+
+        return already_done
 
     async def _claim_and_run(
         self, prefix: str, attempt: int, index: int, action: Action, key: str, run: Executor, where: str
@@ -212,18 +280,18 @@ class CommitLedger:
             # refused (CommitInterrupted) rather than run: closed, not open.
             _logger.warning("Could not clear the intent of %s after it did not happen", where, exc_info=True)
 
-    async def _earlier_outcome(self, index: int, kind: str, key: str, where: str) -> ActionOutcome | None:
+    async def _old_ledger_outcome(self, index: int, kind: str, key: str, where: str) -> ActionOutcome | None:
         """The outcome a ledger before this one recorded in result storage, or None when it has none."""
-        if self.earlier is None:
+        if self.old_ledger is None:
             return None
         outcome_key, intent_key = ledger_keys(key)
-        recorded = await _read(self.earlier, outcome_key, where)
+        recorded = await _read(self.old_ledger, outcome_key, where)
         if recorded is not None:
             try:
                 return ActionOutcome.model_validate({**recorded, "replayed": True})
             except ValidationError:
                 raise _unreadable(where, outcome_key, "not an outcome record") from None
-        intent = await _read(self.earlier, intent_key, where)
+        intent = await _read(self.old_ledger, intent_key, where)
         # A record without a state is an intent too (ledgers written before `cleared` existed).
         if intent is not None and intent.get("state") != _CLEARED:
             raise CommitInterrupted(

@@ -40,6 +40,7 @@ __all__ = [
     "DEPLOYMENT",
     "DIE_MID_ACTION",
     "EXECUTORS",
+    "HANG_MID_ACTION",
     "RETRYING_DEPLOYMENT",
     "DurableAppend",
     "commit_main",
@@ -55,6 +56,8 @@ DEPLOYMENT = "durable-append/durability"
 RETRYING_DEPLOYMENT = "durable-append-retrying/durability"
 # Set in a child's environment only: its executor then dies after the side effect, before returning.
 DIE_MID_ACTION = "REVIEW_GATE_TEST_DIE_MID_ACTION"
+# Set in a child's environment only: its executor hangs after the side effect, until it is killed.
+HANG_MID_ACTION = "REVIEW_GATE_TEST_HANG_MID_ACTION"
 
 EXECUTORS = Executors()  # the executors these flows commit with
 
@@ -78,6 +81,8 @@ async def append_line(action: DurableAppend, key: str) -> dict[str, str]:
         handle.write(action.line + "\n")
     if os.environ.get(DIE_MID_ACTION) == "1":
         os._exit(3)  # the side effect happened, and its outcome is never recorded
+    if os.environ.get(HANG_MID_ACTION) == "1":
+        await asyncio.Event().wait()  # the side effect happened; the process is killed right here
     return {"written": action.line, "key": key}
 
 

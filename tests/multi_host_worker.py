@@ -16,14 +16,12 @@ import sys
 from pathlib import Path
 from typing import Literal
 
-from gated_flows import verdict_from_json
+from gated_flows import HANG_MID_ACTION, verdict_from_json
 
 from prefect_review_gate.gates import Action, Executors, commit
 
 __all__ = ["EXECUTORS", "HANG_MID_ACTION", "HostAppend"]
 
-# Set in a worker's environment: its executor hangs after the side effect, until it is killed.
-HANG_MID_ACTION = "REVIEW_GATE_TEST_HANG_MID_ACTION"
 EXECUTORS = Executors()
 
 
