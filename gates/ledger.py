@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import inspect
+import os
 import re
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -54,12 +55,14 @@ from prefect_review_gate.gates.executors import Executor
 from prefect_review_gate.gates.holder import Holder
 from prefect_review_gate.gates.store import ApiRequester
 from prefect_review_gate.gates.store_client import open_api
-from prefect_review_gate.validators.errors import ReviewGateError
+from prefect_review_gate.validators.errors import InputError, ReviewGateError
 
 __all__ = ["ActionOutcome", "CommitLedger", "ledger_keys"]
 
-# How long a commit waits for another live process's outcome of the same action before refusing.
+# How long a commit waits for another live process's outcome of the same action before refusing;
+# the environment may set it (a team whose actions take longer, or a test).
 WAIT_FOR_HOLDER_SECONDS = 60.0
+WAIT_SETTING = "REVIEW_GATE_COMMIT_WAIT_SECONDS"
 _POLL_SECONDS = 0.2
 _CLEARED = "cleared"
 # Prefect's LocalFileSystem reports a missing file this way (a plain ValueError, nothing more typed).
@@ -108,7 +111,7 @@ class CommitLedger:
             cache_result_in_memory=False,
         )
         async with open_api() as api:
-            yield cls(api, flow_run_id, old_ledger)
+            yield cls(api, flow_run_id, old_ledger, wait_seconds=_wait_seconds())
 
     async def earlier_commits(self, review_id: str, content_hash: str) -> list[EarlierCommit]:
         """The earlier runs of this flow that started committing this content, newest first; notes this one.
@@ -316,6 +319,19 @@ async def _read(store: ResultStore, record_key: str, where: str) -> dict[str, An
     if not isinstance(record.result, dict):
         raise _unreadable(where, record_key, "not a ledger record")
     return record.result
+
+
+def _wait_seconds() -> float:
+    value = os.environ.get(WAIT_SETTING, "").strip()
+    if not value:
+        return WAIT_FOR_HOLDER_SECONDS
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < float("inf"):
+        raise InputError(f"{WAIT_SETTING} must be a positive number of seconds, not {value!r}")
+    return seconds
 
 
 def _recorded(log: ActionLog, index: int, kind: str, key: str, where: str) -> ActionOutcome | None:

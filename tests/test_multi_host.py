@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -56,9 +57,19 @@ def _host_env(root: Path, name: str, **extra: str) -> dict[str, str]:
     }
 
 
-def _start_worker(root: Path, name: str, verdicts: Path, seed: int, **extra: str) -> subprocess.Popen[str]:
+# Root can give each host a host name of its own (a UTS namespace), as two machines have: a holder on
+# another host is then never presumed dead, only waited for.
+CAN_NAME_HOSTS = hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("unshare") is not None
+
+
+def _start_worker(
+    root: Path, name: str, verdicts: Path, seed: int, own_host_name: bool = False, **extra: str
+) -> subprocess.Popen[str]:
+    command = [sys.executable, "-m", "multi_host_worker", str(verdicts), str(seed)]
+    if own_host_name:
+        command = ["unshare", "--uts", "sh", "-c", 'hostname "$0" && exec "$@"', f"rg-host-{name}", *command]
     return subprocess.Popen(
-        [sys.executable, "-m", "multi_host_worker", str(verdicts), str(seed)],
+        command,
         env=_host_env(root, name, **extra),
         cwd=TESTS,
         stdout=subprocess.PIPE,
@@ -92,12 +103,22 @@ def _results(stdout: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in stdout.splitlines() if line.strip()]
 
 
-async def test_two_hosts_racing_over_50_approved_reviews_run_each_action_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "own_host_names",
+    [
+        False,
+        pytest.param(True, marks=pytest.mark.skipif(not CAN_NAME_HOSTS, reason="needs root and unshare")),
+    ],
+    ids=["one-host-name", "two-host-names"],
+)
+async def test_two_hosts_racing_over_50_approved_reviews_run_each_action_once(
+    tmp_path: Path, own_host_names: bool
+) -> None:
     out = tmp_path / "side-effects.log"
     verdicts = [await _approved(out, f"review-{n:02d}") for n in range(50)]
     path = _write_verdicts(tmp_path / "verdicts.json", verdicts)
 
-    hosts = [_start_worker(tmp_path, name, path, seed) for name, seed in (("a", 1), ("b", 2))]
+    hosts = [_start_worker(tmp_path, name, path, seed, own_host_names) for name, seed in (("a", 1), ("b", 2))]
     outputs = [await asyncio.to_thread(h.communicate, timeout=WAIT) for h in hosts]
 
     assert [h.returncode for h in hosts] == [0, 0], [err[-2000:] for _, err in outputs]
@@ -185,6 +206,29 @@ async def test_a_host_killed_mid_action_leaves_the_intent_until_a_person_resolve
     assert _lines(out) == ["killed-mid-action a"]
     status, shown, _ = await run_cli("commits", "show", verdict.review_id, api=api)
     assert "resolved as run by alice (line is in the log)" in shown
+
+
+@pytest.mark.skipif(not CAN_NAME_HOSTS, reason="needs root and unshare for a second host name")
+async def test_a_holder_on_another_host_is_waited_for_then_refused_never_run_again(tmp_path: Path) -> None:
+    out = tmp_path / "side-effects.log"
+    verdict = await _approved(out, "held-on-a", delay=0.0)
+    path = _write_verdicts(tmp_path / "verdicts.json", [verdict])
+    a = _start_worker(tmp_path, "a", path, 1, True, **{HANG_MID_ACTION: "1"})
+    try:
+        while not _lines(out):
+            assert a.poll() is None, a.communicate()
+            await asyncio.sleep(0.1)
+        # Host b cannot see host a's processes: a is alive or dead for all it knows. It waits, then refuses.
+        b = _start_worker(tmp_path, "b", path, 2, True, REVIEW_GATE_COMMIT_WAIT_SECONDS="3")
+        stdout, stderr = await asyncio.to_thread(b.communicate, timeout=WAIT)
+        [result] = _results(stdout)
+        assert result["error"] == "CommitInterrupted", (result, stderr[-2000:])
+        assert "is held by process" in result["message"] and "on rg-host-a" in result["message"]
+        assert "no outcome after 3 s" in result["message"]
+        assert _lines(out) == ["held-on-a a"]
+    finally:
+        os.killpg(a.pid, signal.SIGKILL)
+        a.wait(timeout=30)
 
 
 async def test_an_interrupted_action_resolved_as_not_run_runs_on_the_next_commit(tmp_path: Path) -> None:
