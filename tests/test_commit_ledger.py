@@ -28,7 +28,7 @@ from prefect.settings import PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK, temporary_se
 
 from prefect_review_gate.gates import Action, Executors, Outcome, ReviewVerdict, commit, content_hash
 from prefect_review_gate.gates.commit import idempotency_key
-from prefect_review_gate.gates.commit_log import review_prefix
+from prefect_review_gate.gates.commit_log import action_prefix, review_prefix
 from prefect_review_gate.gates.errors import ActionNotPerformed, CommitInterrupted
 from prefect_review_gate.gates.ledger import CommitLedger, _is_missing, ledger_keys
 from prefect_review_gate.gates.store import ApiRequester
@@ -204,6 +204,19 @@ async def test_a_result_storage_that_cannot_be_read_is_not_taken_for_an_empty_on
     FailingMemory.failing = True  # the outcome is on the server now: storage is not needed again
     again = await commit(verdict, executors=EXECUTORS)
     assert again.outcomes[0].replayed and _lines(out) == ["once"]
+
+
+async def test_an_unreadable_claim_on_the_server_is_never_taken_for_none(tmp_path: Path) -> None:
+    out = tmp_path / "out.txt"
+    verdict = await _approved(LedgerAppend(path=str(out), line="never"))
+    assert verdict.flow_run_id is not None
+    prefix = action_prefix(verdict.review_id, 0, idempotency_key(verdict.review_id, 0, verdict.content_hash))
+    async with get_client() as client:  # someone with API access writes a record that is not one
+        await client.create_flow_run_input(verdict.flow_run_id, f"{prefix}-claim-0", "not json")
+
+    with pytest.raises(CommitInterrupted, match=r"record .*-claim-0 is unreadable"):
+        await commit(verdict, executors=EXECUTORS)
+    assert _lines(out) == []
 
 
 class FailingApi:
