@@ -322,3 +322,28 @@ async def test_a_second_host_executing_a_committed_run_again_does_not_commit_aga
             run.id, review_prefix(pending.record.request.id), 100, set()
         )
     assert sorted(re.sub(r"^.*-[0-9a-f]{16}-", "", i.key) for i in inputs) == ["claim-0", "outcome"]
+
+
+async def test_resolving_an_action_whose_holder_still_runs_here_is_refused(tmp_path: Path) -> None:
+    from prefect.settings import PREFECT_API_URL
+
+    api = str(PREFECT_API_URL.value())
+    out = tmp_path / "side-effects.log"
+    verdict = await _approved(out, "still-running", delay=0.0)
+    await _save_review(verdict)
+    path = _write_verdicts(tmp_path / "verdicts.json", [verdict])
+    a = _start_worker(tmp_path, "a", path, 1, **{HANG_MID_ACTION: "1"})
+    try:
+        while not _lines(out):
+            assert a.poll() is None, a.communicate()
+            await asyncio.sleep(0.1)
+        status, shown, _ = await run_cli("commits", "show", verdict.review_id, "--json", api=api)
+        [action] = json.loads(shown)["actions"]
+        assert status == 0 and action["interrupted"] and action["kind"] == "test.host_append"
+        status, _, err = await run_cli(
+            "commits", "resolve", verdict.review_id, "--as", "alice", "--ran", api=api
+        )
+        assert status == 1 and "still being committed by process" in err
+    finally:
+        os.killpg(a.pid, signal.SIGKILL)
+        a.wait(timeout=30)
