@@ -38,7 +38,7 @@ __all__ = [
     "deciding_log",
     "earlier_commits",
     "interrupted_findings",
-    "note_commit",
+    "note_and_read_earlier",
 ]
 
 _INDEX_TYPE = "review-gate-commit-index"
@@ -76,30 +76,35 @@ async def _notes(api: ApiRequester, flow_id: UUID, content_hash: str) -> list[Ea
     return notes
 
 
-async def earlier_commits(
-    api: ApiRequester, flow_id: UUID, content_hash: str, review_id: str
-) -> list[EarlierCommit]:
-    """The other reviews that started committing this content before `review_id` did, newest first."""
-    notes = await _notes(api, flow_id, content_hash)
+def _older(notes: list[EarlierCommit], review_id: str) -> list[EarlierCommit]:
     own = next((n for n, note in enumerate(notes) if note.review_id == review_id), None)
     older = notes[own + 1 :] if own is not None else notes
     return [note for note in older if note.review_id != review_id]
 
 
-async def note_commit(
+async def earlier_commits(
+    api: ApiRequester, flow_id: UUID, content_hash: str, review_id: str
+) -> list[EarlierCommit]:
+    """The other reviews that started committing this content before `review_id` did, newest first."""
+    return _older(await _notes(api, flow_id, content_hash), review_id)
+
+
+async def note_and_read_earlier(
     api: ApiRequester, flow_id: UUID, content_hash: str, review_id: str, flow_run_id: UUID
-) -> None:
-    """Note that `review_id` starts committing this content (once: a retry finds its note)."""
-    if any(note.review_id == review_id for note in await _notes(api, flow_id, content_hash)):
-        return
-    body = {
-        "key": _index_key(flow_id, content_hash),
-        "type": _INDEX_TYPE,
-        "description": f"review-gate: review {review_id} started committing this content",
-        "data": {"review_id": review_id, "flow_run_id": str(flow_run_id)},
-        "flow_run_id": str(flow_run_id),
-    }
-    (await api.request("POST", "/artifacts/", json=body)).raise_for_status()
+) -> list[EarlierCommit]:
+    """Note that `review_id` starts committing this content (once: a retry finds its note), and
+    return the reviews that did before it, newest first."""
+    notes = await _notes(api, flow_id, content_hash)
+    if not any(note.review_id == review_id for note in notes):
+        body = {
+            "key": _index_key(flow_id, content_hash),
+            "type": _INDEX_TYPE,
+            "description": f"review-gate: review {review_id} started committing this content",
+            "data": {"review_id": review_id, "flow_run_id": str(flow_run_id)},
+            "flow_run_id": str(flow_run_id),
+        }
+        (await api.request("POST", "/artifacts/", json=body)).raise_for_status()
+    return _older(notes, review_id)
 
 
 @dataclass(frozen=True)

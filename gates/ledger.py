@@ -40,8 +40,7 @@ from prefect_review_gate.gates.commit_index import (
     EarlierAction,
     EarlierCommit,
     deciding_log,
-    earlier_commits,
-    note_commit,
+    note_and_read_earlier,
 )
 from prefect_review_gate.gates.commit_log import (
     ActionLog,
@@ -123,8 +122,9 @@ class CommitLedger:
             response = await self.api.request("GET", f"/flow_runs/{self.flow_run_id}")
             response.raise_for_status()
             flow_id = UUID(str(response.json()["flow_id"]))
-            earlier = await earlier_commits(self.api, flow_id, content_hash, review_id)
-            await note_commit(self.api, flow_id, content_hash, review_id, self.flow_run_id)
+            earlier = await note_and_read_earlier(
+                self.api, flow_id, content_hash, review_id, self.flow_run_id
+            )
         except httpx.HTTPError as exc:
             raise ReviewGateError(
                 f"could not read which runs committed review {review_id}'s content on the Prefect API "
