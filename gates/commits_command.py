@@ -10,6 +10,8 @@ review replay it as done; `--did-not-run` lets the next commit run it.
 
 from __future__ import annotations
 
+import json
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,11 +26,19 @@ from prefect_review_gate.gates.commit_log import (
 from prefect_review_gate.gates.events import emit_review_event
 from prefect_review_gate.gates.identity import normalize_identity
 from prefect_review_gate.gates.request import ReviewRecord
-from prefect_review_gate.gates.review_commands import _print, _print_json, run_against_api
+from prefect_review_gate.gates.review_commands import run_against_api
 from prefect_review_gate.gates.store_client import open_api
 from prefect_review_gate.validators.errors import InputError, ReviewGateError
 
 __all__ = ["resolve", "show"]
+
+
+def _print(text: str) -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _print_json(document: object) -> None:
+    sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
 
 
 async def _logs(review_id: str) -> tuple[ReviewRecord, list[ActionLog]]:
@@ -87,22 +97,26 @@ def resolve(review_id: str, resolver: str, ran: bool, reason: str, index: int | 
 
     async def work() -> list[str]:
         record, logs = await _logs(review_id)
-        interrupted = [log for log in logs if log.open_claim and (index is None or _index(log) == index)]
+        interrupted = [
+            (log, held)
+            for log in logs
+            if (held := log.open_claim) is not None and (index is None or _index(log) == index)
+        ]
         if not interrupted:
             raise ReviewGateError(
                 f"review {review_id} has no interrupted action to resolve"
                 + (f" at index {index}" if index is not None else "")
                 + f"; `review-gate commits show {review_id}` says where each stands"
             )
+        for log, (_, claim) in interrupted:  # all checked before any is resolved
+            if claim.holder.host_is_here() and not claim.holder.is_known_dead():
+                raise ReviewGateError(
+                    f"action {_index(log)} of review {review_id} is still being committed by "
+                    f"{claim.holder.describe()}: wait for it, or stop that process first"
+                )
         done = []
         async with open_api() as api:
-            for log in interrupted:
-                attempt, claim = log.open_claim or (0, None)
-                if claim is not None and claim.holder.host_is_here() and not claim.holder.is_known_dead():
-                    raise ReviewGateError(
-                        f"action {_index(log)} of review {review_id} is still being committed by "
-                        f"{claim.holder.describe()}: wait for it, or stop that process first"
-                    )
+            for log, (attempt, _) in interrupted:
                 word = Resolution(ran=ran, by=resolver, reason=reason, at=datetime.now(UTC))
                 if not await create_record(
                     api, record.request.flow_run_id, f"{log.prefix}-resolved-{attempt}", word
