@@ -32,6 +32,7 @@ bench: $(STAMP)  ## benchmarks: print figures, never fail
 	$(BIN)/python benchmarks/gate_bench.py
 	$(BIN)/python benchmarks/slack_bench.py
 	$(BIN)/python benchmarks/citation_units_bench.py
+	$(BIN)/python benchmarks/commit_bench.py
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         ReviewVerdict as ReviewVerdict,
     )
     from prefect_review_gate.gates.errors import (
+        ActionNotPerformed as ActionNotPerformed,
         ApiBusy as ApiBusy,
         CommitInterrupted as CommitInterrupted,
         ContentMismatch as ContentMismatch,
@@ -80,6 +81,7 @@ _HOMES = {
     "prefect_review_gate.gates.commit": ["CommitReport", "commit", "outcome_state"],
     "prefect_review_gate.gates.decision": ["ReviewDecision", "ReviewVerdict"],
     "prefect_review_gate.gates.errors": [
+        "ActionNotPerformed",
         "ApiBusy",
         "CommitInterrupted",
         "ContentMismatch",

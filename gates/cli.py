@@ -7,6 +7,8 @@
     review-gate approve ID --as NAME [--comment TEXT] [--override-reason TEXT]
     review-gate reject ID --as NAME --reason TEXT
     review-gate expire
+    review-gate commits show ID [--json]
+    review-gate commits resolve ID --as NAME --ran|--did-not-run [--reason TEXT] [--action N]
     review-gate serve [--host HOST] [--port PORT] [--socket-mode]
     review-gate stats [--since 7d] [--agent NAME] [--json]
     review-gate automations apply --notify-block TYPE/NAME [--waiting-hours N]
@@ -136,6 +138,47 @@ def _add_review_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
         "its run ends in state Expired and commits nothing." + where,
     )
     expire.set_defaults(handler=_expire)
+    _add_commits_commands(commands, where)
+
+
+def _add_commits_commands(commands: argparse._SubParsersAction[_Parser], where: str) -> None:
+    commits = commands.add_parser(
+        "commits",
+        help="where a review's approved actions stand; resolve one that was interrupted",
+        description="The commit ledger of a review: `show` where each action stands, `resolve` an action "
+        "whose process died mid-way (it is never run again until a person says whether it ran)." + where,
+    )
+    sub = commits.add_subparsers(dest="commits_command", required=True, parser_class=_Parser)
+    show = sub.add_parser("show", help="print where each action of the review stands")
+    show.add_argument("review_id", metavar="ID", help="the review id")
+    show.add_argument("--json", action="store_true", help="print as JSON")
+    show.set_defaults(handler=_commits_show)
+    resolve = sub.add_parser(
+        "resolve",
+        help="say whether an interrupted action ran, after checking the real system",
+        description="Record, once, who checked an interrupted action and whether it ran: --ran makes "
+        "every later commit replay it as done; --did-not-run lets the next commit run it.",
+    )
+    resolve.add_argument("review_id", metavar="ID", help="the review id")
+    resolve.add_argument("--as", dest="resolver", required=True, metavar="NAME", help="who checked it")
+    said = resolve.add_mutually_exclusive_group(required=True)
+    said.add_argument("--ran", dest="ran", action="store_true", help="it happened: never run it again")
+    said.add_argument("--did-not-run", dest="ran", action="store_false", help="it did not happen: it may run")
+    resolve.add_argument("--reason", default="", metavar="TEXT", help="what you checked")
+    resolve.add_argument("--action", type=int, default=None, metavar="N", help="only action N (default: all)")
+    resolve.set_defaults(handler=_commits_resolve)
+
+
+def _commits_show(args: argparse.Namespace) -> int:
+    from prefect_review_gate.gates import commits_command
+
+    return commits_command.show(args.review_id, as_json=args.json)
+
+
+def _commits_resolve(args: argparse.Namespace) -> int:
+    from prefect_review_gate.gates import commits_command
+
+    return commits_command.resolve(args.review_id, args.resolver, args.ran, args.reason, args.action)
 
 
 def _add_decision_arguments(parser: argparse.ArgumentParser) -> None:

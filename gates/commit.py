@@ -1,9 +1,11 @@
 """`commit`: run approved actions exactly once, and nothing at all for any other verdict.
 
 Every action gets an idempotency key (review id, index, content hash); the ledger (`ledger`)
-records its intent and then its outcome in Prefect's result storage, so retries, re-runs after a
-suspend and racing processes get the recorded outcome, and an action whose process died mid-way
-is not run again (`CommitInterrupted`) until a person resolves it.
+claims it on the Prefect server, as a write-once input of the review's flow run, before it runs,
+and records its outcome there: retries, re-runs after a suspend and racing processes on any host
+that shares the server get the recorded outcome, and an action whose process died mid-way, or
+whose executor failed without saying it did not happen (`ActionNotPerformed`), is not run again
+(`CommitInterrupted`) until a person resolves it (`review-gate commits resolve`).
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ from prefect.states import Cancelled
 from pydantic import BaseModel, SerializeAsAny
 
 from prefect_review_gate.gates.actions import Action, content_hash
+from prefect_review_gate.gates.commit_index import EarlierAction
 from prefect_review_gate.gates.decision import Outcome, ReviewVerdict
 from prefect_review_gate.gates.errors import ContentMismatch, ReviewClosed, ReviewExpired, ReviewRejected
 from prefect_review_gate.gates.executors import Executor, executors_for
 from prefect_review_gate.gates.ledger import ActionOutcome, CommitLedger
+from prefect_review_gate.validators.errors import ReviewGateError
 
 __all__ = ["CommitReport", "commit", "idempotency_key", "outcome_state"]
 
@@ -66,9 +70,11 @@ async def commit(
     Raises:
         ReviewRejected, ReviewExpired: the review ended without approval; nothing ran.
         ContentMismatch: the content differs from what was approved; nothing ran.
-        CommitInterrupted: an earlier attempt died in the middle of an action, or the ledger's
-            record of an action cannot be read; that action did not run.
-        ReviewGateError: an approved action's kind has no executor; nothing ran.
+        CommitInterrupted: an earlier attempt died in the middle of an action, or its executor
+            raised something other than `ActionNotPerformed`, or another live process holds it
+            too long, or the ledger's record of it cannot be read; that action did not run.
+        ReviewGateError: an approved action's kind has no executor, the verdict names no flow
+            run outside a flow run, or the ledger cannot be read; nothing ran.
     """
     if verdict.outcome is Outcome.REJECTED:
         raise ReviewRejected(f"review {verdict.review_id} was rejected: {verdict.reason}", verdict)
@@ -85,16 +91,34 @@ async def commit(
             "commit verdict.actions (a reviewer may have edited them) or request a new review"
         )
     runners = executors_for(executors, approved)
-    ledger = await CommitLedger.default()
+    flow_run_id = verdict.flow_run_id or _current_flow_run_id()
+    if flow_run_id is None:
+        raise ReviewGateError(
+            f"review {verdict.review_id}: commit needs the review's flow run, where every host records "
+            "its actions; commit the verdict request_review returned, or commit inside the flow run"
+        )
     outcomes = []
-    for index, (action, run) in enumerate(zip(approved, runners, strict=True)):
-        key = idempotency_key(verdict.review_id, index, verdict.content_hash)
-        outcomes.append(await ledger.run_once(index, action, key, run))
+    async with CommitLedger.open(flow_run_id) as ledger:
+        # A run restarted after a kill -9 is a new run with new keys: the earlier runs of the same
+        # flow and content that started committing decide whether an action may have happened.
+        earlier = await ledger.earlier_commits(verdict.review_id, verdict.content_hash)
+        for index, (action, run) in enumerate(zip(approved, runners, strict=True)):
+            key = idempotency_key(verdict.review_id, index, verdict.content_hash)
+            same = [
+                EarlierAction(e, index, idempotency_key(e.review_id, index, verdict.content_hash))
+                for e in earlier
+            ]
+            outcomes.append(await ledger.run_once(verdict.review_id, index, action, key, run, same))
     report = CommitReport(
         review_id=verdict.review_id, content_hash=verdict.content_hash, actions=approved, outcomes=outcomes
     )
     _announce_commit(report)
     return report
+
+
+def _current_flow_run_id() -> uuid.UUID | None:
+    context = FlowRunContext.get()
+    return context.flow_run.id if context is not None and context.flow_run is not None else None
 
 
 def _announce_commit(report: CommitReport) -> None:

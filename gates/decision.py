@@ -7,6 +7,8 @@ stay required: an empty "Resume" in the UI is refused and the run keeps waiting.
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from prefect.input import RunInput
 from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny
 
@@ -37,6 +39,11 @@ class ReviewVerdict(BaseModel):
     )
     votes: list[Vote] = Field(default_factory=list)
     reason: str = ""
+    flow_run_id: UUID | None = Field(
+        default=None,
+        description="The review's flow run: `commit` records each action's claim and outcome on it, where "
+        "every host that runs the flow sees them. None: the flow run `commit` is called in.",
+    )
 
     @property
     def approvers(self) -> list[str]:

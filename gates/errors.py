@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from prefect_review_gate.gates.decision import ReviewVerdict
 
 __all__ = [
+    "ActionNotPerformed",
     "ApiBusy",
     "CommitInterrupted",
     "ContentMismatch",
@@ -65,6 +66,17 @@ class CommitInterrupted(ReviewGateError):
 
 class DeliveryFailed(ReviewGateError):
     """A notification channel could not deliver a message."""
+
+
+class ActionNotPerformed(DeliveryFailed):
+    """An executor's statement that its action did not happen, so a retry may run it.
+
+    Only this clears the commit ledger's intent: any other exception out of an executor (a timeout
+    after the e-mail left, a crash half-way) leaves the intent, and the action is not run again
+    until a person resolves it (`review-gate commits resolve`). Raise it only where it is true:
+    before the side effect started, or where running the action again cannot repeat it (the
+    target deduplicates by the idempotency key, as the CRM and git executors do).
+    """
 
 
 class RunNotWaiting(ReviewGateError):

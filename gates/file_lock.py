@@ -1,9 +1,9 @@
 """`FileLock`: an exclusive operating-system lock on a file, awaited without blocking the event loop.
 
 It serializes processes on one host only: two workers on two machines never see each other's
-lock, even on a shared network folder (flock over NFS is not to be trusted). Workers on several
-hosts that commit the same reviews race; the ledger's intent record still stops a second run of
-an interrupted action, but not two first runs at once. Locking across hosts is a separate issue.
+lock, even on a shared network folder (flock over NFS is not to be trusted). So it guards only
+what lives on one host: the Slack server's decision queue file. The commit ledger does not use
+it: its claims are write-once inputs on the Prefect server, which every host shares (`ledger`).
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from prefect.logging import get_run_logger
 from prefect_review_gate.gates import review_state
 from prefect_review_gate.gates.actions import Action, content_hash, parse_actions
 from prefect_review_gate.gates.channels import ReviewChannel
+from prefect_review_gate.gates.commit_index import interrupted_findings
 from prefect_review_gate.gates.decision import Outcome, ReviewVerdict
 from prefect_review_gate.gates.errors import DeliveryFailed
 from prefect_review_gate.gates.events import emit_review_event
@@ -189,6 +190,8 @@ async def _open(
     """
     digest = content_hash(actions)
     review_id = review_id_for(flow_run.id, digest)
+    # A run restarted after a kill -9 asks again: reviewers see whether the last one was interrupted.
+    findings = [*findings, *await interrupted_findings(flow_run.flow_id, digest, review_id)]
     created_at, is_new = await store.open_once(flow_run.id, review_id, now)
     request = ReviewRequest(
         id=review_id,
@@ -252,6 +255,7 @@ def _verdict(record: ReviewRecord) -> ReviewVerdict:
         actions=record.request.typed_actions(),
         votes=record.votes,
         reason=record.note,
+        flow_run_id=record.request.flow_run_id,
     )
 
 

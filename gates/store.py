@@ -13,6 +13,8 @@ What a review leaves on Prefect, and who may trust what:
     run input paused|suspended-<id>-<n>-response
                                        decision number n, stored by the server on resume: write-once,
                                        the review's log, replayed by the gate after a suspend or retry
+    run input review-gate-<id>-commit-<index>-<digest>-claim|cleared|resolved-<n>, -outcome
+                                       the commit ledger's write-once records (`commit_log`)
 
 One implementation speaks the Prefect REST API through any `ApiRequester`: Prefect's own client
 inside a flow run (it works with an in-process server too), plain httpx in `review-gate pending`

@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 from prefect.client.orchestration import PrefectClient, get_client
 
-from prefect_review_gate.gates.store import PrefectReviewStore
+from prefect_review_gate.gates.store import ApiRequester, PrefectReviewStore
 
-__all__ = ["open_store"]
+__all__ = ["open_api", "open_store"]
 
 
 class _PrefectClientApi:
@@ -31,7 +31,14 @@ class _PrefectClientApi:
 
 
 @asynccontextmanager
+async def open_api() -> AsyncIterator[ApiRequester]:
+    """The Prefect API that Prefect's settings name, as an `ApiRequester` (the commit ledger's)."""
+    async with get_client() as client:
+        yield _PrefectClientApi(client)
+
+
+@asynccontextmanager
 async def open_store() -> AsyncIterator[PrefectReviewStore]:
     """The review store on the Prefect API that Prefect's settings name."""
-    async with get_client() as client:
-        yield PrefectReviewStore(_PrefectClientApi(client))
+    async with open_api() as api:
+        yield PrefectReviewStore(api)

@@ -15,8 +15,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
+from uuid import UUID
 
 from prefect import flow, serve, task
+from prefect.client.orchestration import get_client
 from prefect.context import TaskRunContext
 from prefect.deployments.runner import RunnerDeployment
 
@@ -38,23 +40,28 @@ __all__ = [
     "DEPLOYMENT",
     "DIE_MID_ACTION",
     "EXECUTORS",
+    "HANG_MID_ACTION",
     "RETRYING_DEPLOYMENT",
     "DurableAppend",
     "commit_main",
     "durable_append",
     "durable_append_retrying",
     "flag_400_percent",
+    "new_flow_run_id",
     "serve_all",
+    "serve_as",
 ]
 
 DEPLOYMENT = "durable-append/durability"
 RETRYING_DEPLOYMENT = "durable-append-retrying/durability"
 # Set in a child's environment only: its executor then dies after the side effect, before returning.
 DIE_MID_ACTION = "REVIEW_GATE_TEST_DIE_MID_ACTION"
+# Set in a child's environment only: its executor hangs after the side effect, until it is killed.
+HANG_MID_ACTION = "REVIEW_GATE_TEST_HANG_MID_ACTION"
 
 EXECUTORS = Executors()  # the executors these flows commit with
 
-Crash = Literal["none", "exit_after_review", "raise_after_review", "raise_after_commit"]
+Crash = Literal["none", "exit_after_review", "raise_after_review", "raise_after_commit", "exit_after_commit"]
 
 
 class DurableAppend(Action):
@@ -74,6 +81,8 @@ async def append_line(action: DurableAppend, key: str) -> dict[str, str]:
         handle.write(action.line + "\n")
     if os.environ.get(DIE_MID_ACTION) == "1":
         os._exit(3)  # the side effect happened, and its outcome is never recorded
+    if os.environ.get(HANG_MID_ACTION) == "1":
+        await asyncio.Event().wait()  # the side effect happened; the process is killed right here
     return {"written": action.line, "key": key}
 
 
@@ -181,9 +190,16 @@ async def _gated_append(
         report = await commit(verdict, executors=EXECUTORS)
     except ReviewClosed as closed:
         return outcome_state(closed)
+    if crash == "exit_after_commit" and _first_time(work / "crashed"):
+        os._exit(1)  # the process dies with the action committed, before the run could complete
     if crash == "raise_after_commit" and _first_time(work / "crashed"):
         raise RuntimeError("the first attempt fails after its commit")
     return report.model_dump(mode="json")
+
+
+def serve_as(name: str) -> None:
+    """Serve `durable_append` as deployment `durable-append/<name>`: one host's runner."""
+    serve(RunnerDeployment.from_flow(durable_append, name=name), limit=10)
 
 
 def serve_all() -> None:
@@ -198,7 +214,20 @@ def verdict_from_json(data: dict[str, Any]) -> ReviewVerdict:
         outcome=data["outcome"],
         content_hash=data["content_hash"],
         actions=parse_actions(data["actions"]),
+        flow_run_id=data.get("flow_run_id"),
     )
+
+
+@flow(name="commit-anchor")
+def commit_anchor() -> None:
+    """Never run: the flow run a test's hand-built verdict belongs to (the ledger records on it)."""
+
+
+async def new_flow_run_id() -> UUID:
+    """A new flow run (never run) for a hand-built verdict, as `request_review` would give it."""
+    async with get_client() as client:
+        run = await client.create_flow_run(commit_anchor)
+    return run.id
 
 
 def commit_main(verdict_path: str) -> None:

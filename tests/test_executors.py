@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pytest
+from gated_flows import new_flow_run_id
 from prefect import flow
 
 from prefect_review_gate.gates import (
@@ -113,18 +114,19 @@ def _note(action: Note, idempotency_key: str) -> dict[str, str]:
     return {"written": action.line}
 
 
-def _approved(actions: list[Action]) -> ReviewVerdict:
+async def _approved(actions: list[Action]) -> ReviewVerdict:
     return ReviewVerdict(
         review_id=uuid.uuid4().hex[:12],
         outcome=Outcome.APPROVED,
         content_hash=content_hash(actions),
         actions=actions,
+        flow_run_id=await new_flow_run_id(),
     )
 
 
 async def test_a_missing_executor_fails_before_the_first_action_runs(tmp_path: Path) -> None:
     notes, outbox = tmp_path / "notes.txt", tmp_path / "outbox.txt"
-    verdict = _approved(
+    verdict = await _approved(
         [
             Note(path=str(notes), line="first"),
             SendEmail(to=["ana@client.example"], subject="Hi", body="Hello."),

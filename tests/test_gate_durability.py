@@ -349,18 +349,19 @@ async def test_a_retry_after_a_failure_after_commit_replays_the_recorded_outcome
     assert report["outcomes"][0]["replayed"] is True
 
 
-def _approved(workdir: Path, line: str, delay: float = 0.0) -> ReviewVerdict:
+async def _approved(workdir: Path, line: str, delay: float = 0.0) -> ReviewVerdict:
     actions: list[Action] = [DurableAppend(path=str(workdir / "out.txt"), line=line, delay=delay)]
     return ReviewVerdict(
         review_id=uuid.uuid4().hex[:12],
         outcome=Outcome.APPROVED,
         content_hash=content_hash(actions),
         actions=actions,
+        flow_run_id=await gated_flows.new_flow_run_id(),
     )
 
 
 async def test_two_concurrent_commits_in_one_process_write_once(tmp_path: Path) -> None:
-    verdict = _approved(tmp_path, "raced-line", delay=0.5)
+    verdict = await _approved(tmp_path, "raced-line", delay=0.5)
 
     reports = await asyncio.wait_for(
         asyncio.gather(*(commit(verdict, executors=gated_flows.EXECUTORS) for _ in range(2))), WAIT
@@ -384,7 +385,7 @@ def _commit_in_subprocess(verdict: ReviewVerdict, workdir: Path, **env: str) -> 
 
 
 async def test_two_concurrent_commits_in_two_processes_write_once(tmp_path: Path) -> None:
-    verdict = _approved(tmp_path, "raced-across-processes", delay=1.0)
+    verdict = await _approved(tmp_path, "raced-across-processes", delay=1.0)
 
     processes = [_commit_in_subprocess(verdict, tmp_path) for _ in range(2)]
     outputs = [await asyncio.to_thread(p.communicate, timeout=WAIT) for p in processes]
@@ -396,7 +397,7 @@ async def test_two_concurrent_commits_in_two_processes_write_once(tmp_path: Path
 
 
 async def test_an_action_interrupted_by_a_dying_process_is_never_run_again(tmp_path: Path) -> None:
-    verdict = _approved(tmp_path, "half-done-line")
+    verdict = await _approved(tmp_path, "half-done-line")
     dying = _commit_in_subprocess(verdict, tmp_path, **{gated_flows.DIE_MID_ACTION: "1"})
     await asyncio.to_thread(dying.communicate, timeout=WAIT)
     assert dying.returncode == 3

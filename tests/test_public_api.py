@@ -25,7 +25,8 @@ def test_validators_all_is_pinned() -> None:
 def test_gates_all_is_pinned() -> None:
     assert sorted(gates.__all__) == sorted(
         [
-            "Action", "ActionOutcome", "ActionSummary", "ApiBusy", "CommitInterrupted", "CommitReport",
+            "Action", "ActionNotPerformed", "ActionOutcome", "ActionSummary", "ApiBusy", "CommitInterrupted",
+            "CommitReport",
             "ContentMismatch", "CreateContact", "CreateRepository", "DecisionIntake", "DecisionSigner",
             "DeliveryFailed", "Executor", "Executors", "GitPush", "LogNote", "OnBlocking", "Outcome",
             "PublishRelease", "ReviewChannel", "ReviewClosed", "ReviewDecision", "ReviewExpired",

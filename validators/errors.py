@@ -14,6 +14,7 @@ Each error lives beside the code that raises it; all share one root, so a caller
     ├── ContentMismatch            gates.errors: content to commit is not the content approved
     ├── CommitInterrupted          gates.errors: an action's outcome is unknown; not run again
     ├── DeliveryFailed             gates.errors: a channel (Slack, e-mail) could not be reached
+    │   └── ActionNotPerformed     gates.errors: an executor says its action did not happen
     ├── RunNotWaiting              gates.errors: the run is between two votes; send again shortly
     ├── ApiBusy                    gates.errors: the Prefect API stayed busy through the retries
     ├── AgentBlocked               flows.common.errors: the agent reported it cannot do the task

@@ -5,7 +5,8 @@ and the CRM together make a retried commit write nothing twice. A write that nam
 CRM does not have (a deal id the agent invented, approved with an override) cannot happen on any
 attempt: it is recorded as the action's outcome, "nothing written" with the reason, and the other
 approved actions still commit. Everything else that stops a write (CRM down, token refused, a
-value changed since the review) raises `DeliveryFailed`, and a retry may try again.
+value changed since the review) raises `ActionNotPerformed`: the write either did not happen or,
+idempotent under the key, cannot happen twice, so the commit ledger lets a retry try again.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from prefect_review_gate.flows.closer.crm.model import Crm, CrmError, CrmMissing
 from prefect_review_gate.flows.closer.crm.settings import CrmSettings, open_crm
 from prefect_review_gate.flows.common.smtp import send_email_smtp
 from prefect_review_gate.gates.actions import CreateContact, LogNote, UpdateDeal
-from prefect_review_gate.gates.errors import DeliveryFailed
+from prefect_review_gate.gates.errors import ActionNotPerformed
 from prefect_review_gate.gates.executors import Executors
 
 __all__ = ["agent_executors"]
@@ -41,7 +42,7 @@ async def _write(
         _logger().warning("Approved, but cannot be written: %s (%s)", what, exc)
         return WriteResult(record=what, written=False, detail=f"{exc}; nothing to write to").report()
     except CrmError as exc:
-        raise DeliveryFailed(f"{what}: {exc}") from None
+        raise ActionNotPerformed(f"{what}: {exc}") from None
     return result.report()
 
 

@@ -21,7 +21,7 @@ from email.message import EmailMessage
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from prefect_review_gate.gates.actions import SendEmail
-from prefect_review_gate.gates.errors import DeliveryFailed
+from prefect_review_gate.gates.errors import ActionNotPerformed, DeliveryFailed
 from prefect_review_gate.validators.errors import InputError
 
 __all__ = ["SmtpSettings", "send_email_smtp"]
@@ -76,15 +76,30 @@ def send_email_smtp(action: SendEmail, idempotency_key: str) -> dict[str, str]:
     digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
     message["Message-ID"] = f"<{digest}@review-gate>"
     message.set_content(action.body)
+    where = f"SMTP {settings.host}:{settings.port}"
     try:
-        with smtplib.SMTP(settings.host, settings.port, timeout=30) as smtp:
+        smtp = smtplib.SMTP(settings.host, settings.port, timeout=30)
+    except (OSError, smtplib.SMTPException) as exc:
+        raise ActionNotPerformed(f"{where} could not be reached; nothing was sent: {exc}") from None
+    with smtp:
+        try:
             if settings.starttls:
                 smtp.starttls()
             if settings.username and settings.password:
                 smtp.login(settings.username, settings.password.get_secret_value())
+        except (OSError, smtplib.SMTPException) as exc:
+            raise ActionNotPerformed(f"{where} refused the session; nothing was sent: {exc}") from None
+        try:
             refused = smtp.send_message(message)
-    except (OSError, smtplib.SMTPException) as exc:
-        raise DeliveryFailed(f"SMTP {settings.host}:{settings.port} did not take the e-mail: {exc}") from None
+        except (smtplib.SMTPSenderRefused, smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError) as exc:
+            # The server answered no: it accepted nothing, so a retry may send it.
+            raise ActionNotPerformed(f"{where} did not take the e-mail: {exc}") from None
+        except (OSError, smtplib.SMTPException) as exc:
+            # Cut off mid-send: the server may have taken it. Not ActionNotPerformed: the commit
+            # ledger keeps the intent and a person checks, rather than a retry sending it twice.
+            raise DeliveryFailed(f"{where} failed while sending; the e-mail may have gone: {exc}") from None
     if refused:
-        raise DeliveryFailed(f"SMTP refused recipients: {', '.join(sorted(refused))}")
+        # Some recipients got it: sending again would repeat it for them.
+        refused_list = ", ".join(sorted(refused))
+        raise DeliveryFailed(f"SMTP refused some recipients (the others got it): {refused_list}")
     return {"message_id": str(message["Message-ID"]), "to": ", ".join(action.to)}

@@ -7,21 +7,24 @@ import os
 
 from prefect_review_gate.flows.common.smtp import send_email_smtp
 from prefect_review_gate.flows.forge.actions import PublishProposalFile
-from prefect_review_gate.gates.errors import DeliveryFailed
+from prefect_review_gate.gates.errors import ActionNotPerformed
 from prefect_review_gate.gates.executors import Executors
 
 __all__ = ["agent_executors", "publish_file"]
 
 
 def publish_file(action: PublishProposalFile, idempotency_key: str) -> dict[str, str]:
-    """Write the file atomically. An existing file with other content is never overwritten."""
+    """Write the file atomically. An existing file with other content is never overwritten.
+
+    Every failure is `ActionNotPerformed`: the file appears whole (`os.replace`) or not at all.
+    """
     target = action.path
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.exists():
             if target.read_text(encoding="utf-8") == action.body:
                 return {"path": str(target), "note": "already published with this content"}
-            raise DeliveryFailed(
+            raise ActionNotPerformed(
                 f"{target} already exists with other content; move it away or choose another name"
             )
         partial = target.with_name(
@@ -30,7 +33,7 @@ def publish_file(action: PublishProposalFile, idempotency_key: str) -> dict[str,
         partial.write_text(action.body, encoding="utf-8")
         os.replace(partial, target)
     except OSError as exc:
-        raise DeliveryFailed(f"could not write {target}: {exc.strerror}") from None
+        raise ActionNotPerformed(f"could not write {target}: {exc.strerror}") from None
     return {"path": str(target)}
 
 

@@ -4,6 +4,10 @@ digest, refs the remote already has are reported as done and not done again.
 
 The tag names its repository; publish and push read the run's workspace, which the flow passes to
 `agent_executors(workspace)`.
+
+Every failure raises `ActionNotPerformed`: each either stops before anything changed, or, being
+idempotent, a retry cannot repeat what a half-done attempt did (a tag, a copy or a ref already
+there is found and reported), so the commit ledger may let a retry run it.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from prefect_review_gate.flows.render.actions import GitTag
 from prefect_review_gate.flows.render.git import GitError, git
 from prefect_review_gate.flows.render.release_index import IndexConflict, add_file
 from prefect_review_gate.gates.actions import GitPush, PublishRelease
-from prefect_review_gate.gates.errors import DeliveryFailed
+from prefect_review_gate.gates.errors import ActionNotPerformed
 from prefect_review_gate.gates.executors import Executors
 from prefect_review_gate.validators.workspace import Workspace
 
@@ -29,7 +33,7 @@ def tag_commit(action: GitTag, idempotency_key: str) -> dict[str, str]:
         git("check-ref-format", f"refs/tags/{action.tag}")
         commit = git("rev-parse", "--verify", f"{action.commit}^{{commit}}", cwd=repository)
     except GitError as exc:
-        raise DeliveryFailed(
+        raise ActionNotPerformed(
             f"cannot tag {action.commit} as {action.tag} in {repository}: {exc.detail}"
         ) from None
     try:
@@ -40,7 +44,7 @@ def tag_commit(action: GitTag, idempotency_key: str) -> dict[str, str]:
     if existing == commit:
         return {"tag": action.tag, "commit": commit, "note": "already tagged", "summary": summary}
     if existing:
-        raise DeliveryFailed(
+        raise ActionNotPerformed(
             f"{repository} already has tag {action.tag} on {existing[:12]}, not {commit[:12]}; "
             "a release never moves a tag: delete it by hand or release under another name"
         )
@@ -57,36 +61,40 @@ def tag_commit(action: GitTag, idempotency_key: str) -> dict[str, str]:
             stdin=action.message,
         )
     except GitError as exc:
-        raise DeliveryFailed(f"could not tag {commit[:12]} as {action.tag}: {exc.detail}") from None
+        raise ActionNotPerformed(f"could not tag {commit[:12]} as {action.tag}: {exc.detail}") from None
     return {"tag": action.tag, "commit": commit, "summary": summary}
 
 
 def publish_release(workspace: Path | None, action: PublishRelease, idempotency_key: str) -> dict[str, str]:
     """Copy the artifact into the release index, once, if it still has the approved digest."""
     if workspace is None:
-        raise DeliveryFailed("RENDER's executors were built without a workspace; nothing was published")
+        raise ActionNotPerformed("RENDER's executors were built without a workspace; nothing was published")
     if not action.destination:
-        raise DeliveryFailed(f"the release of {action.artifact} names no destination; nothing was published")
+        raise ActionNotPerformed(
+            f"the release of {action.artifact} names no destination; nothing was published"
+        )
     files = Workspace(workspace.resolve())
     source = files.file(action.artifact)
     if source is None:
-        raise DeliveryFailed(
+        raise ActionNotPerformed(
             f"{action.artifact} is no longer in the workspace {workspace}; nothing was published"
         )
     if files.sha256(source) != action.sha256.lower():
-        raise DeliveryFailed(
+        raise ActionNotPerformed(
             f"{action.artifact} no longer has the approved sha256 {action.sha256}; nothing was published"
         )
     project = source.name.split(f"-{action.version}", 1)[0]
     if project == source.name:
-        raise DeliveryFailed(f"{source.name} does not carry version {action.version}; nothing was published")
+        raise ActionNotPerformed(
+            f"{source.name} does not carry version {action.version}; nothing was published"
+        )
     attempt = hashlib.sha256(idempotency_key.encode()).hexdigest()[:12]
     try:
         target, copied = add_file(Path(action.destination), project, source, action.sha256.lower(), attempt)
     except IndexConflict as exc:
-        raise DeliveryFailed(f"{exc}; nothing was overwritten: publish under a new version") from None
+        raise ActionNotPerformed(f"{exc}; nothing was overwritten: publish under a new version") from None
     except OSError as exc:
-        raise DeliveryFailed(f"could not publish into {action.destination}: {exc.strerror}") from None
+        raise ActionNotPerformed(f"could not publish into {action.destination}: {exc.strerror}") from None
     result = {"path": str(target), "sha256": action.sha256.lower()}
     return result if copied else {**result, "note": "already published with this digest"}
 
@@ -94,7 +102,9 @@ def publish_release(workspace: Path | None, action: PublishRelease, idempotency_
 def push_branch(workspace: Path | None, action: GitPush, idempotency_key: str) -> dict[str, str]:
     """Push the branch and the tags on its head to the remote; refs it already has are not pushed again."""
     if workspace is None or not action.remote:
-        raise DeliveryFailed(f"the push of {action.branch} names no workspace or remote; nothing was pushed")
+        raise ActionNotPerformed(
+            f"the push of {action.branch} names no workspace or remote; nothing was pushed"
+        )
     try:
         head = git("rev-parse", "--verify", f"refs/heads/{action.branch}", cwd=workspace)
         tags = git("tag", "--points-at", head, cwd=workspace).split()
@@ -110,7 +120,7 @@ def push_branch(workspace: Path | None, action: GitPush, idempotency_key: str) -
             # No --force: a remote that moved on refuses, and a person decides what to do.
             git("push", "--porcelain", action.remote, *(f"{ref}:{ref}" for ref in missing), cwd=workspace)
     except GitError as exc:
-        raise DeliveryFailed(f"could not push {action.branch} to {action.remote}: {exc.detail}") from None
+        raise ActionNotPerformed(f"could not push {action.branch} to {action.remote}: {exc.detail}") from None
     result = {"remote": action.remote, "branch": action.branch, "commit": head}
     if not missing:
         return {
