@@ -24,7 +24,7 @@ from prefect_review_gate.validators.evidence import (
 from prefect_review_gate.validators.findings import Code, Finding, Severity
 from prefect_review_gate.validators.markdown import Draft, Quote, Sentence, parse_draft
 from prefect_review_gate.validators.sources import SourceDocument, SourceLibrary
-from prefect_review_gate.validators.text import UrlToken, normalize_passage, split_ellipsis
+from prefect_review_gate.validators.text import NumberToken, UrlToken, normalize_passage, split_ellipsis
 
 __all__ = ["validate_draft"]
 
@@ -94,8 +94,33 @@ class _Citing:
 
     @classmethod
     def of(cls, draft: Draft, library: SourceLibrary) -> _Citing:
-        by_sentence = [_known(sentence, library) for sentence in draft.sentences]
+        footnoted: dict[str, list[SourceDocument]] = {}
+        by_sentence = []
+        for sentence in draft.sentences:
+            known = _known(sentence, library)
+            if not known and sentence.footnotes:  # a footnote's definition cites for the sentence
+                known = list(
+                    {
+                        doc.id: doc
+                        for label in sentence.footnotes
+                        for doc in _footnote_sources(draft, label, library, footnoted)
+                    }.values()
+                )
+            by_sentence.append(known)
         return cls(by_sentence, list({doc.id: doc for docs in by_sentence for doc in docs}.values()))
+
+    def for_numbers(self, draft: Draft, index: int) -> tuple[list[SourceDocument], str]:
+        """The sources a sentence's figures are checked against, and how they cover it: 'marker'
+        (its own marker or footnote), a `Scope` kind ('next', 'list', 'table'), or '' (none)."""
+        kind = "marker"
+        for _ in range(8):  # scopes chain (a nested item under an item under a lead-in); never loop
+            if self.by_sentence[index]:
+                return self.by_sentence[index], kind
+            scope = draft.sentences[index].scope
+            if scope is None:
+                break
+            index, kind = scope.sentence, (scope.kind if kind == "marker" else kind)
+        return [], ""
 
     # An uncited claim is supported when any source holds it, so searching the sources it most likely
     # comes from first changes only how soon the answer comes: a few texts instead of all of them.
@@ -130,9 +155,51 @@ def _check_sentences(draft: Draft, library: SourceLibrary, citing: _Citing) -> l
             finding = _check_quote(draft.text, quote, cited, library, (nearby, citing.in_draft))
             if finding:
                 findings.append(finding)
-        if cited:
-            findings.extend(_check_numbers(sentence, cited, draft.text[sentence.start : sentence.end]))
+        if sentence.numbers:
+            findings.extend(_check_numbers_in_scope(draft, index, citing))
     return findings
+
+
+def _check_numbers_in_scope(draft: Draft, index: int, citing: _Citing) -> list[Finding]:
+    """A sentence's figures against the sources that cover it; a warning for those nothing covers."""
+    sentence = draft.sentences[index]
+    cited, kind = citing.for_numbers(draft, index)
+    numbers = sentence.numbers
+    if kind == "next":  # a year in a sentence before a marker is often the writer's own context
+        years = [n for n in numbers if _is_year(n)]
+        numbers = [n for n in numbers if not _is_year(n)]
+        uncited = [n for n in years if not any(doc.holds_number(n) for doc in cited)]
+    else:
+        uncited = [] if cited else numbers
+        numbers = numbers if cited else []
+    claim = draft.text[sentence.start : sentence.end]
+    findings = _check_numbers(numbers, cited, claim, _SCOPE_WORDS.get(kind, ""))
+    findings += [_uncited(number, citing, draft, index) for number in uncited]
+    return findings
+
+
+_SCOPE_WORDS = {
+    "next": " (cited by the next sentence)",
+    "list": " (cited by the list's lead-in)",
+    "table": " (cited by the table's header)",
+}
+
+
+def _is_year(number: NumberToken) -> bool:
+    return not number.unit and len(number.digits) == 4 and number.digits[:2] in ("19", "20")
+
+
+def _uncited(number: NumberToken, citing: _Citing, draft: Draft, index: int) -> Finding:
+    holders = [doc.id for doc in citing.likely_origins(index) if doc.holds_number(number)][:3]
+    return Finding(
+        code=Code.UNCITED_NUMBER,
+        severity=Severity.WARN,
+        message=f"{number.text} is in a sentence no marker covers"
+        + (f"; it is in [{', '.join(holders)}]" if holders else "; no source the draft cites states it"),
+        start=number.start,
+        end=number.end,
+        source_ids=holders,
+    )
 
 
 def _check_quote(
@@ -221,9 +288,11 @@ def _holds_in_order(
     return True
 
 
-def _check_numbers(sentence: Sentence, cited: list[SourceDocument], claim: str) -> list[Finding]:
+def _check_numbers(
+    numbers: list[NumberToken], cited: list[SourceDocument], claim: str, scope: str = ""
+) -> list[Finding]:
     findings = []
-    for number in sentence.numbers:
+    for number in numbers:
         if any(doc.holds_number(number) for doc in cited):
             continue
         near = closest_number(number, cited, claim)
@@ -234,6 +303,7 @@ def _check_numbers(sentence: Sentence, cited: list[SourceDocument], claim: str) 
                 message=f"{number.text} is in none of the cited sources ("
                 + ", ".join(f"[{doc.id}]" for doc in cited)
                 + ")"
+                + scope
                 + (f"; the closest figure there is {near.figure} in [{near.source_id}]" if near else ""),
                 start=number.start,
                 end=number.end,
@@ -260,7 +330,7 @@ def _check_urls(draft: Draft, library: SourceLibrary, citing: _Citing) -> list[F
         index = bisect.bisect_right(starts, url.start) - 1
         sentence = draft.sentences[index] if index >= 0 else None
         cited = [] if sentence is None or url.start >= sentence.end else citing.by_sentence[index]
-        spellings = list(dict.fromkeys([url.key, url.text.rstrip("/")]))
+        spellings = _spellings(url)
         if library.knows_url(spellings, first=_cited_then_likely(cited, citing, index)):
             continue
         near = closest_url(url.key, library)
@@ -280,11 +350,41 @@ def _check_urls(draft: Draft, library: SourceLibrary, citing: _Citing) -> list[F
     return findings
 
 
+def _spellings(url: UrlToken) -> list[str]:
+    """How a source may write this URL: as the draft does, normalized, and with the other of http and
+    https (the same page: servers redirect one to the other, and writers drop or add the s)."""
+    written = [url.key, url.text.rstrip("/")]
+    other = [
+        ("https://" + spelling[7:]) if spelling[:7].lower() == "http://" else ("http://" + spelling[8:])
+        for spelling in written
+        if spelling[:7].lower() == "http://" or spelling[:8].lower() == "https://"
+    ]
+    return list(dict.fromkeys([*written, *other]))
+
+
 def _cited_then_likely(cited: list[SourceDocument], citing: _Citing, index: int) -> Iterator[SourceDocument]:
     """The sources a URL's sentence cites, where a real one comes from; then, only if it is in none
     of them, those it most likely comes from otherwise."""
     yield from cited
     yield from citing.likely_origins(index)
+
+
+_SOURCE_ID = re.compile(r"[a-z0-9][a-z0-9._-]*[a-z0-9]|[a-z0-9]")
+
+
+def _footnote_sources(
+    draft: Draft, label: str, library: SourceLibrary, cache: dict[str, list[SourceDocument]]
+) -> list[SourceDocument]:
+    """The sources a footnote's definition names: its markers, else source ids written out in it."""
+    if label not in cache:
+        note = draft.footnotes.get(label)
+        found: list[SourceDocument] = []
+        if note is not None:
+            marked = [c.source_id for c in draft.citations if note.start <= c.start < note.end]
+            written = _SOURCE_ID.findall(draft.text[note.start : note.end].lower())
+            found = [library[sid] for sid in dict.fromkeys(marked or written) if sid in library]
+        cache[label] = found
+    return cache[label]
 
 
 def _known(sentence: Sentence, library: SourceLibrary) -> list[SourceDocument]:

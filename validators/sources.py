@@ -103,6 +103,8 @@ class SourceDocument:
                 token = first_number(text, max(0, position - 1), window_end)
                 if token is not None and token.start <= position and _states(token, number):
                     return True
+            if _glued_to_letters(text, position, len(form)):
+                return True
             position = text.find(form, position + 1)
         return False
 
@@ -135,6 +137,20 @@ def _inside_a_word(text: str, position: int) -> bool:
     """
     before = text[position - 1 : position]
     return before in ("_", ".", ",") or (before.isalnum() and before not in ("v", "V"))
+
+
+def _glued_to_letters(text: str, position: int, length: int) -> bool:
+    """True when the hit follows letters and ends where a number would ('RFC8878', 'Python3'): the
+    source writes the figure glued to a name, which a draft writing 'RFC 8878' or 'Python 3' states.
+
+    The number pattern never starts a token after a letter, so these are read here; a digit or a
+    decimal part right after the hit means the source's figure is longer than the claim's, and a
+    letter means a word or a digest ('a3f9'), not a figure.
+    """
+    if not text[position - 1 : position].isalpha():
+        return False
+    after = text[position + length : position + length + 2]
+    return not (after[:1].isalnum() or after[:1] == "_" or (after[:1] in (".", ",") and after[1:2].isdigit()))
 
 
 def _states(token: NumberToken, number: NumberToken) -> bool:
