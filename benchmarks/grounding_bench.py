@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import gzip
 import json
 import math
 import random
@@ -150,6 +151,22 @@ def read_stdlib_docstrings(min_chars: int) -> list[tuple[str, str]]:
             name = path.stem if path.parent == stdlib else f"{path.parent.name}.{path.stem}"
             found.append((source_id("py-" + name), body))
     return found
+
+
+PINNED = Path(__file__).with_name("data") / "grounding_sources.json.gz"
+
+
+def pinned_sources(path: Path = PINNED) -> SourceSet:
+    """The committed copy of the sources, so the input does not move with the installed packages."""
+    doc = json.loads(gzip.decompress(path.read_bytes()).decode("utf-8"))
+    texts = {str(k): str(v) for k, v in doc["texts"].items()}
+    return SourceSet(texts, sum(len(t.encode()) for t in texts.values()), f"pinned: {doc['note']}")
+
+
+def write_pinned(sources: SourceSet, path: Path = PINNED) -> None:
+    path.parent.mkdir(exist_ok=True)
+    payload = json.dumps({"note": sources.note, "texts": sources.texts}, ensure_ascii=False, sort_keys=False)
+    path.write_bytes(gzip.compress(payload.encode("utf-8"), mtime=0))
 
 
 def load_sources(site_packages: Path, target_bytes: int, min_chars: int) -> SourceSet:
@@ -778,12 +795,25 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--min-claims", type=int, default=300, help="least citations, quotes and numbers")
     parser.add_argument("--plant-rate", type=float, default=0.05, help="share of claims fabricated")
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead")
+    parser.add_argument(
+        "--installed",
+        action="store_true",
+        help="read the sources from the installed packages instead of the pinned copy",
+    )
+    parser.add_argument(
+        "--refresh-pinned", action="store_true", help="rewrite the pinned copy from the installed packages"
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    sources = load_sources(Path(sysconfig.get_paths()["purelib"]), args.source_bytes, args.min_chars)
+    if args.installed or args.refresh_pinned:
+        sources = load_sources(Path(sysconfig.get_paths()["purelib"]), args.source_bytes, args.min_chars)
+        if args.refresh_pinned:
+            write_pinned(sources)
+    else:
+        sources = pinned_sources()
     draft = generate_draft(sources.texts, args.seed, args.words, args.min_claims, args.plant_rate)
     findings, peak = traced_run(sources.texts, draft.text)
     times = time_runs(lambda: run_validator(sources.texts, draft.text), args.runs)

@@ -24,6 +24,7 @@ from prefect_review_gate.validators.evidence import (
 from prefect_review_gate.validators.findings import Code, Finding, Severity
 from prefect_review_gate.validators.markdown import Draft, Quote, Sentence, parse_draft
 from prefect_review_gate.validators.sources import SourceDocument, SourceLibrary
+from prefect_review_gate.validators.support import Misplaced, claim_terms, misplaced_number
 from prefect_review_gate.validators.text import NumberToken, UrlToken, normalize_passage, split_ellipsis
 
 __all__ = ["validate_draft"]
@@ -113,6 +114,8 @@ class _Citing:
         """The sources a sentence's figures are checked against, and how they cover it: 'marker'
         (its own marker or footnote), a `Scope` kind ('next', 'list', 'table'), or '' (none)."""
         kind = "marker"
+        if draft.sentences[index].citations and not self.by_sentence[index]:
+            return [], "unknown"  # it cites only sources that do not exist: unknown_source says so
         for _ in range(8):  # scopes chain (a nested item under an item under a lead-in); never loop
             if self.by_sentence[index]:
                 return self.by_sentence[index], kind
@@ -156,11 +159,13 @@ def _check_sentences(draft: Draft, library: SourceLibrary, citing: _Citing) -> l
             if finding:
                 findings.append(finding)
         if sentence.numbers:
-            findings.extend(_check_numbers_in_scope(draft, index, citing))
+            findings.extend(_check_numbers_in_scope(draft, index, citing, library))
     return findings
 
 
-def _check_numbers_in_scope(draft: Draft, index: int, citing: _Citing) -> list[Finding]:
+def _check_numbers_in_scope(
+    draft: Draft, index: int, citing: _Citing, library: SourceLibrary
+) -> list[Finding]:
     """A sentence's figures against the sources that cover it; a warning for those nothing covers."""
     sentence = draft.sentences[index]
     cited, kind = citing.for_numbers(draft, index)
@@ -170,11 +175,14 @@ def _check_numbers_in_scope(draft: Draft, index: int, citing: _Citing) -> list[F
         numbers = [n for n in numbers if not _is_year(n)]
         uncited = [n for n in years if not any(doc.holds_number(n) for doc in cited)]
     else:
-        uncited = [] if cited else numbers
+        uncited = [] if cited or kind == "unknown" else numbers
         numbers = numbers if cited else []
     claim = draft.text[sentence.start : sentence.end]
-    findings = _check_numbers(numbers, cited, claim, _SCOPE_WORDS.get(kind, ""))
-    findings += [_uncited(number, citing, draft, index) for number in uncited]
+    quotes = [(q.start - sentence.start, q.end - sentence.start) for q in sentence.quotes]
+    findings = _check_numbers(
+        numbers, cited, claim, _SCOPE_WORDS.get(kind, ""), citing.in_draft, quotes, library
+    )
+    findings += [_uncited(number, citing, library, index) for number in uncited]
     return findings
 
 
@@ -189,8 +197,21 @@ def _is_year(number: NumberToken) -> bool:
     return not number.unit and len(number.digits) == 4 and number.digits[:2] in ("19", "20")
 
 
-def _uncited(number: NumberToken, citing: _Citing, draft: Draft, index: int) -> Finding:
-    holders = [doc.id for doc in citing.likely_origins(index) if doc.holds_number(number)][:3]
+def _holders(
+    number: NumberToken, among: list[SourceDocument], library: SourceLibrary | None, limit: int = 3
+) -> list[str]:
+    """Ids of up to `limit` of `among` that state the number, for evidence.
+
+    Only the first dozen are asked (the likeliest come first): a draft may cite a hundred sources,
+    and a search of each for every failed figure would cost more than the checks themselves.
+    """
+    if library is None or not among:
+        return []
+    return [doc.id for doc in among[:12] if doc.holds_number(number)][:limit]
+
+
+def _uncited(number: NumberToken, citing: _Citing, library: SourceLibrary, index: int) -> Finding:
+    holders = _holders(number, citing.likely_origins(index), library)
     return Finding(
         code=Code.UNCITED_NUMBER,
         severity=Severity.WARN,
@@ -289,13 +310,26 @@ def _holds_in_order(
 
 
 def _check_numbers(
-    numbers: list[NumberToken], cited: list[SourceDocument], claim: str, scope: str = ""
+    numbers: list[NumberToken],
+    cited: list[SourceDocument],
+    claim: str,
+    scope: str = "",
+    in_draft: list[SourceDocument] | None = None,
+    quotes: list[tuple[int, int]] | None = None,
+    library: SourceLibrary | None = None,
 ) -> list[Finding]:
     findings = []
+    terms: list[str] | None = None
     for number in numbers:
         if any(doc.holds_number(number) for doc in cited):
+            if terms is None:
+                terms = claim_terms(claim, numbers, quotes)
+            misplaced = misplaced_number(number, terms, cited)
+            if misplaced is not None:
+                findings.append(_misattributed(number, cited, misplaced))
             continue
         near = closest_number(number, cited, claim)
+        holders = _holders(number, [d for d in in_draft or [] if d not in cited], library)
         findings.append(
             Finding(
                 code=Code.UNSUPPORTED_NUMBER,
@@ -304,6 +338,7 @@ def _check_numbers(
                 + ", ".join(f"[{doc.id}]" for doc in cited)
                 + ")"
                 + scope
+                + (f"; [{', '.join(holders)}], also cited in the draft, states it" if holders else "")
                 + (f"; the closest figure there is {near.figure} in [{near.source_id}]" if near else ""),
                 start=number.start,
                 end=number.end,
@@ -313,6 +348,20 @@ def _check_numbers(
             )
         )
     return findings
+
+
+def _misattributed(number: NumberToken, cited: list[SourceDocument], misplaced: Misplaced) -> Finding:
+    return Finding(
+        code=Code.MISATTRIBUTED_NUMBER,
+        severity=Severity.WARN,
+        message=f"{number.text} is in [{misplaced.held_source_id}], but not where it says what this "
+        f"sentence says: there the figure is {misplaced.figure} in [{misplaced.source_id}]",
+        start=number.start,
+        end=number.end,
+        source_ids=[doc.id for doc in cited],
+        evidence=f"{misplaced.passage} (where {number.text} sits: {misplaced.held_passage})",
+        evidence_source=misplaced.source_id,
+    )
 
 
 def _is_reserved(url: UrlToken) -> bool:
