@@ -23,7 +23,9 @@ from prefect_review_gate.validators.evidence import (
 )
 from prefect_review_gate.validators.findings import Code, Finding, Severity
 from prefect_review_gate.validators.markdown import Draft, Quote, Sentence, parse_draft
-from prefect_review_gate.validators.sources import SourceDocument, SourceLibrary
+from prefect_review_gate.validators.omissions import find_omission
+from prefect_review_gate.validators.sources import SourceDocument, SourceLibrary, find_word_aligned
+from prefect_review_gate.validators.speakers import named_speakers, names_not_near
 from prefect_review_gate.validators.support import Misplaced, claim_terms, misplaced_number
 from prefect_review_gate.validators.text import NumberToken, UrlToken, normalize_passage, split_ellipsis
 
@@ -155,7 +157,7 @@ def _check_sentences(draft: Draft, library: SourceLibrary, citing: _Citing) -> l
     for index, (sentence, cited) in enumerate(zip(draft.sentences, citing.by_sentence, strict=True)):
         nearby = citing.nearby(index) if sentence.quotes and not cited else []
         for quote in sentence.quotes:
-            finding = _check_quote(draft.text, quote, cited, library, (nearby, citing.in_draft))
+            finding = _check_quote(draft.text, quote, cited, library, (nearby, citing.in_draft), sentence)
             if finding:
                 findings.append(finding)
         if sentence.numbers:
@@ -229,6 +231,7 @@ def _check_quote(
     cited: list[SourceDocument],
     library: SourceLibrary,
     likely: tuple[list[SourceDocument], list[SourceDocument]],
+    sentence: Sentence | None = None,
 ) -> Finding | None:
     # The quote is read from the draft itself: inline code inside it is blanked in the parsed prose.
     passage_text = text[quote.start : quote.end]
@@ -236,12 +239,14 @@ def _check_quote(
     if not fragments:
         return None
     # Most quotes are one piece copied as the cited source writes it: settled by one scan each.
-    if len(fragments) == 1 and any(doc.holds_verbatim(fragments[0]) for doc in cited):
-        return None
+    if len(fragments) == 1:
+        for doc in cited:
+            if doc.holds_verbatim(fragments[0]):
+                return _check_omission(text, quote, fragments, [doc], sentence)
     words = [_WORD.findall(fragment) for fragment in fragments]
     anchors = [max(fragment_words, key=len) for fragment_words in words]
     if not cited and _held_by_likely_origins(fragments, anchors, words, *likely):
-        return None
+        return _check_omission(text, quote, fragments, [*likely[0], *likely[1]][:8], sentence)
     held = None
     if not cited and len(fragments) == 1:  # uncited, one piece: all sources searched at once
         held = library.holds_fragment(fragments[0], anchors[0], words[0])
@@ -251,7 +256,8 @@ def _check_quote(
         candidates = cited or library.documents_with(anchors[0])
         supported = any(_holds_in_order(doc, fragments, anchors, words) for doc in candidates)
     if supported:
-        return None
+        holders = cited or list(itertools.islice(library.documents_with(anchors[0]), 8))
+        return _check_omission(text, quote, fragments, holders, sentence)
     passage = closest_passage(passage_text, cited or _likely_sources(library, words))
     where = "the cited sources" if cited else "any source"
     return Finding(
@@ -265,6 +271,77 @@ def _check_quote(
         evidence=passage.text if passage else None,
         evidence_source=passage.source_id if passage else None,
     )
+
+
+def _check_omission(
+    text: str,
+    quote: Quote,
+    fragments: list[str],
+    holders: list[SourceDocument],
+    sentence: Sentence | None = None,
+) -> Finding | None:
+    """A quote found in the sources may still flip what they say by what it leaves out (omissions.py).
+
+    A negation skipped by an ellipsis blocks; a qualifier skipped, or a negation or qualifier right
+    at the quote's edge that the draft does not restate outside the quote, warns.
+    """
+    for doc in holders:
+        if doc.lowered is None:
+            continue
+        omission = find_omission(doc.lowered, fragments)
+        if omission is None:
+            continue
+        if omission.where != "inside" and _NEGATION_NEAR.search(text, max(0, quote.start - 30), quote.start):
+            return None  # the draft says the negation itself: does “not” … are outside the quote
+        blocks = omission.negation and omission.where == "inside"
+        where = {"inside": "where the ellipsis is", "before": "just before it", "after": "right after it"}
+        return Finding(
+            code=Code.ALTERED_QUOTE,
+            severity=Severity.BLOCK if blocks else Severity.WARN,
+            message=f"this quote leaves out '{omission.words}' {where[omission.where]} in [{doc.id}]"
+            + (", which turns the source's meaning around" if omission.negation else ""),
+            start=quote.start,
+            end=quote.end,
+            source_ids=[doc.id],
+            evidence=omission.words,
+            evidence_source=doc.id,
+        )
+    return _check_speaker(text, quote, fragments, holders, sentence) if sentence else None
+
+
+def _check_speaker(
+    text: str, quote: Quote, fragments: list[str], holders: list[SourceDocument], sentence: Sentence
+) -> Finding | None:
+    """A quote credited to a named speaker must sit near that name in the source that holds it."""
+    spans = [(q.start - sentence.start, q.end - sentence.start) for q in sentence.quotes]
+    names = named_speakers(text[sentence.start : sentence.end], spans)
+    own_ids = {part for doc in holders for part in re.split(r"[._-]", doc.id)}
+    names = [name for name in names if name not in own_ids]
+    if not names:
+        return None
+    for doc in holders:
+        lowered = doc.lowered
+        if lowered is None or find_word_aligned(lowered, fragments[0]) < 0:
+            continue
+        missing = names_not_near(lowered, fragments[0], names)
+        if not missing:
+            return None
+        passage = closest_passage(text[quote.start : quote.end], [doc])
+        return Finding(
+            code=Code.MISATTRIBUTED_QUOTE,
+            severity=Severity.WARN,
+            message=f"[{doc.id}] has these words, but not near {', '.join(n.title() for n in missing)}, "
+            "whom this sentence credits with them",
+            start=quote.start,
+            end=quote.end,
+            source_ids=[doc.id],
+            evidence=passage.text if passage else None,
+            evidence_source=doc.id,
+        )
+    return None
+
+
+_NEGATION_NEAR = re.compile(r"\b(?:not|never|no|cannot|without)\b|n[\u2019']t\b", re.I)
 
 
 def _held_by_likely_origins(

@@ -161,7 +161,9 @@ _LETTERS_AND_DOTS = string.ascii_letters + "."
 _NOT_NEWLINE = re.compile(r"[^\n]")
 _NON_SPACE = re.compile(r"\S")
 _ALNUM = re.compile(r"[^\W_]")
-_QUOTE_MARK = re.compile('["\u201c\u201d]')
+# Single curly quotes too: an opening one not after a letter or digit, a closing one not before
+# (it\u2019s, we\u2019re are apostrophes).
+_QUOTE_MARK = re.compile('["\u201c\u201d]|(?<![^\\W_])\u2018|\u2019(?![^\\W_])')
 
 
 def _blanked(text: str, spans: Iterable[tuple[int, int]]) -> str:
@@ -426,7 +428,7 @@ class _Scans:
     digits: blank lines, table rules, thematic breaks).
     """
 
-    quote_marks: list[int]  # positions of straight and curly double quotes
+    quote_marks: list[int]  # positions of straight and curly double quotes, curly single quotes
     numbers: list[NumberToken]  # from the figures view
     number_starts: list[int]
 
@@ -448,10 +450,12 @@ class _Scans:
 
 
 def _quotes(prose: str, marks: list[int]) -> list[Quote]:
-    """Double-quoted passages in a block: curly quotes pair up, straight quotes alternate."""
+    """Quoted passages in a block: curly quotes (double or single) pair up, straight double quotes
+    alternate. A single quote inside a double-quoted passage is part of it, and listed too."""
     quotes = []
     open_straight: int | None = None
     open_curly: int | None = None
+    open_single: int | None = None
     for i in marks:
         c = prose[i]
         if c == '"':
@@ -462,9 +466,15 @@ def _quotes(prose: str, marks: list[int]) -> list[Quote]:
                 open_straight = None
         elif c == "\u201c":
             open_curly = i
-        elif open_curly is not None:
-            quotes.append((open_curly + 1, i))
-            open_curly = None
+        elif c == "\u201d":
+            if open_curly is not None:
+                quotes.append((open_curly + 1, i))
+                open_curly = None
+        elif c == "\u2018":
+            open_single = i
+        elif open_single is not None:  # a closing single quote
+            quotes.append((open_single + 1, i))
+            open_single = None
     return [Quote(s, e) for s, e in sorted(quotes) if _ALNUM.search(prose, s, e)]
 
 

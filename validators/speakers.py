@@ -1,0 +1,68 @@
+"""Who said it: a real quote credited to someone the source does not credit it to.
+
+A sentence that names a speaker ("Acme's CTO Jane Roe said", "according to Globex") makes a claim
+the quote's words alone do not: the source must say it near that name. The speaker is read only
+where a reader reads one, next to a verb of saying or after 'according to'; a name that is the
+cited source's own (its id) says where the quote is from, which the citation already checks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from prefect_review_gate.validators.sources import find_word_aligned
+from prefect_review_gate.validators.text import find_urls
+
+__all__ = ["named_speakers", "names_not_near"]
+
+_SAYS = re.compile(
+    r"\b(?:said|says|say|wrote|writes|told|tells|explained|explains|noted|notes|stated|states"
+    r"|puts? it|according to|quoted|quoting)\b",
+    re.I,
+)
+_CAPITALIZED = re.compile(r"\b[A-Z][\w&\u2019'-]*")
+_MARKER = re.compile(r"\[[^\]\n]*\]")
+_LINK_TARGET = re.compile(r"\]\([^)\s]*\)")
+_POSSESSIVE = re.compile(r"(?:\u2019|')s$")
+# Capitalized words that name no one: sentence openers, titles, roles, the usual document words.
+_NOT_NAMES = frozenset(
+    [
+        "the", "a", "an", "as", "at", "in", "on", "it", "its", "this", "that", "our", "their", "his",
+        "her", "we", "they", "one", "per", "when", "while", "after", "before", "for", "from", "with",
+        "since", "and", "but", "or", "so", "then", "also", "here", "there", "according", "cto", "ceo",
+        "cfo", "vp", "head", "lead", "senior", "principal", "engineer", "engineers", "developer",
+        "developers", "maintainer", "maintainers", "team", "docs", "documentation", "readme",
+        "changelog", "release", "notes", "blog", "faq", "guide", "author", "authors", "project",
+        "company", "mr", "ms", "mrs", "dr", "prof",
+    ]
+)  # fmt: skip
+_WINDOW = 800
+
+
+def named_speakers(sentence: str, quotes: Sequence[tuple[int, int]]) -> list[str]:
+    """The capitalized name words (lower case) of a sentence that credits a quote to someone, outside
+    its quotes and markers; none when no verb of saying or 'according to' credits anyone."""
+    if not _SAYS.search(sentence):  # most sentences credit no one: settled before any copying
+        return []
+    hidden = [*quotes, *((url.start, url.end) for url in find_urls(sentence))]
+    for start, end in hidden:
+        sentence = sentence[:start] + " " * (end - start) + sentence[end:]
+    sentence = _MARKER.sub(" ", _LINK_TARGET.sub(" ", sentence))
+    if not _SAYS.search(sentence):
+        return []
+    names: list[str] = []
+    for m in _CAPITALIZED.finditer(sentence):
+        word = _POSSESSIVE.sub("", m.group()).strip(".,'\u2019-").lower()
+        if len(word) >= 3 and word not in _NOT_NAMES and word not in names:
+            names.append(word)
+    return names
+
+
+def names_not_near(lowered: str, fragment: str, names: Sequence[str]) -> list[str]:
+    """The name words not written within a few paragraphs of the quote's first copy."""
+    position = find_word_aligned(lowered, fragment)
+    if position < 0:
+        return []  # not found as written: nothing to place the speaker against
+    window = lowered[max(0, position - _WINDOW) : position + len(fragment) + _WINDOW]
+    return [name for name in names if find_word_aligned(window, name) < 0]
