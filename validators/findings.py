@@ -32,6 +32,7 @@ class Code(StrEnum):
     MISATTRIBUTED_NUMBER = "misattributed_number"
     MISATTRIBUTED_QUOTE = "misattributed_quote"
     ALTERED_QUOTE = "altered_quote"
+    UNSUPPORTED_DATE = "unsupported_date"
 
 
 class Finding(BaseModel):

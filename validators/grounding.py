@@ -24,6 +24,15 @@ from prefect_review_gate.validators.evidence import (
 from prefect_review_gate.validators.findings import Code, Finding, Severity
 from prefect_review_gate.validators.markdown import Draft, Quote, Sentence, parse_draft
 from prefect_review_gate.validators.omissions import find_omission
+from prefect_review_gate.validators.quantities import (
+    date_in,
+    find_dates,
+    find_word_figures,
+    multiplier_in_words,
+    unit_after,
+    unit_conflict,
+    word_figure_in,
+)
 from prefect_review_gate.validators.sources import SourceDocument, SourceLibrary, find_word_aligned
 from prefect_review_gate.validators.speakers import named_speakers, names_not_near
 from prefect_review_gate.validators.support import Misplaced, claim_terms, misplaced_number
@@ -162,6 +171,8 @@ def _check_sentences(draft: Draft, library: SourceLibrary, citing: _Citing) -> l
                 findings.append(finding)
         if sentence.numbers:
             findings.extend(_check_numbers_in_scope(draft, index, citing, library))
+        elif cited:  # no figure in digits: in words, or a date, perhaps
+            findings.extend(_check_words_and_dates(draft, sentence, cited))
     return findings
 
 
@@ -182,10 +193,52 @@ def _check_numbers_in_scope(
     claim = draft.text[sentence.start : sentence.end]
     quotes = [(q.start - sentence.start, q.end - sentence.start) for q in sentence.quotes]
     findings = _check_numbers(
-        numbers, cited, claim, _SCOPE_WORDS.get(kind, ""), citing.in_draft, quotes, library
+        numbers, cited, claim, _SCOPE_WORDS.get(kind, ""), citing.in_draft, quotes, library, draft.text
     )
     findings += [_uncited(number, citing, library, index) for number in uncited]
+    if cited:
+        findings += _check_words_and_dates(draft, sentence, cited)
     return findings
+
+
+def _check_words_and_dates(draft: Draft, sentence: Sentence, cited: list[SourceDocument]) -> list[Finding]:
+    """Figures in words ('three times') and full dates in a sentence, against its sources."""
+    text = draft.text
+    findings = []
+    for figure in find_word_figures(text, sentence.start, sentence.end):
+        if _in_quote(sentence, figure.start) or any(word_figure_in(doc, figure) for doc in cited):
+            continue
+        findings.append(
+            Finding(
+                code=Code.UNSUPPORTED_NUMBER,
+                severity=Severity.BLOCK,
+                message=f"'{figure.text}' is in none of the cited sources ("
+                + ", ".join(f"[{doc.id}]" for doc in cited)
+                + "), in words or in digits",
+                start=figure.start,
+                end=figure.end,
+                source_ids=[doc.id for doc in cited],
+            )
+        )
+    for start, end, ymd in find_dates(text, sentence.start, sentence.end):
+        if _in_quote(sentence, start) or any(date_in(doc, ymd) for doc in cited):
+            continue
+        findings.append(
+            Finding(
+                code=Code.UNSUPPORTED_DATE,
+                severity=Severity.BLOCK,
+                message=f"{text[start:end]} ({ymd[0]:04d}-{ymd[1]:02d}-{ymd[2]:02d}) is in none of the "
+                "cited sources (" + ", ".join(f"[{doc.id}]" for doc in cited) + ")",
+                start=start,
+                end=end,
+                source_ids=[doc.id for doc in cited],
+            )
+        )
+    return findings
+
+
+def _in_quote(sentence: Sentence, position: int) -> bool:
+    return any(q.start <= position < q.end for q in sentence.quotes)
 
 
 _SCOPE_WORDS = {
@@ -394,11 +447,19 @@ def _check_numbers(
     in_draft: list[SourceDocument] | None = None,
     quotes: list[tuple[int, int]] | None = None,
     library: SourceLibrary | None = None,
+    draft_text: str = "",
 ) -> list[Finding]:
     findings = []
     terms: list[str] | None = None
     for number in numbers:
-        if any(doc.holds_number(number) for doc in cited):
+        holders = [doc for doc in cited if doc.holds_number(number)]
+        if not holders and any(multiplier_in_words(doc, number) for doc in cited):
+            continue  # '3x' where the source says 'three times'
+        if holders:
+            wrong_unit = _unit_mismatch(number, holders, draft_text)
+            if wrong_unit is not None:
+                findings.append(wrong_unit)
+                continue
             if terms is None:
                 terms = claim_terms(claim, numbers, quotes)
             misplaced = misplaced_number(number, terms, cited)
@@ -406,7 +467,7 @@ def _check_numbers(
                 findings.append(_misattributed(number, cited, misplaced))
             continue
         near = closest_number(number, cited, claim)
-        holders = _holders(number, [d for d in in_draft or [] if d not in cited], library)
+        others = _holders(number, [d for d in in_draft or [] if d not in cited], library)
         findings.append(
             Finding(
                 code=Code.UNSUPPORTED_NUMBER,
@@ -415,7 +476,7 @@ def _check_numbers(
                 + ", ".join(f"[{doc.id}]" for doc in cited)
                 + ")"
                 + scope
-                + (f"; [{', '.join(holders)}], also cited in the draft, states it" if holders else "")
+                + (f"; [{', '.join(others)}], also cited in the draft, states it" if others else "")
                 + (f"; the closest figure there is {near.figure} in [{near.source_id}]" if near else ""),
                 start=number.start,
                 end=number.end,
@@ -425,6 +486,32 @@ def _check_numbers(
             )
         )
     return findings
+
+
+def _unit_mismatch(number: NumberToken, holders: list[SourceDocument], draft_text: str) -> Finding | None:
+    """A figure whose digits the sources hold, but only with another unit of the same kind."""
+    if number.unit or not draft_text:
+        return None
+    unit = unit_after(draft_text, number.end)
+    if unit is None:
+        return None
+    conflicts = []
+    for doc in holders:
+        conflict = unit_conflict(doc, number, unit)
+        if conflict is None:
+            return None
+        conflicts.append((doc, conflict))
+    doc, written = conflicts[0]
+    return Finding(
+        code=Code.UNSUPPORTED_NUMBER,
+        severity=Severity.BLOCK,
+        message=f"{number.text} is in [{doc.id}] only with another unit: it says {written}",
+        start=number.start,
+        end=number.end,
+        source_ids=[d.id for d in holders],
+        evidence=written,
+        evidence_source=doc.id,
+    )
 
 
 def _misattributed(number: NumberToken, cited: list[SourceDocument], misplaced: Misplaced) -> Finding:
