@@ -29,13 +29,14 @@ from prefect_review_gate.validators.quantities import (
     find_dates,
     find_word_figures,
     multiplier_in_words,
+    source_dates,
     unit_after,
     unit_conflict,
     word_figure_in,
 )
 from prefect_review_gate.validators.sources import SourceDocument, SourceLibrary, find_word_aligned
 from prefect_review_gate.validators.speakers import named_speakers, names_not_near
-from prefect_review_gate.validators.support import Misplaced, claim_terms, misplaced_number
+from prefect_review_gate.validators.support import Misplaced, claim_terms, misplaced_number, said_near
 from prefect_review_gate.validators.text import NumberToken, UrlToken, normalize_passage, split_ellipsis
 
 __all__ = ["validate_draft"]
@@ -223,18 +224,41 @@ def _check_words_and_dates(draft: Draft, sentence: Sentence, cited: list[SourceD
     for start, end, ymd in find_dates(text, sentence.start, sentence.end):
         if _in_quote(sentence, start) or any(date_in(doc, ymd) for doc in cited):
             continue
+        # A date the sources never give may be the writer's own (a plan, a meeting): it warns. It
+        # blocks when a cited source dates the same thing otherwise, in words this sentence shares.
+        terms = claim_terms(text[sentence.start : sentence.end], sentence.numbers)
+        scored = [
+            (said_near(doc, terms, position), doc, position, other)
+            for doc in cited
+            for position, other in source_dates(doc)[:200]
+        ]
+        best = max(scored, key=lambda item: item[0], default=None)
+        conflict = best[1:] if best is not None and best[0] > 0 else None
         findings.append(
             Finding(
                 code=Code.UNSUPPORTED_DATE,
-                severity=Severity.BLOCK,
+                severity=Severity.BLOCK if conflict else Severity.WARN,
                 message=f"{text[start:end]} ({ymd[0]:04d}-{ymd[1]:02d}-{ymd[2]:02d}) is in none of the "
-                "cited sources (" + ", ".join(f"[{doc.id}]" for doc in cited) + ")",
+                "cited sources ("
+                + ", ".join(f"[{doc.id}]" for doc in cited)
+                + ")"
+                + (f"; [{conflict[0].id}] dates it {_iso(conflict[2])}" if conflict else ""),
                 start=start,
                 end=end,
                 source_ids=[doc.id for doc in cited],
+                evidence=_around(conflict[0].text, conflict[1]) if conflict else None,
+                evidence_source=conflict[0].id if conflict else None,
             )
         )
     return findings
+
+
+def _iso(ymd: tuple[int, int, int]) -> str:
+    return f"{ymd[0]:04d}-{ymd[1]:02d}-{ymd[2]:02d}"
+
+
+def _around(text: str, position: int, each_side: int = 120) -> str:
+    return " ".join(text[max(0, position - each_side) : position + each_side].split())
 
 
 def _in_quote(sentence: Sentence, position: int) -> bool:

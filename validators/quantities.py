@@ -20,6 +20,7 @@ __all__ = [
     "find_dates",
     "find_word_figures",
     "multiplier_in_words",
+    "source_dates",
     "unit_after",
     "unit_conflict",
     "word_figure_in",
@@ -183,8 +184,11 @@ def date_in(doc: SourceDocument, ymd: tuple[int, int, int]) -> bool:
     """True when the source writes this date, in any of the forms `find_dates` reads."""
     if str(ymd[0]) not in doc.text:
         return False  # the year is not there: no date to read
-    cache = doc.dates
-    if cache is None:
-        cache = {found for _, _, found in find_dates(doc.text)}
-        doc.dates = cache
-    return ymd in cache
+    return any(found == ymd for _, found in source_dates(doc))
+
+
+def source_dates(doc: SourceDocument) -> list[tuple[int, tuple[int, int, int]]]:
+    """(position, (year, month, day)) of every full date the source writes, read once."""
+    if doc.dates is None:
+        doc.dates = [(start, found) for start, _, found in find_dates(doc.text)]
+    return doc.dates

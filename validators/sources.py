@@ -64,8 +64,8 @@ class SourceDocument:
     path: Path | None = None
     _numbers_seen: dict[tuple[str, str], bool] = field(default_factory=dict, repr=False)
     context_index: object | None = field(default=None, repr=False)
-    dates: set[tuple[int, int, int]] | None = field(default=None, repr=False)
-    """Every full date the text writes, as (year, month, day), read on first use."""
+    dates: list[tuple[int, tuple[int, int, int]]] | None = field(default=None, repr=False)
+    """Every full date the text writes, as (position, (year, month, day)), read on first use."""
     """Paragraphs and headings for the checks of support in context, built on first use."""
 
     @cached_property

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from prefect_review_gate.validators.sources import SourceDocument
 from prefect_review_gate.validators.text import NumberToken, find_numbers, find_urls
 
-__all__ = ["Misplaced", "claim_terms", "misplaced_number"]
+__all__ = ["Misplaced", "claim_terms", "misplaced_number", "said_near"]
 
 _WORD = re.compile(r"[^\W\d_]{3,}")
 _MARKER = re.compile(r"\[[a-z0-9][a-z0-9._, -]*\]")
@@ -155,6 +155,19 @@ def misplaced_number(
 def _show(doc: SourceDocument, span: tuple[int, int]) -> str:
     index = _index(doc)
     return index.show(span) if index is not None else ""
+
+
+def said_near(doc: SourceDocument, terms: Sequence[str], position: int) -> int:
+    """How many of the claim's distinctive terms the text around `position` holds (0 unless one is a
+    word and two at least are there): how surely the source speaks of the same thing there."""
+    index = _index(doc)
+    if index is None:
+        return 0
+    distinctive = index.distinctive(terms)
+    words = [t for t in distinctive if not t[:1].isdigit()]
+    span = (max(0, position - _NEAR), position + _NEAR)
+    shared = index.shared(distinctive, span, headings=False)
+    return shared if shared >= 2 and index.shared(words, span, headings=False) >= 1 else 0
 
 
 def _kind(number: NumberToken) -> tuple[str, int]:
