@@ -34,7 +34,7 @@ from prefect_review_gate.validators.quantities import (
     unit_conflict,
     word_figure_in,
 )
-from prefect_review_gate.validators.sources import SourceDocument, SourceLibrary, find_word_aligned
+from prefect_review_gate.validators.sources import SourceDocument, SourceLibrary
 from prefect_review_gate.validators.speakers import named_speakers, names_not_near
 from prefect_review_gate.validators.support import Misplaced, claim_terms, misplaced_number, said_near
 from prefect_review_gate.validators.text import NumberToken, UrlToken, normalize_passage, split_ellipsis
@@ -396,11 +396,16 @@ def _check_speaker(
     names = [name for name in names if name not in own_ids]
     if not names:
         return None
+    words = _WORD.findall(fragments[0])
+    if not words:
+        return None
+    anchor = max(words, key=len)
     for doc in holders:
         lowered = doc.lowered
-        if lowered is None or find_word_aligned(lowered, fragments[0]) < 0:
+        position = doc.find_quote(fragments[0], anchor, words) if lowered is not None else -1
+        if lowered is None or position < 0:
             continue
-        missing = names_not_near(lowered, fragments[0], names)
+        missing = names_not_near(lowered, position, len(fragments[0]), names)
         if not missing:
             return None
         passage = closest_passage(text[quote.start : quote.end], [doc])

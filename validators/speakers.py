@@ -59,10 +59,15 @@ def named_speakers(sentence: str, quotes: Sequence[tuple[int, int]]) -> list[str
     return names
 
 
-def names_not_near(lowered: str, fragment: str, names: Sequence[str]) -> list[str]:
-    """The name words not written within a few paragraphs of the quote's first copy."""
-    position = find_word_aligned(lowered, fragment)
-    if position < 0:
-        return []  # not found as written: nothing to place the speaker against
-    window = lowered[max(0, position - _WINDOW) : position + len(fragment) + _WINDOW]
+def names_not_near(lowered: str, position: int, length: int, names: Sequence[str]) -> list[str]:
+    """The name words not written next to the quote found at `position` (`length` characters)."""
+    fragment = " " * length
+    # The quote's paragraph and the one on each side (where a byline or a lead-in sits), at most
+    # _WINDOW characters each way: a neighbouring testimonial's speaker is not this one's.
+    low, high = max(0, position - _WINDOW), min(len(lowered), position + len(fragment) + _WINDOW)
+    start = lowered.rfind("\n\n", low, position)
+    start = lowered.rfind("\n\n", low, start) if start > low else low
+    end = lowered.find("\n\n", position + len(fragment), high)
+    end = lowered.find("\n\n", end + 2, high) if end >= 0 else high
+    window = lowered[max(start, low) : high if end < 0 else end]
     return [name for name in names if find_word_aligned(window, name) < 0]

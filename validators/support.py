@@ -118,13 +118,18 @@ def misplaced_number(
         for position in doc.number_positions(number, _MAX_HITS):
             if _in_url(doc.text, position):
                 continue  # a release link's compare/1.0.4...1.0.6 says nothing about 1.0.4
-            # The text right around the figure first: when it already holds all but one of the
-            # distinctive terms no passage can beat it by two, and nothing is indexed.
-            near = index.shared(distinctive, (max(0, position - _NEAR), position + _NEAR), headings=False)
-            if near >= len(distinctive) - 1:
-                return None
+            # In prose, the text right around the figure first: when it already holds all but one
+            # of the distinctive terms no passage can beat it by two, and nothing is indexed. A list
+            # item or table row is read alone: its neighbours are other entries.
+            near = 0
+            if item_at(index.lowered, position) is None:
+                near = index.shared(distinctive, (max(0, position - _NEAR), position + _NEAR), headings=False)
+                if near >= len(distinctive) - 1:
+                    return None
             span = index.passage(position)
             score = max(near, index.shared(distinctive, span))
+            if score >= len(distinctive) - 1:
+                return None
             if best_own is None or score > best_own[0]:
                 best_own = (score, doc, span)
     if best_own is None:
@@ -231,7 +236,9 @@ class _Index:
         return found
 
     def passage(self, position: int) -> tuple[int, int]:
-        """The paragraph around `position`; a heading's whole section when it is in a heading."""
+        """The paragraph around `position`; a heading's whole section when it is in a heading; a list
+        item or table row alone (with its continuation lines) when it is in one, as a reader reads a
+        changelog entry or a row of a table of exit codes."""
         if not self._built:
             self._build()
         at = bisect.bisect_right(self.heading_starts, position) - 1
@@ -243,6 +250,9 @@ class _Index:
                     end = min(end, later[0])
                     break
             return start, min(end, len(self.lowered))
+        item = item_at(self.lowered, position)
+        if item is not None:
+            return item
         first = bisect.bisect_right(self.breaks, position) - 1
         start = max(self.breaks[first], position - _MAX_PASSAGE // 2)
         following = self.breaks[first + 1] if first + 1 < len(self.breaks) else len(self.lowered)
@@ -296,6 +306,26 @@ class _Index:
         parts = [self.doc.text[s:e] for s, e in reversed(self.ancestors(span[0])) if e <= span[0]]
         text = " ".join(" ".join([*parts, self.doc.text[span[0] : span[1]]]).split())
         return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_ITEM_LINE = re.compile(r"[ \t]*(?:[-*+|][ \t]|\d+[.)]?[ \t]{1,8}\S)")
+
+
+def item_at(lowered: str, position: int) -> tuple[int, int] | None:
+    """The span of the list item or table row holding `position`, or None if it is in prose."""
+    start = lowered.rfind("\n", 0, position) + 1
+    if not _ITEM_LINE.match(lowered, start):
+        return None
+    indent = len(lowered[start:position]) - len(lowered[start:position].lstrip(" \t"))
+    end = lowered.find("\n", position)
+    while 0 <= end < start + _MAX_PASSAGE:  # continuation lines are indented deeper than the marker
+        following = lowered.find("\n", end + 1)
+        line = lowered[end + 1 : len(lowered) if following < 0 else following]
+        stripped = line.lstrip(" \t")
+        if not stripped or len(line) - len(stripped) <= indent or _ITEM_LINE.match(line):
+            break
+        end = following
+    return start, len(lowered) if end < 0 else end
 
 
 def _word_at(text: str, term: str, start: int) -> int:
