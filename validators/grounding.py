@@ -363,9 +363,8 @@ def _check_omission(
     at the quote's edge that the draft does not restate outside the quote, warns.
     """
     for doc in holders:
-        if doc.lowered is None:
-            continue
-        omission = find_omission(doc.lowered, fragments)
+        window = _window_of(doc, fragments)
+        omission = find_omission(window, fragments) if window else None
         if omission is None:
             continue
         if omission.where != "inside" and _NEGATION_NEAR.search(text, max(0, quote.start - 30), quote.start):
@@ -421,6 +420,20 @@ def _check_speaker(
             evidence_source=doc.id,
         )
     return None
+
+
+def _window_of(doc: SourceDocument, fragments: list[str]) -> str:
+    """The source around the quote's longest piece, normalized as quotes are (line breaks and markup
+    gone), so that what the quote skips is read word for word; '' when it is not found."""
+    longest = max(fragments, key=len)  # the rarest piece places the quote best
+    words = _WORD.findall(longest)
+    if doc.lowered is None or not words:
+        return ""
+    position = doc.find_quote(longest, max(words, key=len), words)
+    if position < 0:
+        return ""
+    reach = sum(len(f) for f in fragments) + 600
+    return normalize_passage(doc.text[max(0, position - reach) : position + reach])
 
 
 _NEGATION_NEAR = re.compile(r"\b(?:not|never|no|cannot|without)\b|n[\u2019']t\b", re.I)

@@ -38,44 +38,56 @@ class Omission:
     where: str  # 'inside' (an ellipsis), 'before' or 'after' the quote
 
 
-def _last_before(lowered: str, fragment: str, first: int, before: int) -> int:
-    """The last word-aligned copy of `fragment` starting in [first, before), at least `first`."""
-    last = first
-    position = find_word_aligned(lowered, fragment, first + 1, before)
+def _last_before(text: str, fragment: str, first: int, before: int) -> int:
+    """The last word-aligned copy of `fragment` starting in [first, before), or -1."""
+    last = -1
+    position = find_word_aligned(text, fragment, first, before)
     while position >= 0:
         last = position
-        position = find_word_aligned(lowered, fragment, position + 1, before)
+        position = find_word_aligned(text, fragment, position + 1, before)
     return last
 
 
-def find_omission(lowered: str, fragments: list[str]) -> Omission | None:
-    """The meaning-changing text a quote made of `fragments` skips in a lower-cased source, if any.
-
-    Only a copy found as written is read: then the skipped text is exactly known. None when the
-    quote skips nothing that negates or qualifies.
-    """
-    position = find_word_aligned(lowered, fragments[0])
-    if position < 0:
-        return None
-    start = position
-    end = position + len(fragments[0])
-    for index, fragment in enumerate(fragments[1:]):
-        following = find_word_aligned(lowered, fragment, end, end + _MAX_GAP + len(fragment))
-        if following < 0:
+def _tightest(text: str, fragments: list[str]) -> list[int] | None:
+    """Where each fragment sits, chained back from a copy of the last one, each the nearest before
+    the next: "fast ... small" skips what lies between the last 'fast' and 'small'."""
+    last = find_word_aligned(text, fragments[-1])
+    for _ in range(5):
+        if last < 0:
             return None
-        # The copy of the piece before that sits nearest: "fast ... small" skips what lies between
-        # the last 'fast' and 'small', not everything from the first 'fast' on.
-        previous = _last_before(lowered, fragments[index], end - len(fragments[index]), following)
-        end = previous + len(fragments[index])
-        gap = " ".join(lowered[end:following].split())
+        positions = [last]
+        for fragment in reversed(fragments[:-1]):
+            following = positions[0]
+            found = _last_before(text, fragment, max(0, following - _MAX_GAP - len(fragment)), following)
+            if found < 0 or found + len(fragment) > following:
+                break
+            positions.insert(0, found)
+        if len(positions) == len(fragments):
+            return positions
+        last = find_word_aligned(text, fragments[-1], last + 1)
+    return None
+
+
+def find_omission(text: str, fragments: list[str]) -> Omission | None:
+    """The meaning-changing text a quote made of `fragments` skips in a normalized source text.
+
+    None when the quote skips nothing that negates or qualifies, or is not found in the text.
+    """
+    positions = _tightest(text, fragments)
+    if positions is None:
+        return None
+    for fragment, start, following in zip(fragments, positions, positions[1:], strict=False):
+        gap = text[start + len(fragment) : following].strip(" .,;:")
         negation = _NEGATION.search(gap)
+        if negation and any(_NEGATION.search(f) for f in fragments):
+            continue  # "does not ... support": the quote keeps a negation of its own
         if negation or _QUALIFIER.search(gap):
             return Omission(gap, negation is not None, "inside")
-        end = following + len(fragment)
-    before = _BEFORE.search(lowered, max(0, start - 20), start)
+    start, end = positions[0], positions[-1] + len(fragments[-1])
+    before = _BEFORE.search(text, max(0, start - 20), start)
     if before:
         return Omission(before.group(1), True, "before")
-    after = _EDGE.match(lowered, end, min(len(lowered), end + 120))
+    after = _EDGE.match(text, end, min(len(text), end + 120))
     if after:
         return Omission(" ".join(after.group(1).split()), False, "after")
     return None
