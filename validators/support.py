@@ -316,6 +316,8 @@ def item_at(lowered: str, position: int) -> tuple[int, int] | None:
     start = lowered.rfind("\n", 0, position) + 1
     if not _ITEM_LINE.match(lowered, start):
         return None
+    if lowered[start : start + 40].lstrip(" \t").startswith("|"):
+        return _table_at(lowered, start)
     indent = len(lowered[start:position]) - len(lowered[start:position].lstrip(" \t"))
     end = lowered.find("\n", position)
     while 0 <= end < start + _MAX_PASSAGE:  # continuation lines are indented deeper than the marker
@@ -326,6 +328,21 @@ def item_at(lowered: str, position: int) -> tuple[int, int] | None:
             break
         end = following
     return start, len(lowered) if end < 0 else end
+
+
+def _table_at(lowered: str, row: int) -> tuple[int, int]:
+    """A table row's passage: the whole table and the paragraph that introduces it, for a row's
+    subject is usually in its caption or header, not in its cells."""
+    start = row
+    while start > 0:
+        previous = lowered.rfind("\n", 0, start - 1) + 1
+        if not lowered[previous:start].lstrip(" \t").startswith("|"):
+            break
+        start = previous
+    caption = lowered.rfind("\n\n", max(0, start - _MAX_PASSAGE // 2), max(0, start - 2))
+    start = caption + 2 if caption >= 0 else max(0, start - _MAX_PASSAGE // 2)
+    end = lowered.find("\n\n", row)
+    return start, min(len(lowered) if end < 0 else end, row + _MAX_PASSAGE)
 
 
 def _word_at(text: str, term: str, start: int) -> int:
