@@ -123,7 +123,7 @@ def misplaced_number(
             # item or table row is read alone: its neighbours are other entries.
             near = 0
             if item_at(index.lowered, position) is None:
-                near = index.shared(distinctive, (max(0, position - _NEAR), position + _NEAR), headings=False)
+                near = index.shared(distinctive, _paragraph_near(index.lowered, position), headings=False)
                 if near >= len(distinctive) - 1:
                     return None
             span = index.passage(position)
@@ -163,16 +163,16 @@ def _show(doc: SourceDocument, span: tuple[int, int]) -> str:
 
 
 def said_near(doc: SourceDocument, terms: Sequence[str], position: int) -> int:
-    """How many of the claim's distinctive terms the text around `position` holds (0 unless one is a
+    """How many of the claim's distinctive terms the passage at `position` holds (0 unless one is a
     word and two at least are there): how surely the source speaks of the same thing there."""
     index = _index(doc)
     if index is None:
         return 0
     distinctive = index.distinctive(terms)
     words = [t for t in distinctive if not t[:1].isdigit()]
-    span = (max(0, position - _NEAR), position + _NEAR)
-    shared = index.shared(distinctive, span, headings=False)
-    return shared if shared >= 2 and index.shared(words, span, headings=False) >= 1 else 0
+    span = index.passage(position)  # a date in a release heading is about that release's section
+    shared = index.shared(distinctive, span)
+    return shared if shared >= 2 and index.shared(words, span) >= 1 else 0
 
 
 def _kind(number: NumberToken) -> tuple[str, int]:
@@ -328,6 +328,14 @@ def item_at(lowered: str, position: int) -> tuple[int, int] | None:
             break
         end = following
     return start, len(lowered) if end < 0 else end
+
+
+def _paragraph_near(lowered: str, position: int) -> tuple[int, int]:
+    """Up to _NEAR characters each side of `position`, within its paragraph (found locally)."""
+    low = max(0, position - _NEAR)
+    before = lowered.rfind("\n\n", low, position)
+    after = lowered.find("\n\n", position, position + _NEAR)
+    return (low if before < 0 else before + 2), (position + _NEAR if after < 0 else after)
 
 
 def _table_at(lowered: str, row: int) -> tuple[int, int]:
