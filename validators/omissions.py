@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from prefect_review_gate.validators.sources import find_word_aligned
 
-__all__ = ["Omission", "find_omission"]
+__all__ = ["Omission", "edges_suspect", "find_omission", "may_omit"]
 
 _NEGATION = re.compile(
     r"\b(?:not|never|no|cannot|can't|won't|don't|doesn't|isn't|aren't|without|nor|none)\b|n't\b"
@@ -27,6 +27,23 @@ _EDGE = re.compile(
 )
 _BEFORE = re.compile(r"\b(not|never|no|cannot|without|n't)\W*$")
 _MAX_GAP = 400
+_EDGE_HINTS = (
+    "caution",
+    "unless",
+    "except",
+    "only if",
+    "only when",
+    "but not",
+    "but never",
+    "not ",
+    "never ",
+)
+_ANY_OMISSION_WORD = re.compile(
+    r"\b(?:not|never|no|cannot|without|nor|none|only|unless|except|excluding|caution|carefully|if"
+    r"|provided|as long as|at most|at least|up to|rarely|sometimes|may|might|experimental|deprecated)\b"
+    r"|n't\b",
+    re.I,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +53,38 @@ class Omission:
     words: str
     negation: bool
     where: str  # 'inside' (an ellipsis), 'before' or 'after' the quote
+
+
+def edges_suspect(lowered: str | None, fragment: str) -> bool:
+    """Whether a one-piece quote may have a negation or qualifier at its edges in the source: looked
+    for around its first copy as written, so most quotes are settled without normalizing a window.
+    A copy found only through line breaks or markup is suspect when the text around its longest
+    word's first copy holds one of those words at all (plain substring tests: finding the copy
+    again would cost more than all the other checks of the quote)."""
+    if lowered is None:
+        return False
+    position = find_word_aligned(lowered, fragment)
+    if position < 0:
+        anchor = max(fragment.split(), key=len, default="")
+        hit = lowered.find(anchor) if anchor else -1
+        for _ in range(4):  # the first few copies of the anchor: the quote's is usually among them
+            if hit < 0:
+                return False
+            around = lowered[max(0, hit - len(fragment) - 25) : hit + len(fragment) + 120]
+            if any(word in around for word in _EDGE_HINTS):
+                return True
+            hit = lowered.find(anchor, hit + 1)
+        return False
+    end = position + len(fragment)
+    return bool(
+        _BEFORE.search(lowered, max(0, position - 25), position) or _EDGE.match(lowered, end, end + 120)
+    )
+
+
+def may_omit(raw_window: str) -> bool:
+    """Whether a stretch of source holds any word an omission could be about: when it does not,
+    nothing the quote skips there can negate or qualify, and it need not be normalized."""
+    return _ANY_OMISSION_WORD.search(raw_window) is not None
 
 
 def _last_before(text: str, fragment: str, first: int, before: int) -> int:

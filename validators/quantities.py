@@ -39,6 +39,9 @@ _WORD_FIGURE = re.compile(
 )
 
 
+_WORD_HINT = re.compile(r"times|twice|double|triple|half|dozen", re.I)
+
+
 @dataclass(frozen=True, slots=True)
 class WordFigure:
     """A figure written in words: its span, text, value, and 'x' for a multiplier."""
@@ -52,7 +55,9 @@ class WordFigure:
 
 def find_word_figures(text: str, start: int, end: int) -> list[WordFigure]:
     """Multipliers ('three times', 'twice as'), 'half the/of' and 'a dozen' in text[start:end]."""
-    found = []
+    found: list[WordFigure] = []
+    if not _WORD_HINT.search(text, start, end):
+        return found  # most sentences hold none of these words: one literal-led scan settles it
     for m in _WORD_FIGURE.finditer(text, start, end):
         if m.group("times"):
             value, unit = float(_SMALL[m.group("times").lower()]), "x"
@@ -147,6 +152,7 @@ def unit_conflict(doc: SourceDocument, number: NumberToken, unit: tuple[str, flo
 
 # --- dates -------------------------------------------------------------------------------------
 
+_YEAR = re.compile(r"\d{4}")
 _MONTHS = {
     "jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6, "jul": 7, "aug": 8, "sep": 9,
     "oct": 10, "nov": 11, "dec": 12,
@@ -167,8 +173,11 @@ def find_dates(
     text: str, start: int = 0, end: int | None = None
 ) -> list[tuple[int, int, tuple[int, int, int]]]:
     """(start, end, (year, month, day)) of every full date in text[start:end]."""
-    found = []
-    for m in _FULL_DATE.finditer(text, start, len(text) if end is None else end):
+    found: list[tuple[int, int, tuple[int, int, int]]] = []
+    end = len(text) if end is None else end
+    if not _YEAR.search(text, start, end):
+        return found  # no four digits, no full date
+    for m in _FULL_DATE.finditer(text, start, end):
         if m.group("y3"):
             ymd = (int(m.group("y3")), int(m.group("m3")), int(m.group("d3")))
         elif m.group("y1"):
