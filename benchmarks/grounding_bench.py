@@ -18,6 +18,7 @@ import ast
 import gzip
 import json
 import math
+import os
 import random
 import re
 import resource
@@ -32,7 +33,7 @@ from pathlib import Path
 
 from rapidfuzz import fuzz
 
-from prefect_review_gate.validators import Finding, SourceDocument, SourceLibrary, validate_draft
+from prefect_review_gate.validators import Finding, SourceDocument, SourceLibrary, grounding, validate_draft
 from prefect_review_gate.validators.markdown import parse_draft
 from prefect_review_gate.validators.text import find_numbers, find_urls, normalize_passage
 
@@ -511,6 +512,52 @@ def generate_draft(
 # --- measuring -------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ContextTimes:
+    """The support-in-context checks replayed alone: misattributed figures, quote omissions, speakers."""
+
+    runs_ms: list[float]
+    figures: int
+    quotes: int
+
+
+def time_context_checks(texts: Mapping[str, str], draft: str, runs: int) -> ContextTimes:
+    """Record the calls one validation makes to the context checks, then time replaying only them
+    on fresh sources (so that each run builds its passage indexes, as a validation does)."""
+    figures: list[tuple[object, ...]] = []
+    quotes: list[tuple[object, ...]] = []
+    originals = (grounding.misplaced_number, grounding._check_omission)
+
+    def record_figure(number: object, terms: object, cited: list[SourceDocument]) -> object:
+        figures.append((number, terms, [doc.id for doc in cited]))
+        return originals[0](number, terms, cited)  # type: ignore[arg-type]
+
+    def record_quote(
+        text: str, quote: object, fragments: object, holders: list[SourceDocument], *rest: object
+    ) -> object:
+        quotes.append((text, quote, fragments, [doc.id for doc in holders], *rest))
+        return originals[1](text, quote, fragments, holders, *rest)  # type: ignore[arg-type]
+
+    grounding.misplaced_number, grounding._check_omission = record_figure, record_quote  # type: ignore[assignment]
+    try:
+        validate_draft(draft, SourceLibrary.from_texts(texts))
+    finally:
+        grounding.misplaced_number, grounding._check_omission = originals
+
+    times = []
+    for _ in range(runs):
+        library = SourceLibrary.from_texts(texts)
+        for doc in library.values():
+            _ = doc.lowered  # a validation lower-cases its sources anyway: not the context checks' cost
+        start = time.perf_counter()
+        for number, terms, ids in figures:
+            originals[0](number, terms, [library[i] for i in ids])  # type: ignore[arg-type]
+        for text, quote, fragments, ids, *rest in quotes:
+            originals[1](text, quote, fragments, [library[i] for i in ids], *rest)  # type: ignore[arg-type]
+        times.append((time.perf_counter() - start) * 1000)
+    return ContextTimes(times, len(figures), len(quotes))
+
+
 def run_validator(texts: Mapping[str, str], draft: str) -> list[Finding]:
     """What `review-gate validate` does per run: build the library, then validate."""
     library = SourceLibrary.from_texts(texts)
@@ -664,6 +711,8 @@ class Results:
     max_rss: int
     recall: Recall
     baseline: Baseline
+    context: ContextTimes
+    load: tuple[float, float, float] = field(default_factory=lambda: os.getloadavg())
 
     @property
     def median_ms(self) -> float:
@@ -694,6 +743,8 @@ class Results:
                 "generated": self.draft.counts,
                 "parsed": self.parsed,
             },
+            "load_average": list(self.load),
+            "context_checks": asdict(self.context),
             "validator": {
                 "runs_ms": self.times_ms,
                 "median_ms": self.median_ms,
@@ -748,9 +799,18 @@ def print_recall(recall: Recall) -> None:
 
 def print_timings(r: Results) -> None:
     b = r.baseline
+    c = r.context
     print(
         f"  validator  median {r.median_ms:.1f} ms, min {min(r.times_ms):.1f} ms over {len(r.times_ms)} runs"
         " (SourceLibrary.from_texts + validate_draft)"
+    )
+    print(
+        f"  context    median {statistics.median(c.runs_ms):.1f} ms, min {min(c.runs_ms):.1f} ms over "
+        f"{len(c.runs_ms)} runs: the support-in-context checks alone ({c.figures} figures, "
+        f"{c.quotes} quotes; passage indexes built afresh each run)"
+    )
+    print(
+        f"  load       {r.load[0]:.2f} {r.load[1]:.2f} {r.load[2]:.2f} (1, 5, 15 min; the machine is shared)"
     )
     print(
         f"  memory     tracemalloc peak {_mib(r.tracemalloc_peak)} (one run); "
@@ -818,6 +878,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     findings, peak = traced_run(sources.texts, draft.text)
     times = time_runs(lambda: run_validator(sources.texts, draft.text), args.runs)
     rss = max_rss_bytes()  # read before the baseline runs, so it reflects the validator
+    context = time_context_checks(sources.texts, draft.text, args.runs)
     results = Results(
         sources=sources,
         draft=draft,
@@ -827,6 +888,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_rss=rss,
         recall=score(draft.plants, findings),
         baseline=time_baseline(draft, sources.texts, args.baseline_runs, args.baseline_budget),
+        context=context,
     )
     if args.json:
         print(json.dumps(results.to_json(), indent=2))

@@ -21,6 +21,10 @@ _SAYS = re.compile(
     r"|puts? it|according to|quoted|quoting)\b",
     re.I,
 )
+_SAYS_HINTS = (
+    "said", "says", "say ", "wrote", "writes", "told", "tells", "explain", "noted", "notes", "stated",
+    "states", "put it", "puts it", "according to", "quot",
+)  # fmt: skip
 _CAPITALIZED = re.compile(r"\b[A-Z][\w&\u2019'-]*")
 _MARKER = re.compile(r"\[[^\]\n]*\]")
 _LINK_TARGET = re.compile(r"\]\([^)\s]*\)")
@@ -43,7 +47,9 @@ _WINDOW = 800
 def named_speakers(sentence: str, quotes: Sequence[tuple[int, int]]) -> list[str]:
     """The capitalized name words (lower case) of a sentence that credits a quote to someone, outside
     its quotes and markers; none when no verb of saying or 'according to' credits anyone."""
-    if not _SAYS.search(sentence):  # most sentences credit no one: settled before any copying
+    # Most sentences credit no one: settled by substring tests before any pattern or copying.
+    lowered = sentence.lower()
+    if not any(verb in lowered for verb in _SAYS_HINTS) or not _SAYS.search(sentence):
         return []
     hidden = [*quotes, *((url.start, url.end) for url in find_urls(sentence))]
     for start, end in hidden:
