@@ -1,10 +1,19 @@
-"""Grounding: does a draft's every citation, quote, number and URL come from the sources it was given?
+"""Grounding: does a draft's every citation, quote, number, date and URL come from the sources it
+was given, and say there what the draft says?
 
-Codes, all `block` (docs/architecture.md, `review-gate validate`):
-  unknown_source      a citation marker names no source
-  unsupported_quote   a quoted passage is not in the sources its sentence cites (any source if none)
-  unsupported_number  a number in a cited sentence is in none of the cited sources
-  unknown_url         a URL is in no source
+Codes (README "Check a draft against its sources"; severities chosen by measurement: a check blocks
+only where no clean draft measured raised it):
+  unknown_source        block  a citation marker names no source
+  unsupported_quote     block  a quoted passage is not in the sources its sentence cites (any if none)
+  altered_quote         block  an ellipsis skips a negation; warn for a skipped qualifier or an edge
+  misattributed_quote   warn   the source holds the words, but not near the speaker the sentence names
+  unsupported_number    block  a figure (digits, words, unit) in a cited or covered sentence is in none
+                               of its sources
+  misattributed_number  block  the figure is there, but another passage says what the sentence says,
+                               with another figure
+  unsupported_date      block  a full date a cited source gives otherwise; warn when none dates it
+  uncited_number        warn   a figure no marker, footnote, header or lead-in covers
+  unknown_url           block  a URL is in no source (http and https of one address are one URL)
 """
 
 from __future__ import annotations
