@@ -34,8 +34,9 @@ from pathlib import Path
 from rapidfuzz import fuzz
 
 from prefect_review_gate.validators import Finding, SourceDocument, SourceLibrary, grounding, validate_draft
-from prefect_review_gate.validators.markdown import parse_draft
-from prefect_review_gate.validators.text import find_numbers, find_urls, normalize_passage
+from prefect_review_gate.validators.markdown import Quote, Sentence, parse_draft
+from prefect_review_gate.validators.support import Misplaced
+from prefect_review_gate.validators.text import NumberToken, find_numbers, find_urls, normalize_passage
 
 TARGET_MEDIAN_MS = 100.0
 TARGET_SPEEDUP = 20.0
@@ -524,25 +525,31 @@ class ContextTimes:
 def time_context_checks(texts: Mapping[str, str], draft: str, runs: int) -> ContextTimes:
     """Record the calls one validation makes to the context checks, then time replaying only them
     on fresh sources (so that each run builds its passage indexes, as a validation does)."""
-    figures: list[tuple[object, ...]] = []
-    quotes: list[tuple[object, ...]] = []
-    originals = (grounding.misplaced_number, grounding._check_omission)
+    figures: list[tuple[NumberToken, Sequence[str], list[str]]] = []
+    quotes: list[tuple[str, Quote, list[str], list[str], Sentence | None]] = []
+    check_figure, check_quote = grounding.misplaced_number, grounding._check_omission
 
-    def record_figure(number: object, terms: object, cited: list[SourceDocument]) -> object:
+    def record_figure(
+        number: NumberToken, terms: Sequence[str], cited: Sequence[SourceDocument]
+    ) -> Misplaced | None:
         figures.append((number, terms, [doc.id for doc in cited]))
-        return originals[0](number, terms, cited)  # type: ignore[arg-type]
+        return check_figure(number, terms, cited)
 
     def record_quote(
-        text: str, quote: object, fragments: object, holders: list[SourceDocument], *rest: object
-    ) -> object:
-        quotes.append((text, quote, fragments, [doc.id for doc in holders], *rest))
-        return originals[1](text, quote, fragments, holders, *rest)  # type: ignore[arg-type]
+        text: str,
+        quote: Quote,
+        fragments: list[str],
+        holders: list[SourceDocument],
+        sentence: Sentence | None = None,
+    ) -> Finding | None:
+        quotes.append((text, quote, fragments, [doc.id for doc in holders], sentence))
+        return check_quote(text, quote, fragments, holders, sentence)
 
-    grounding.misplaced_number, grounding._check_omission = record_figure, record_quote  # type: ignore[assignment]
+    grounding.misplaced_number, grounding._check_omission = record_figure, record_quote
     try:
         validate_draft(draft, SourceLibrary.from_texts(texts))
     finally:
-        grounding.misplaced_number, grounding._check_omission = originals
+        grounding.misplaced_number, grounding._check_omission = check_figure, check_quote
 
     times = []
     for _ in range(runs):
@@ -551,9 +558,9 @@ def time_context_checks(texts: Mapping[str, str], draft: str, runs: int) -> Cont
             _ = doc.lowered  # a validation lower-cases its sources anyway: not the context checks' cost
         start = time.perf_counter()
         for number, terms, ids in figures:
-            originals[0](number, terms, [library[i] for i in ids])  # type: ignore[arg-type]
-        for text, quote, fragments, ids, *rest in quotes:
-            originals[1](text, quote, fragments, [library[i] for i in ids], *rest)  # type: ignore[arg-type]
+            check_figure(number, terms, [library[i] for i in ids])
+        for text, quote, fragments, ids, sentence in quotes:
+            check_quote(text, quote, fragments, [library[i] for i in ids], sentence)
         times.append((time.perf_counter() - start) * 1000)
     return ContextTimes(times, len(figures), len(quotes))
 

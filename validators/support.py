@@ -262,10 +262,11 @@ class _Index:
         """The heading lines above `position`: the nearest, then each of a higher level."""
         if not self._built:
             self._build()
-        found = []
+        found: list[tuple[int, int]] = []
         at = bisect.bisect_right(self.heading_starts, position) - 1
         while at >= 0 and len(found) < 3:
-            found.append(self.headings[at][:2])
+            start, end, _ = self.headings[at]
+            found.append((start, end))
             at = self.parents[at]
         return found
 
