@@ -34,6 +34,7 @@ from prefect_review_gate.validators.findings import Code, Finding, Severity
 from prefect_review_gate.validators.markdown import Draft, Quote, Sentence, parse_draft
 from prefect_review_gate.validators.omissions import edges_suspect, find_omission, may_omit
 from prefect_review_gate.validators.quantities import (
+    WordFigure,
     date_in,
     find_dates,
     find_word_figures,
@@ -43,7 +44,7 @@ from prefect_review_gate.validators.quantities import (
     unit_conflict,
     word_figure_in,
 )
-from prefect_review_gate.validators.sources import SourceDocument, SourceLibrary
+from prefect_review_gate.validators.sources import SourceDocument, SourceLibrary, find_word_aligned
 from prefect_review_gate.validators.speakers import named_speakers, names_not_near
 from prefect_review_gate.validators.support import Misplaced, claim_terms, misplaced_number, said_near
 from prefect_review_gate.validators.text import NumberToken, UrlToken, normalize_passage, split_ellipsis
@@ -171,8 +172,27 @@ def _first_distinct(groups: Iterator[list[SourceDocument]], limit: int) -> list[
     return list(found.values())[:limit]
 
 
+@dataclass(frozen=True)
+class _Quantities:
+    """Figures in words and full dates of the whole draft, each found in one scan, read by sentence."""
+
+    words: list[WordFigure]
+    dates: list[tuple[int, int, tuple[int, int, int]]]
+
+    @classmethod
+    def of(cls, text: str) -> _Quantities:
+        return cls(find_word_figures(text, 0, len(text)), find_dates(text))
+
+    def words_in(self, sentence: Sentence) -> list[WordFigure]:
+        return [w for w in self.words if sentence.start <= w.start < sentence.end] if self.words else []
+
+    def dates_in(self, sentence: Sentence) -> list[tuple[int, int, tuple[int, int, int]]]:
+        return [d for d in self.dates if sentence.start <= d[0] < sentence.end] if self.dates else []
+
+
 def _check_sentences(draft: Draft, library: SourceLibrary, citing: _Citing) -> list[Finding]:
     findings: list[Finding] = []
+    quantities = _Quantities.of(draft.text)
     for index, (sentence, cited) in enumerate(zip(draft.sentences, citing.by_sentence, strict=True)):
         nearby = citing.nearby(index) if sentence.quotes and not cited else []
         for quote in sentence.quotes:
@@ -181,8 +201,10 @@ def _check_sentences(draft: Draft, library: SourceLibrary, citing: _Citing) -> l
                 findings.append(finding)
         if sentence.numbers:
             findings.extend(_check_numbers_in_scope(draft, index, citing, library))
-        elif cited:  # no figure in digits: in words, or a date, perhaps
-            findings.extend(_check_words_and_dates(draft, sentence, cited))
+        if quantities.words_in(sentence) or quantities.dates_in(sentence):  # figures left out above
+            scoped, _ = citing.for_numbers(draft, index)
+            if scoped:
+                findings.extend(_check_words_and_dates(draft, sentence, scoped, quantities))
     return findings
 
 
@@ -206,16 +228,16 @@ def _check_numbers_in_scope(
         numbers, cited, claim, _SCOPE_WORDS.get(kind, ""), citing.in_draft, quotes, library, draft.text
     )
     findings += [_uncited(number, citing, library, index) for number in uncited]
-    if cited:
-        findings += _check_words_and_dates(draft, sentence, cited)
     return findings
 
 
-def _check_words_and_dates(draft: Draft, sentence: Sentence, cited: list[SourceDocument]) -> list[Finding]:
+def _check_words_and_dates(
+    draft: Draft, sentence: Sentence, cited: list[SourceDocument], quantities: _Quantities
+) -> list[Finding]:
     """Figures in words ('three times') and full dates in a sentence, against its sources."""
     text = draft.text
     findings = []
-    for figure in find_word_figures(text, sentence.start, sentence.end):
+    for figure in quantities.words_in(sentence):
         if _in_quote(sentence, figure.start) or any(word_figure_in(doc, figure) for doc in cited):
             continue
         findings.append(
@@ -230,7 +252,7 @@ def _check_words_and_dates(draft: Draft, sentence: Sentence, cited: list[SourceD
                 source_ids=[doc.id for doc in cited],
             )
         )
-    for start, end, ymd in find_dates(text, sentence.start, sentence.end):
+    for start, end, ymd in quantities.dates_in(sentence):
         if _in_quote(sentence, start) or any(date_in(doc, ymd) for doc in cited):
             continue
         # A date the sources never give may be the writer's own (a plan, a meeting): it warns. It
@@ -327,8 +349,9 @@ def _check_quote(
     # Most quotes are one piece copied as the cited source writes it: settled by one scan each.
     if len(fragments) == 1:
         for doc in cited:
-            if doc.holds_verbatim(fragments[0]):
-                return _check_omission(text, quote, fragments, [doc], sentence)
+            at = find_word_aligned(doc.lowered, fragments[0]) if doc.lowered is not None else -1
+            if at >= 0:  # what holds_verbatim asks, with the place kept for the omission check
+                return _check_omission(text, quote, fragments, [doc], sentence, at)
     words = [_WORD.findall(fragment) for fragment in fragments]
     anchors = [max(fragment_words, key=len) for fragment_words in words]
     if not cited and _held_by_likely_origins(fragments, anchors, words, *likely):
@@ -365,6 +388,7 @@ def _check_omission(
     fragments: list[str],
     holders: list[SourceDocument],
     sentence: Sentence | None = None,
+    at: int | None = None,
 ) -> Finding | None:
     """A quote found in the sources may still flip what they say by what it leaves out (omissions.py).
 
@@ -372,7 +396,7 @@ def _check_omission(
     at the quote's edge that the draft does not restate outside the quote, warns.
     """
     for doc in holders:
-        if len(fragments) == 1 and not edges_suspect(doc.lowered, fragments[0]):
+        if len(fragments) == 1 and not edges_suspect(doc.lowered, fragments[0], at):
             continue  # one piece, nothing that negates or qualifies at its edges: nothing skipped
         window = _window_of(doc, fragments)
         omission = find_omission(window, fragments) if window else None

@@ -55,7 +55,7 @@ class Omission:
     where: str  # 'inside' (an ellipsis), 'before' or 'after' the quote
 
 
-def edges_suspect(lowered: str | None, fragment: str) -> bool:
+def edges_suspect(lowered: str | None, fragment: str, position: int | None = None) -> bool:
     """Whether a one-piece quote may have a negation or qualifier at its edges in the source: looked
     for around its first copy as written, so most quotes are settled without normalizing a window.
     A copy found only through line breaks or markup is suspect when the text around its longest
@@ -63,7 +63,8 @@ def edges_suspect(lowered: str | None, fragment: str) -> bool:
     again would cost more than all the other checks of the quote)."""
     if lowered is None:
         return False
-    position = find_word_aligned(lowered, fragment)
+    if position is None:  # not known yet: the first copy as written
+        position = find_word_aligned(lowered, fragment)
     if position < 0:
         anchor = max(fragment.split(), key=len, default="")
         hit = lowered.find(anchor) if anchor else -1

@@ -78,10 +78,14 @@ def claim_terms(
     Quoted words (`quotes`: spans in `claim`) are left out: a quote is checked on its own, and what
     the writer says around it is the claim a figure belongs to.
     """
-    hidden = [*(quotes or ()), *((url.start, url.end) for url in find_urls(claim))]
+    hidden = [*(quotes or ())]
+    if "://" in claim:
+        hidden += [(url.start, url.end) for url in find_urls(claim)]
     for start, end in hidden:
         claim = claim[:start] + " " * (end - start) + claim[end:]
-    text = _LINK_TARGET.sub(" ", _MARKER.sub(" ", claim))
+    text = _MARKER.sub(" ", claim) if "[" in claim else claim
+    if "](" in text:
+        text = _LINK_TARGET.sub(" ", text)
     words = {w for w in _WORD.findall(text.lower()) if w not in _STOP}
     terms = sorted({stem for stem in map(_stem, words) if stem not in _STOP})
     return terms + sorted({n.text.lower() for n in numbers if len(n.digits) >= 2})
