@@ -216,3 +216,10 @@ def test_an_unsupported_figure_names_the_other_cited_source_that_states_it() -> 
     draft = "The cache holds 4096 entries [guide]. The old one was twice as fast [other]."
     finding = only(draft, "unsupported_number")
     assert "[other]" in finding.message and "states it" in finding.message
+
+
+def test_an_unsupported_figure_shows_the_passage_closest_in_context() -> None:
+    sources = {"notes": "Rotation happens every 90 days for signing keys.\n\nThe logo is 1 inch wide.\n"}
+    [finding] = validate_draft("Signing keys rotate every 89 days [notes].", sources)
+    assert "closest in context says 90" in finding.message
+    assert finding.evidence is not None and "Rotation happens every 90 days" in finding.evidence

@@ -25,6 +25,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from prefect_review_gate.validators.evidence import (
+    Passage,
     closest_id,
     closest_number,
     closest_passage,
@@ -46,7 +47,13 @@ from prefect_review_gate.validators.quantities import (
 )
 from prefect_review_gate.validators.sources import SourceDocument, SourceLibrary, find_word_aligned
 from prefect_review_gate.validators.speakers import named_speakers, names_not_near
-from prefect_review_gate.validators.support import Misplaced, claim_terms, misplaced_number, said_near
+from prefect_review_gate.validators.support import (
+    Misplaced,
+    claim_terms,
+    closest_in_context,
+    misplaced_number,
+    said_near,
+)
 from prefect_review_gate.validators.text import NumberToken, UrlToken, normalize_passage, split_ellipsis
 
 __all__ = ["validate_draft"]
@@ -553,7 +560,15 @@ def _check_numbers(
             if misplaced is not None:
                 findings.append(_misattributed(number, cited, misplaced))
             continue
-        near = closest_number(number, cited, claim)
+        if terms is None:
+            terms = claim_terms(claim, numbers, quotes)
+        in_context = closest_in_context(number, terms, cited)
+        near = (
+            Passage(in_context.source_id, in_context.passage, in_context.figure)
+            if in_context
+            else closest_number(number, cited, claim)
+        )
+        said = "the passage closest in context says" if in_context else "the closest figure there is"
         others = _holders(number, [d for d in in_draft or [] if d not in cited], library)
         findings.append(
             Finding(
@@ -564,7 +579,7 @@ def _check_numbers(
                 + ")"
                 + scope
                 + (f"; [{', '.join(others)}], also cited in the draft, states it" if others else "")
-                + (f"; the closest figure there is {near.figure} in [{near.source_id}]" if near else ""),
+                + (f"; {said} {near.figure} in [{near.source_id}]" if near else ""),
                 start=number.start,
                 end=number.end,
                 source_ids=[doc.id for doc in cited],

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from prefect_review_gate.validators.sources import SourceDocument
 from prefect_review_gate.validators.text import NumberToken, find_numbers, find_urls
 
-__all__ = ["Misplaced", "claim_terms", "misplaced_number", "said_near"]
+__all__ = ["InContext", "Misplaced", "claim_terms", "closest_in_context", "misplaced_number", "said_near"]
 
 _WORD = re.compile(r"[^\W\d_]{3,}")
 _MARKER = re.compile(r"\[[a-z0-9][a-z0-9._, -]*\]")
@@ -159,6 +159,53 @@ def misplaced_number(
     _, doc, span, other = best_other
     own_doc, own_span = best_own[1], best_own[2]
     return Misplaced(doc.id, _show(doc, span), other.text, own_doc.id, _show(own_doc, own_span))
+
+
+@dataclass(frozen=True, slots=True)
+class InContext:
+    """The passage of the cited sources that says most of what a claim says, and its figure."""
+
+    source_id: str
+    passage: str
+    figure: str
+
+
+def closest_in_context(
+    number: NumberToken, terms: Sequence[str], cited: Sequence[SourceDocument]
+) -> InContext | None:
+    """For a figure no cited source states: the passage sharing most of the claim's distinctive terms
+    (two at least, one a word) with a figure of the same kind, so the reviewer sees what the source
+    says about the claim's subject rather than the nearest value anywhere. None when no passage does."""
+    terms = [t for t in terms if t != number.text.lower()]
+    kind = _kind(number)
+    best: tuple[int, SourceDocument, tuple[int, int], NumberToken] | None = None
+    for doc in cited:
+        index = _index(doc)
+        if index is None:
+            continue
+        distinctive = index.distinctive(terms)
+        words = [t for t in distinctive if not t[:1].isdigit()]
+        if len(distinctive) < 2 or not words:
+            continue
+        for span in index.passages_with(distinctive):
+            score = index.shared(distinctive, span)
+            if score < 2 or (best is not None and score <= best[0]) or not index.shared(words, span):
+                continue
+            figures = index.figures_of_kind(span, kind, number)
+            if figures:  # of the passage's figures, the nearest in value is the one most likely meant
+                best = (score, doc, span, min(figures, key=lambda f: _relative_gap(f, number)))
+    if best is None:
+        return None
+    _, doc, span, other = best
+    return InContext(doc.id, _show(doc, span), other.text)
+
+
+def _relative_gap(a: NumberToken, b: NumberToken) -> float:
+    try:
+        x, y = float(a.digits), float(b.digits)
+    except ValueError:  # a version: compared as text
+        return 1.0 if a.digits != b.digits else 0.0
+    return abs(x - y) / max(abs(x), abs(y), 1e-9)
 
 
 def _show(doc: SourceDocument, span: tuple[int, int]) -> str:
@@ -305,6 +352,18 @@ class _Index:
                 if same and not _in_url(text, token.start):
                     return token
         return None
+
+    def figures_of_kind(
+        self, span: tuple[int, int], kind: tuple[str, int], not_this: NumberToken
+    ) -> list[NumberToken]:
+        """Every figure of the claim's kind, other than it, in the passage and its headings."""
+        text = self.doc.text
+        return [
+            token
+            for start, end in [*self.ancestors(span[0]), span]
+            for token in find_numbers(text, start, end)
+            if _kind(token) == kind and token.digits != not_this.digits and not _in_url(text, token.start)
+        ]
 
     def show(self, span: tuple[int, int], limit: int = 300) -> str:
         """The passage as a reviewer reads it: the headings above it, then its text."""
