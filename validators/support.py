@@ -118,8 +118,13 @@ def misplaced_number(
         distinctive = index.distinctive(terms)
         if len(distinctive) < 2 or all(t[:1].isdigit() for t in distinctive):
             continue
+        positions = doc.number_positions(number, _MAX_HITS + 1)
+        if len(positions) > _MAX_HITS:
+            return (
+                None  # a figure the source writes everywhere ('2', '443' in a table of ports) places nothing
+            )
         candidates.append((doc, index, distinctive))
-        for position in doc.number_positions(number, _MAX_HITS):
+        for position in positions:
             if _in_url(doc.text, position):
                 continue  # a release link's compare/1.0.4...1.0.6 says nothing about 1.0.4
             # In prose, the text right around the figure first: when it already holds all but one
