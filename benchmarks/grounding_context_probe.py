@@ -49,6 +49,7 @@ def main() -> int:
     rng = random.Random(20261130)
     true_claims = false_blocks = swapped = caught = 0
     codes: Counter[str] = Counter()
+    on_true: Counter[str] = Counter()  # every block on a true claim, by code
     for sid, text in sources.texts.items():
         figures = [n for n in find_numbers(text) if len(n.digits) >= 2]
         for sentence in sentences(text):
@@ -56,6 +57,7 @@ def main() -> int:
             true_claims += 1
             found = validate_draft(draft, library)
             false_blocks += any(f.code == "misattributed_number" for f in found)
+            on_true.update(f.code for f in found if f.blocking)
             claimed = [n for n in find_numbers(sentence) if len(n.digits) >= 2]
             if not claimed:
                 continue
@@ -79,6 +81,7 @@ def main() -> int:
         f"  true claims     {true_claims} sentences copied from their cited source: "
         f"{false_blocks} misattributed_number (false blocks)"
     )
+    print(f"                  all blocks on them, by code: {dict(on_true)}")
     print(
         f"  swapped figure  {swapped} sentences with a figure of the same source moved onto them: "
         f"{caught} blocked ({caught / max(swapped, 1):.0%}); by code {dict(codes)}"
