@@ -82,6 +82,17 @@ def test_the_right_release_passes_though_the_figure_appears_elsewhere_too() -> N
     assert blocks("Version 1.0.5 fixed the wrong exit code on SIGTERM [changelog].") == []
 
 
+def test_one_tools_figure_given_to_another_is_misattributed() -> None:
+    sources = {
+        "lib": "`dumps()` is something like 10x as fast as `json`, and serializes dataclasses.\n\n"
+        "`loads()` is something like 2x as fast as `json`, and is strictly compliant with UTF-8.\n"
+    }
+    draft = "`loads()` is something like 10x as fast as `json` [lib]."
+    [finding] = validate_draft(draft, sources)
+    assert (finding.code, draft[finding.start : finding.end]) == ("misattributed_number", "10x")  # type: ignore[misc]
+    assert validate_draft("`dumps()` is something like 10x as fast as `json` [lib].", sources) == []
+
+
 def test_a_figure_from_an_example_is_not_the_stated_minimum() -> None:
     assert blocks("Signing keys must be RSA keys of at least 1024 bits [guide].") == []
     assert blocks("Signing keys must be RSA keys of at least 2048 bits [guide].") == [

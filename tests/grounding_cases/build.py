@@ -88,8 +88,9 @@ Its stance on PyPy is blunt: “orjson does not ... support PyPy” [orjson]. A 
 “Reading from and writing to files ... is not provided by the library” [orjson].
 
 For speed, `orjson.loads()` is about two times as fast as `json` [orjson], and `orjson.dumps()`
-something like 10x as fast [orjson]. One blog post claims `orjson.dumps()` is roughly
-⟦unsupported_number|block:twenty times⟧ as fast as `json` [orjson].
+something like 10x as fast [orjson]. A slide deck put it the other way round: `orjson.loads()` is
+something like ⟦misattributed_number|block:10x⟧ as fast as `json` [orjson]. One blog post claims
+`orjson.dumps()` is roughly ⟦unsupported_number|block:twenty times⟧ as fast as `json` [orjson].
 
 It supports CPython 3.10 through 3.15 [orjson]. The project lives at http://github.com/ijl/orjson
 [orjson]; a PyPy fork would live at ⟦unknown_url|block:https://github.com/ijl/orjson-pypy⟧ [orjson].
