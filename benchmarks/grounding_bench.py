@@ -525,15 +525,18 @@ class ContextTimes:
 def time_context_checks(texts: Mapping[str, str], draft: str, runs: int) -> ContextTimes:
     """Record the calls one validation makes to the context checks, then time replaying only them
     on fresh sources (so that each run builds its passage indexes, as a validation does)."""
-    figures: list[tuple[NumberToken, Sequence[str], list[str]]] = []
-    quotes: list[tuple[str, Quote, list[str], list[str], Sentence | None]] = []
+    figures: list[tuple[NumberToken, Sequence[str], list[str], Sequence[str]]] = []
+    quotes: list[tuple[str, Quote, list[str], list[str], Sentence | None, int | None]] = []
     check_figure, check_quote = grounding.misplaced_number, grounding._check_omission
 
     def record_figure(
-        number: NumberToken, terms: Sequence[str], cited: Sequence[SourceDocument]
+        number: NumberToken,
+        terms: Sequence[str],
+        cited: Sequence[SourceDocument],
+        entities: Sequence[str] = (),
     ) -> Misplaced | None:
-        figures.append((number, terms, [doc.id for doc in cited]))
-        return check_figure(number, terms, cited)
+        figures.append((number, terms, [doc.id for doc in cited], entities))
+        return check_figure(number, terms, cited, entities)
 
     def record_quote(
         text: str,
@@ -541,9 +544,10 @@ def time_context_checks(texts: Mapping[str, str], draft: str, runs: int) -> Cont
         fragments: list[str],
         holders: list[SourceDocument],
         sentence: Sentence | None = None,
+        at: int | None = None,
     ) -> Finding | None:
-        quotes.append((text, quote, fragments, [doc.id for doc in holders], sentence))
-        return check_quote(text, quote, fragments, holders, sentence)
+        quotes.append((text, quote, fragments, [doc.id for doc in holders], sentence, at))
+        return check_quote(text, quote, fragments, holders, sentence, at)
 
     grounding.misplaced_number, grounding._check_omission = record_figure, record_quote
     try:
@@ -557,10 +561,10 @@ def time_context_checks(texts: Mapping[str, str], draft: str, runs: int) -> Cont
         for doc in library.values():
             _ = doc.lowered  # a validation lower-cases its sources anyway: not the context checks' cost
         start = time.perf_counter()
-        for number, terms, ids in figures:
-            check_figure(number, terms, [library[i] for i in ids])
-        for text, quote, fragments, ids, sentence in quotes:
-            check_quote(text, quote, fragments, [library[i] for i in ids], sentence)
+        for number, terms, ids, entities in figures:
+            check_figure(number, terms, [library[i] for i in ids], entities)
+        for text, quote, fragments, ids, sentence, at in quotes:
+            check_quote(text, quote, fragments, [library[i] for i in ids], sentence, at)
         times.append((time.perf_counter() - start) * 1000)
     return ContextTimes(times, len(figures), len(quotes))
 
