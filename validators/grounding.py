@@ -324,12 +324,12 @@ def _holders(
 ) -> list[str]:
     """Ids of up to `limit` of `among` that state the number, for evidence.
 
-    Only the first dozen are asked (the likeliest come first): a draft may cite a hundred sources,
+    Only the first six are asked (the likeliest come first): a draft may cite a hundred sources,
     and a search of each for every failed figure would cost more than the checks themselves.
     """
     if library is None or not among:
         return []
-    return [doc.id for doc in among[:12] if doc.holds_number(number)][:limit]
+    return [doc.id for doc in among[:6] if doc.holds_number(number)][:limit]
 
 
 def _uncited(number: NumberToken, citing: _Citing, library: SourceLibrary, index: int) -> Finding:

@@ -38,6 +38,11 @@ _EDGE_HINTS = (
     "not ",
     "never ",
 )
+_OMISSION_HINTS = (
+    "not", "never", "no", "cannot", "without", "nor", "none", "only", "unless", "except", "caution",
+    "carefully", "if", "provided", "as long as", "at most", "at least", "up to", "rarely", "sometimes",
+    "may", "might", "experimental", "deprecated", "n't",
+)  # fmt: skip
 _ANY_OMISSION_WORD = re.compile(
     r"\b(?:not|never|no|cannot|without|nor|none|only|unless|except|excluding|caution|carefully|if"
     r"|provided|as long as|at most|at least|up to|rarely|sometimes|may|might|experimental|deprecated)\b"
@@ -85,7 +90,10 @@ def edges_suspect(lowered: str | None, fragment: str, position: int | None = Non
 def may_omit(raw_window: str) -> bool:
     """Whether a stretch of source holds any word an omission could be about: when it does not,
     nothing the quote skips there can negate or qualify, and it need not be normalized."""
-    return _ANY_OMISSION_WORD.search(raw_window) is not None
+    lowered = raw_window.lower()
+    return (
+        any(word in lowered for word in _OMISSION_HINTS) and _ANY_OMISSION_WORD.search(raw_window) is not None
+    )
 
 
 def _last_before(text: str, fragment: str, first: int, before: int) -> int:

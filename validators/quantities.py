@@ -39,7 +39,7 @@ _WORD_FIGURE = re.compile(
 )
 
 
-_WORD_HINT = re.compile(r"times|twice|double|triple|half|dozen", re.I)
+_WORD_HINTS = ("times", "twice", "double", "triple", "half", "dozen")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +56,19 @@ class WordFigure:
 def find_word_figures(text: str, start: int, end: int) -> list[WordFigure]:
     """Multipliers ('three times', 'twice as'), 'half the/of' and 'a dozen' in text[start:end]."""
     found: list[WordFigure] = []
-    if not _WORD_HINT.search(text, start, end):
-        return found  # most sentences hold none of these words: one literal-led scan settles it
-    for m in _WORD_FIGURE.finditer(text, start, end):
+    # The pattern starts with \b and an alternation, which `re` tries at every position: it runs
+    # only on the few lines holding one of its words, found by plain substring search.
+    lowered = text[start:end].lower()
+    lines: dict[int, int] = {}
+    for hint in _WORD_HINTS:
+        hit = lowered.find(hint)
+        while hit >= 0:
+            line_start = text.rfind("\n", start, start + hit) + 1
+            line_end = text.find("\n", start + hit, end)
+            lines[max(line_start, start)] = end if line_end < 0 else line_end
+            hit = lowered.find(hint, hit + len(hint))
+    matches = [m for a, b in sorted(lines.items()) for m in _WORD_FIGURE.finditer(text, a, b)]
+    for m in matches:
         if m.group("times"):
             value, unit = float(_SMALL[m.group("times").lower()]), "x"
         elif m.group("twice"):
@@ -175,9 +185,16 @@ def find_dates(
     """(start, end, (year, month, day)) of every full date in text[start:end]."""
     found: list[tuple[int, int, tuple[int, int, int]]] = []
     end = len(text) if end is None else end
-    if not _YEAR.search(text, start, end):
-        return found  # no four digits, no full date
-    for m in _FULL_DATE.finditer(text, start, end):
+    # Every full date holds a year: the pattern (an alternation `re` would try at every position)
+    # runs only around each run of four digits.
+    seen: set[int] = set()
+    matches = []
+    for year in _YEAR.finditer(text, start, end):
+        for m in _FULL_DATE.finditer(text, max(start, year.start() - 24), min(end, year.end() + 7)):
+            if m.start() not in seen:
+                seen.add(m.start())
+                matches.append(m)
+    for m in matches:
         if m.group("y3"):
             ymd = (int(m.group("y3")), int(m.group("m3")), int(m.group("d3")))
         elif m.group("y1"):
