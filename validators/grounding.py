@@ -550,6 +550,7 @@ def _check_numbers(
 ) -> list[Finding]:
     findings = []
     terms: list[str] | None = None
+    entities: list[str] = []
     for number in numbers:
         holders = [doc for doc in cited if doc.holds_number(number)]
         if not holders and any(multiplier_in_words(doc, number) for doc in cited):
@@ -560,13 +561,13 @@ def _check_numbers(
                 findings.append(wrong_unit)
                 continue
             if terms is None:
-                terms = claim_terms(claim, numbers, quotes)
-            misplaced = misplaced_number(number, terms, cited, claim_entities(claim))
+                terms, entities = claim_terms(claim, numbers, quotes), claim_entities(claim)
+            misplaced = misplaced_number(number, terms, cited, entities)
             if misplaced is not None:
                 findings.append(_misattributed(number, cited, misplaced))
             continue
         if terms is None:
-            terms = claim_terms(claim, numbers, quotes)
+            terms, entities = claim_terms(claim, numbers, quotes), claim_entities(claim)
         in_context = closest_in_context(number, terms, cited)
         near = (
             Passage(in_context.source_id, in_context.passage, in_context.figure)
@@ -673,15 +674,11 @@ def _check_urls(draft: Draft, library: SourceLibrary, citing: _Citing) -> list[F
 
 
 def _spellings(url: UrlToken) -> list[str]:
-    """How a source may write this URL: as the draft does, normalized, and with the other of http and
-    https (the same page: servers redirect one to the other, and writers drop or add the s)."""
+    """How a source may write this URL, from '://' on: as the draft does and normalized. Leaving the
+    scheme out makes http and https of one address the same URL (servers redirect one to the other,
+    and writers drop or add the s) at the cost of no extra search."""
     written = [url.key, url.text.rstrip("/")]
-    other = [
-        ("https://" + spelling[7:]) if spelling[:7].lower() == "http://" else ("http://" + spelling[8:])
-        for spelling in written
-        if spelling[:7].lower() == "http://" or spelling[:8].lower() == "https://"
-    ]
-    return list(dict.fromkeys([*written, *other]))
+    return list(dict.fromkeys(spelling[spelling.find("://") :] for spelling in written))
 
 
 def _cited_then_likely(cited: list[SourceDocument], citing: _Citing, index: int) -> Iterator[SourceDocument]:
