@@ -28,6 +28,7 @@ check: $(STAMP)  ## lint, format and type checks, as CI runs them
 bench: $(STAMP)  ## benchmarks: print figures, never fail
 	$(BIN)/python benchmarks/grounding_bench.py
 	$(BIN)/python benchmarks/stats_bench.py
+	$(BIN)/python benchmarks/grounding_context_probe.py
 	$(BIN)/python benchmarks/actions_bench.py
 	$(BIN)/python benchmarks/gate_bench.py
 	$(BIN)/python benchmarks/slack_bench.py

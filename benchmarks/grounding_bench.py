@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import argparse
 import ast
+import gzip
 import json
 import math
+import os
 import random
 import re
 import resource
@@ -31,9 +33,10 @@ from pathlib import Path
 
 from rapidfuzz import fuzz
 
-from prefect_review_gate.validators import Finding, SourceDocument, SourceLibrary, validate_draft
-from prefect_review_gate.validators.markdown import parse_draft
-from prefect_review_gate.validators.text import find_numbers, find_urls, normalize_passage
+from prefect_review_gate.validators import Finding, SourceDocument, SourceLibrary, grounding, validate_draft
+from prefect_review_gate.validators.markdown import Quote, Sentence, parse_draft
+from prefect_review_gate.validators.support import Misplaced
+from prefect_review_gate.validators.text import NumberToken, find_numbers, find_urls, normalize_passage
 
 TARGET_MEDIAN_MS = 100.0
 TARGET_SPEEDUP = 20.0
@@ -150,6 +153,22 @@ def read_stdlib_docstrings(min_chars: int) -> list[tuple[str, str]]:
             name = path.stem if path.parent == stdlib else f"{path.parent.name}.{path.stem}"
             found.append((source_id("py-" + name), body))
     return found
+
+
+PINNED = Path(__file__).with_name("data") / "grounding_sources.json.gz"
+
+
+def pinned_sources(path: Path = PINNED) -> SourceSet:
+    """The committed copy of the sources, so the input does not move with the installed packages."""
+    doc = json.loads(gzip.decompress(path.read_bytes()).decode("utf-8"))
+    texts = {str(k): str(v) for k, v in doc["texts"].items()}
+    return SourceSet(texts, sum(len(t.encode()) for t in texts.values()), f"pinned: {doc['note']}")
+
+
+def write_pinned(sources: SourceSet, path: Path = PINNED) -> None:
+    path.parent.mkdir(exist_ok=True)
+    payload = json.dumps({"note": sources.note, "texts": sources.texts}, ensure_ascii=False, sort_keys=False)
+    path.write_bytes(gzip.compress(payload.encode("utf-8"), mtime=0))
 
 
 def load_sources(site_packages: Path, target_bytes: int, min_chars: int) -> SourceSet:
@@ -494,6 +513,62 @@ def generate_draft(
 # --- measuring -------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ContextTimes:
+    """The support-in-context checks replayed alone: misattributed figures, quote omissions, speakers."""
+
+    runs_ms: list[float]
+    figures: int
+    quotes: int
+
+
+def time_context_checks(texts: Mapping[str, str], draft: str, runs: int) -> ContextTimes:
+    """Record the calls one validation makes to the context checks, then time replaying only them
+    on fresh sources (so that each run builds its passage indexes, as a validation does)."""
+    figures: list[tuple[NumberToken, Sequence[str], list[str], Sequence[str]]] = []
+    quotes: list[tuple[str, Quote, list[str], list[str], Sentence | None, int | None]] = []
+    check_figure, check_quote = grounding.misplaced_number, grounding._check_omission
+
+    def record_figure(
+        number: NumberToken,
+        terms: Sequence[str],
+        cited: Sequence[SourceDocument],
+        entities: Sequence[str] = (),
+    ) -> Misplaced | None:
+        figures.append((number, terms, [doc.id for doc in cited], entities))
+        return check_figure(number, terms, cited, entities)
+
+    def record_quote(
+        text: str,
+        quote: Quote,
+        fragments: list[str],
+        holders: list[SourceDocument],
+        sentence: Sentence | None = None,
+        at: int | None = None,
+    ) -> Finding | None:
+        quotes.append((text, quote, fragments, [doc.id for doc in holders], sentence, at))
+        return check_quote(text, quote, fragments, holders, sentence, at)
+
+    grounding.misplaced_number, grounding._check_omission = record_figure, record_quote
+    try:
+        validate_draft(draft, SourceLibrary.from_texts(texts))
+    finally:
+        grounding.misplaced_number, grounding._check_omission = check_figure, check_quote
+
+    times = []
+    for _ in range(runs):
+        library = SourceLibrary.from_texts(texts)
+        for doc in library.values():
+            _ = doc.lowered  # a validation lower-cases its sources anyway: not the context checks' cost
+        start = time.perf_counter()
+        for number, terms, ids, entities in figures:
+            check_figure(number, terms, [library[i] for i in ids], entities)
+        for text, quote, fragments, ids, sentence, at in quotes:
+            check_quote(text, quote, fragments, [library[i] for i in ids], sentence, at)
+        times.append((time.perf_counter() - start) * 1000)
+    return ContextTimes(times, len(figures), len(quotes))
+
+
 def run_validator(texts: Mapping[str, str], draft: str) -> list[Finding]:
     """What `review-gate validate` does per run: build the library, then validate."""
     library = SourceLibrary.from_texts(texts)
@@ -647,6 +722,8 @@ class Results:
     max_rss: int
     recall: Recall
     baseline: Baseline
+    context: ContextTimes
+    load: tuple[float, float, float] = field(default_factory=lambda: os.getloadavg())
 
     @property
     def median_ms(self) -> float:
@@ -677,6 +754,8 @@ class Results:
                 "generated": self.draft.counts,
                 "parsed": self.parsed,
             },
+            "load_average": list(self.load),
+            "context_checks": asdict(self.context),
             "validator": {
                 "runs_ms": self.times_ms,
                 "median_ms": self.median_ms,
@@ -731,9 +810,18 @@ def print_recall(recall: Recall) -> None:
 
 def print_timings(r: Results) -> None:
     b = r.baseline
+    c = r.context
     print(
         f"  validator  median {r.median_ms:.1f} ms, min {min(r.times_ms):.1f} ms over {len(r.times_ms)} runs"
         " (SourceLibrary.from_texts + validate_draft)"
+    )
+    print(
+        f"  context    median {statistics.median(c.runs_ms):.1f} ms, min {min(c.runs_ms):.1f} ms over "
+        f"{len(c.runs_ms)} runs: the support-in-context checks alone ({c.figures} figures, "
+        f"{c.quotes} quotes; passage indexes built afresh each run)"
+    )
+    print(
+        f"  load       {r.load[0]:.2f} {r.load[1]:.2f} {r.load[2]:.2f} (1, 5, 15 min; the machine is shared)"
     )
     print(
         f"  memory     tracemalloc peak {_mib(r.tracemalloc_peak)} (one run); "
@@ -778,16 +866,30 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--min-claims", type=int, default=300, help="least citations, quotes and numbers")
     parser.add_argument("--plant-rate", type=float, default=0.05, help="share of claims fabricated")
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead")
+    parser.add_argument(
+        "--installed",
+        action="store_true",
+        help="read the sources from the installed packages instead of the pinned copy",
+    )
+    parser.add_argument(
+        "--refresh-pinned", action="store_true", help="rewrite the pinned copy from the installed packages"
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    sources = load_sources(Path(sysconfig.get_paths()["purelib"]), args.source_bytes, args.min_chars)
+    if args.installed or args.refresh_pinned:
+        sources = load_sources(Path(sysconfig.get_paths()["purelib"]), args.source_bytes, args.min_chars)
+        if args.refresh_pinned:
+            write_pinned(sources)
+    else:
+        sources = pinned_sources()
     draft = generate_draft(sources.texts, args.seed, args.words, args.min_claims, args.plant_rate)
     findings, peak = traced_run(sources.texts, draft.text)
     times = time_runs(lambda: run_validator(sources.texts, draft.text), args.runs)
     rss = max_rss_bytes()  # read before the baseline runs, so it reflects the validator
+    context = time_context_checks(sources.texts, draft.text, args.runs)
     results = Results(
         sources=sources,
         draft=draft,
@@ -797,6 +899,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_rss=rss,
         recall=score(draft.plants, findings),
         baseline=time_baseline(draft, sources.texts, args.baseline_runs, args.baseline_budget),
+        context=context,
     )
     if args.json:
         print(json.dumps(results.to_json(), indent=2))

@@ -29,6 +29,10 @@ class Code(StrEnum):
     UNKNOWN_DOCUMENT = "unknown_document"
     UNCITED_NUMBER = "uncited_number"
     UNCHECKED_CITATION = "unchecked_citation"
+    MISATTRIBUTED_NUMBER = "misattributed_number"
+    MISATTRIBUTED_QUOTE = "misattributed_quote"
+    ALTERED_QUOTE = "altered_quote"
+    UNSUPPORTED_DATE = "unsupported_date"
 
 
 class Finding(BaseModel):

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from prefect_review_gate.validators.text import NumberToken, UrlToken, find_numbers, find_urls
 
-__all__ = ["Citation", "Draft", "Quote", "Sentence", "parse_draft"]
+__all__ = ["Citation", "Draft", "Footnote", "Quote", "Scope", "Sentence", "parse_draft"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +49,35 @@ class Sentence:
     citations: list[Citation] = field(default_factory=list)
     quotes: list[Quote] = field(default_factory=list)
     numbers: list[NumberToken] = field(default_factory=list)
+    footnotes: list[str] = field(default_factory=list)
+    """Labels of the footnotes it calls (`[^1]` gives '1'), in order."""
+    scope: Scope | None = None
+    """For a sentence with no marker of its own: the sentence whose marker a reader takes to cover it."""
 
     @property
     def cited_ids(self) -> list[str]:
         return list(dict.fromkeys(c.source_id for c in self.citations))
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Why a sentence without a marker is read as cited: `sentence` (an index) holds the marker.
+
+    `kind` is 'next' (a later sentence of the same paragraph or item cites), 'list' (a list item under
+    a lead-in ending in ':'), or 'table' (a row under a header that cites).
+    """
+
+    sentence: int
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class Footnote:
+    """A footnote definition `[^label]: text`; the span is its text, continuation lines included."""
+
+    label: str
+    start: int
+    end: int
 
 
 @dataclass(slots=True)
@@ -61,6 +86,7 @@ class Draft:
     sentences: list[Sentence]
     citations: list[Citation]
     urls: list[UrlToken]
+    footnotes: dict[str, Footnote] = field(default_factory=dict)
 
 
 _FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})[^\n]*\n.*?(?:^[ \t]{0,3}\1[`~]*[ \t]*$|\Z)", re.M | re.S)
@@ -71,6 +97,9 @@ _MARKER = re.compile(r"\[([a-z0-9][a-z0-9._-]*(?:[ \t]*,[ \t]*[a-z0-9][a-z0-9._-
 _ID_IN_MARKER = re.compile(r"[a-z0-9][a-z0-9._-]*")
 _REFERENCE_DEFINITION = re.compile(r"^[ \t]{0,3}\[([^\]\n]+)\]:[ \t]", re.M)
 _TASK_BOX = re.compile(r"^[ \t]*(?:[-*+]|\d+[.)])[ \t]+$")
+_FOOTNOTE_CALL = re.compile(r"\[\^([^\]\s]{1,40})\](?!:)")
+_FOOTNOTE_DEFINITION = re.compile(r"^[ \t]{0,3}\[\^([^\]\s]{1,40})\]:[ \t]*", re.M)
+_FOOTNOTE_END = re.compile(r"\n(?![ \t]+\S)(?=[ \t]*\S)|\n[ \t]*\n|\Z")
 
 _MONTH = (
     r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
@@ -132,7 +161,9 @@ _LETTERS_AND_DOTS = string.ascii_letters + "."
 _NOT_NEWLINE = re.compile(r"[^\n]")
 _NON_SPACE = re.compile(r"\S")
 _ALNUM = re.compile(r"[^\W_]")
-_QUOTE_MARK = re.compile('["\u201c\u201d]')
+# Single curly quotes too: an opening one not after a letter or digit, a closing one not before
+# (it\u2019s, we\u2019re are apostrophes).
+_QUOTE_MARK = re.compile('["\u201c\u201d]|(?<![^\\W_])\u2018|\u2019(?![^\\W_])')
 
 
 def _blanked(text: str, spans: Iterable[tuple[int, int]]) -> str:
@@ -185,11 +216,16 @@ def parse_draft(text: str) -> Draft:
     prose = _blanked(prose, hidden)
 
     citations, marker_spans = _find_citations(prose)
-    scans = _Scans.of(prose, _figures_view(prose, marker_spans))
+    calls, footnotes = _find_footnotes(prose) if "[^" in prose else ([], {})
+    scans = _Scans.of(prose, _figures_view(prose, [*marker_spans, *((c[1], c[2]) for c in calls)]))
     marker_ends = dict(marker_spans)
     sentences = []
-    for start, end, splittable in _blocks(prose):
-        sentences.extend(_sentences(prose, scans, start, end, splittable, marker_ends))
+    block_of: list[int] = []  # the index in `blocks` of each sentence
+    blocks = _blocks(prose)
+    for index, (start, end, splittable) in enumerate(blocks):
+        found = _sentences(prose, scans, start, end, splittable, marker_ends)
+        sentences.extend(found)
+        block_of.extend([index] * len(found))
     by_position = sorted(citations, key=lambda c: c.start)
     index = 0
     for sentence in sentences:
@@ -197,7 +233,28 @@ def parse_draft(text: str) -> Draft:
             if by_position[index].start >= sentence.start:
                 sentence.citations.append(by_position[index])
             index += 1
-    return Draft(text=text, sentences=sentences, citations=by_position, urls=urls)
+    if calls:
+        starts = [sentence.start for sentence in sentences]
+        for label, call_start, _ in calls:
+            if not label:
+                continue  # a definition's own label
+            at = bisect.bisect_right(starts, call_start) - 1
+            if at >= 0 and call_start < sentences[at].end and label not in sentences[at].footnotes:
+                sentences[at].footnotes.append(label)
+    _assign_scopes(prose, sentences, block_of, blocks)
+    return Draft(text=text, sentences=sentences, citations=by_position, urls=urls, footnotes=footnotes)
+
+
+def _find_footnotes(prose: str) -> tuple[list[tuple[str, int, int]], dict[str, Footnote]]:
+    """(label, start, end) of every footnote call, and each definition by label (the first one wins)."""
+    definitions: dict[str, Footnote] = {}
+    label_spans = []
+    for m in _FOOTNOTE_DEFINITION.finditer(prose):
+        end = _FOOTNOTE_END.search(prose, m.end())
+        label_spans.append((m.start(), m.end()))
+        definitions.setdefault(m.group(1), Footnote(m.group(1), m.end(), end.start() if end else len(prose)))
+    calls = [(m.group(1), m.start(), m.end()) for m in _FOOTNOTE_CALL.finditer(prose)]
+    return calls + [("", s, e) for s, e in label_spans], definitions
 
 
 def _find_citations(prose: str) -> tuple[list[Citation], list[tuple[int, int]]]:
@@ -273,6 +330,95 @@ def _blocks(prose: str) -> list[tuple[int, int, bool]]:
     return blocks
 
 
+def _assign_scopes(
+    prose: str, sentences: list[Sentence], block_of: list[int], blocks: list[tuple[int, int, bool]]
+) -> None:
+    """Give each sentence without a marker the sentence whose marker a reader takes to cover it.
+
+    In order: a later sentence of the same block (a marker at a paragraph's end covers it); for a
+    table row, the table's header row; for a list item, the item it is nested under or, at the top of
+    a list, the paragraph before it, when that lead-in ends in ':'. The scope is a sentence, not its
+    ids: a lead-in may itself be covered by another, which the checks follow.
+    """
+    last_of_block: dict[int, int] = {}
+    for index, block in enumerate(block_of):
+        last_of_block[block] = index
+    kinds = [_block_kind(prose, start) for start, _, _ in blocks]
+    parents = _parent_blocks(prose, blocks, kinds)
+    next_cited: int | None = None
+    for index in range(len(sentences) - 1, -1, -1):
+        sentence = sentences[index]
+        if index + 1 < len(sentences) and block_of[index + 1] != block_of[index]:
+            next_cited = None
+        if sentence.citations:
+            next_cited = index
+            continue
+        if next_cited is not None:
+            sentence.scope = Scope(next_cited, "next")
+            continue
+        parent = parents[block_of[index]]
+        if parent is not None and parent[0] in last_of_block:
+            sentence.scope = Scope(last_of_block[parent[0]], parent[1])
+
+
+def _block_kind(prose: str, start: int) -> str:
+    if _TABLE_ROW.match(prose, start):
+        return "table"
+    if _HEADING.match(prose, start):
+        return "heading"
+    return "list" if _LIST_ITEM.match(prose, start) else "paragraph"
+
+
+def _indent(prose: str, start: int) -> int:
+    return len(prose[start : start + 40]) - len(prose[start : start + 40].lstrip(" \t"))
+
+
+def _parent_blocks(
+    prose: str, blocks: list[tuple[int, int, bool]], kinds: list[str]
+) -> list[tuple[int, str] | None]:
+    """(block index, scope kind) of the header or lead-in each table row or list item sits under."""
+    parents: list[tuple[int, str] | None] = [None] * len(blocks)
+    header: int | None = None
+    for index, (start, _, _) in enumerate(blocks):
+        kind = kinds[index]
+        between = prose[blocks[index - 1][1] : start] if index else ""
+        follows = index > 0 and not between.strip()  # only blank lines since the block before
+        if kind == "table":
+            if index > 0 and kinds[index - 1] == "table" and _TABLE_RULE.fullmatch(between.strip("\n")):
+                header = index - 1  # the row above a rule line is the header
+            elif not (index > 0 and kinds[index - 1] == "table" and follows):
+                header = None
+                if index > 0 and follows and _leads_in(prose, blocks[index - 1]):
+                    parents[index] = (index - 1, "list")
+                continue
+            if header is not None and header != index:
+                parents[index] = (header, "table")
+            continue
+        if kind != "list":
+            continue
+        indent = _indent(prose, start)
+        back = index - 1
+        while back >= 0 and kinds[back] == "list" and _indent(prose, blocks[back][0]) >= indent:
+            back -= 1
+        if back < 0 or kinds[back] not in ("list", "paragraph"):
+            continue
+        # Only deeper items and blank lines between the lead-in and this item: the same list.
+        same_list = all(not prose[blocks[i][1] : blocks[i + 1][0]].strip() for i in range(back, index))
+        if not same_list:
+            continue
+        if _leads_in(prose, blocks[back]):
+            parents[index] = (back, "list")
+        elif kinds[back] == "list":  # nested under an item that does not lead in: under its lead-in
+            parents[index] = parents[back]
+    return parents
+
+
+def _leads_in(prose: str, block: tuple[int, int, bool]) -> bool:
+    """True when a block ends in ':' (its markers aside): it introduces what follows."""
+    tail = _MARKER.sub("", prose[max(block[0], block[1] - 200) : block[1]]).rstrip(" \t\n*_")
+    return tail.endswith(":")
+
+
 @dataclass(frozen=True, slots=True)
 class _Scans:
     """Quote marks and figures of the whole draft, each found in one pass and then read by block.
@@ -282,7 +428,7 @@ class _Scans:
     digits: blank lines, table rules, thematic breaks).
     """
 
-    quote_marks: list[int]  # positions of straight and curly double quotes
+    quote_marks: list[int]  # positions of straight and curly double quotes, curly single quotes
     numbers: list[NumberToken]  # from the figures view
     number_starts: list[int]
 
@@ -304,10 +450,12 @@ class _Scans:
 
 
 def _quotes(prose: str, marks: list[int]) -> list[Quote]:
-    """Double-quoted passages in a block: curly quotes pair up, straight quotes alternate."""
+    """Quoted passages in a block: curly quotes (double or single) pair up, straight double quotes
+    alternate. A single quote inside a double-quoted passage is part of it, and listed too."""
     quotes = []
     open_straight: int | None = None
     open_curly: int | None = None
+    open_single: int | None = None
     for i in marks:
         c = prose[i]
         if c == '"':
@@ -318,9 +466,15 @@ def _quotes(prose: str, marks: list[int]) -> list[Quote]:
                 open_straight = None
         elif c == "\u201c":
             open_curly = i
-        elif open_curly is not None:
-            quotes.append((open_curly + 1, i))
-            open_curly = None
+        elif c == "\u201d":
+            if open_curly is not None:
+                quotes.append((open_curly + 1, i))
+                open_curly = None
+        elif c == "\u2018":
+            open_single = i
+        elif open_single is not None:  # a closing single quote
+            quotes.append((open_single + 1, i))
+            open_single = None
     return [Quote(s, e) for s, e in sorted(quotes) if _ALNUM.search(prose, s, e)]
 
 

@@ -63,6 +63,10 @@ class SourceDocument:
     text: str
     path: Path | None = None
     _numbers_seen: dict[tuple[str, str], bool] = field(default_factory=dict, repr=False)
+    context_index: object | None = field(default=None, repr=False)
+    dates: list[tuple[int, tuple[int, int, int]]] | None = field(default=None, repr=False)
+    """Every full date the text writes, as (position, (year, month, day)), read on first use."""
+    """Paragraphs and headings for the checks of support in context, built on first use."""
 
     @cached_property
     def lowered(self) -> str | None:
@@ -89,12 +93,23 @@ class SourceDocument:
         key = (number.digits, number.unit)
         if key not in self._numbers_seen:
             forms = _written_forms(number.digits, number.unit)
-            self._numbers_seen[key] = any(self._number_at(form, number) for form in forms)
+            self._numbers_seen[key] = any(self._number_at(form, number) >= 0 for form in forms)
         return self._numbers_seen[key]
 
-    def _number_at(self, form: str, number: NumberToken) -> bool:
+    def number_positions(self, number: NumberToken, limit: int) -> list[int]:
+        """Where the source states this number (at most `limit` places, first first)."""
+        found: list[int] = []
+        for form in _written_forms(number.digits, number.unit):
+            position = self._number_at(form, number)
+            while position >= 0 and len(found) < limit:
+                found.append(position)
+                position = self._number_at(form, number, position + 1)
+        return sorted(set(found))
+
+    def _number_at(self, form: str, number: NumberToken, start: int = 0) -> int:
+        """The first position from `start` where `form` states the number, or -1."""
         text = self.text
-        position = text.find(form)
+        position = text.find(form, start)
         while position >= 0:
             # The token that holds this hit starts on it, or one character before (a currency sign).
             # Two tokens cannot both start there, so the window's first token is the only candidate.
@@ -102,9 +117,11 @@ class SourceDocument:
                 window_end = min(len(text), position + len(form) + 12)
                 token = first_number(text, max(0, position - 1), window_end)
                 if token is not None and token.start <= position and _states(token, number):
-                    return True
+                    return position
+            if _glued_to_letters(text, position, len(form)):
+                return position
             position = text.find(form, position + 1)
-        return False
+        return -1
 
     def holds_verbatim(self, fragment: str) -> bool:
         """True when the lower-cased text holds the normalized `fragment` as is, at word boundaries
@@ -135,6 +152,20 @@ def _inside_a_word(text: str, position: int) -> bool:
     """
     before = text[position - 1 : position]
     return before in ("_", ".", ",") or (before.isalnum() and before not in ("v", "V"))
+
+
+def _glued_to_letters(text: str, position: int, length: int) -> bool:
+    """True when the hit follows letters and ends where a number would ('RFC8878', 'Python3'): the
+    source writes the figure glued to a name, which a draft writing 'RFC 8878' or 'Python 3' states.
+
+    The number pattern never starts a token after a letter, so these are read here; a digit or a
+    decimal part right after the hit means the source's figure is longer than the claim's, and a
+    letter means a word or a digest ('a3f9'), not a figure.
+    """
+    if not text[position - 1 : position].isalpha():
+        return False
+    after = text[position + length : position + length + 2]
+    return not (after[:1].isalnum() or after[:1] == "_" or (after[:1] in (".", ",") and after[1:2].isdigit()))
 
 
 def _states(token: NumberToken, number: NumberToken) -> bool:
