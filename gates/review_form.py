@@ -37,10 +37,13 @@ def _form_rules(request: ReviewRequest) -> dict[str, Any]:
     names = [r for r in request.policy.reviewers if is_asserted(r)]
     if names and len(names) == len(request.policy.reviewers):
         rules["properties"]["reviewer"] = {"enum": names}
+    extra: dict[str, Any] = {"if": {"required": ["content_hash"]}, "then": {}, "else": rules}
     if request.blocking:
         rules["properties"]["reason"] = {"minLength": 1, "pattern": r"\S"}
-        rules["required"].append("reason")
-    return {"if": {"required": ["content_hash"]}, "then": {}, "else": rules}
+        # Required at the top too, so that the UI labels it so; every other sender sends a full
+        # `DecisionFields`, which always has the key (empty unless the form's reason is used).
+        extra["required"] = ["outcome", "reviewer", "reason"]
+    return extra
 
 
 def review_form(record: ReviewRecord) -> type[RunInput]:
@@ -49,7 +52,7 @@ def review_form(record: ReviewRecord) -> type[RunInput]:
     names = ", ".join(r for r in request.policy.reviewers if is_asserted(r))
     blocking = len(request.blocking)
     reason_title = (
-        f"Reason (required: {blocking} finding{'s' * (blocking != 1)} block)" if blocking else "Reason"
+        f"Reason (required: {blocking} blocking finding{'s' * (blocking != 1)})" if blocking else "Reason"
     )
     reason_help = (
         "Why you approve despite the blocking findings, or why you reject."

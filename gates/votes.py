@@ -54,17 +54,21 @@ class DecisionFields(BaseModel):
     )
     proof: str = Field(default="", description="Set by a verifying channel (Slack). Leave empty.")
 
+    reason: str = Field(
+        default="",
+        description="The Prefect UI form's one reason: an approval's override reason, else a comment.",
+    )
+
     @model_validator(mode="before")
     @classmethod
     def _from_form(cls, data: Any) -> Any:
-        """The Prefect UI's form asks for one `reason`: an approval's override reason, else a comment."""
-        if not isinstance(data, dict) or "reason" not in data:
+        """The form's `reason` fills in the override reason (approvals) or the comment (rejections)."""
+        if not isinstance(data, dict) or not data.get("reason"):
             return data
-        data = dict(data)
-        reason = str(data.pop("reason") or "")
-        if reason and not data.get("comment") and not data.get("override_reason"):
-            data["override_reason" if data.get("outcome") == Outcome.APPROVED else "comment"] = reason
-        return data
+        if data.get("comment") or data.get("override_reason"):
+            return data
+        target = "override_reason" if data.get("outcome") == Outcome.APPROVED else "comment"
+        return {**data, target: data["reason"]}
 
     def claims(self, review_id: str) -> ProofClaims:
         """What a channel's proof must cover for this decision on `review_id`."""
