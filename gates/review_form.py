@@ -61,7 +61,11 @@ def review_form(record: ReviewRecord) -> type[RunInput]:
     )
 
     class ReviewForm(RunInput):
-        model_config = ConfigDict(title="Your decision", json_schema_extra=_form_rules(request))
+        # Not RunInput's extra="forbid": full decisions from the CLI, Slack and the sweepers carry
+        # fields the form does not show, and the gate reads every answer as `DecisionFields`.
+        model_config = ConfigDict(
+            title="Your decision", extra="ignore", json_schema_extra=_form_rules(request)
+        )
 
         outcome: Outcome = Field(
             title="Decision", description="approved or rejected ('expired' is the gate's, at the deadline)."

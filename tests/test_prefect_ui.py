@@ -9,7 +9,6 @@ are written to docs/images/ by this test, from this run.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
