@@ -37,13 +37,13 @@ def _form_rules(request: ReviewRequest) -> dict[str, Any]:
     names = [r for r in request.policy.reviewers if is_asserted(r)]
     if names and len(names) == len(request.policy.reviewers):
         rules["properties"]["reviewer"] = {"enum": names}
-    extra: dict[str, Any] = {"if": {"required": ["content_hash"]}, "then": {}, "else": rules}
     if request.blocking:
         rules["properties"]["reason"] = {"minLength": 1, "pattern": r"\S"}
-        # Required at the top too, so that the UI labels it so; every other sender sends a full
-        # `DecisionFields`, which always has the key (empty unless the form's reason is used).
-        extra["required"] = ["outcome", "reviewer", "reason"]
-    return extra
+        rules["required"].append("reason")
+    # Not in the top level's `required`: a REST call that sends a full decision without the form's
+    # `reason` key must still reach the gate's rule (the UI therefore labels it "Optional", and its
+    # description says when it is not).
+    return {"if": {"required": ["content_hash"]}, "then": {}, "else": rules}
 
 
 def review_form(record: ReviewRecord) -> type[RunInput]:
@@ -51,13 +51,11 @@ def review_form(record: ReviewRecord) -> type[RunInput]:
     request = record.request
     names = ", ".join(r for r in request.policy.reviewers if is_asserted(r))
     blocking = len(request.blocking)
-    reason_title = (
-        f"Reason (required: {blocking} blocking finding{'s' * (blocking != 1)})" if blocking else "Reason"
-    )
     reason_help = (
-        "Why you approve despite the blocking findings, or why you reject."
+        f"Required: {blocking} finding{'s' * (blocking != 1)} block{'s' * (blocking == 1)}. "
+        "Why you approve despite them, or why you reject."
         if blocking
-        else "Why you decide so (optional for an approval)."
+        else "Why you decide so."
     )
 
     class ReviewForm(RunInput):
@@ -75,7 +73,7 @@ def review_form(record: ReviewRecord) -> type[RunInput]:
             title="Your name",
             description=f"As the policy lists it: {names}." if names else "As the policy lists it.",
         )
-        reason: str = Field(default="", title=reason_title, description=reason_help)
+        reason: str = Field(default="", title="Reason", description=reason_help)
 
     ReviewForm._description = review_summary(record)
     return ReviewForm

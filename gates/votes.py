@@ -54,15 +54,10 @@ class DecisionFields(BaseModel):
     )
     proof: str = Field(default="", description="Set by a verifying channel (Slack). Leave empty.")
 
-    reason: str = Field(
-        default="",
-        description="The Prefect UI form's one reason: an approval's override reason, else a comment.",
-    )
-
     @model_validator(mode="before")
     @classmethod
     def _from_form(cls, data: Any) -> Any:
-        """The form's `reason` fills in the override reason (approvals) or the comment (rejections)."""
+        """The Prefect UI form's one `reason` is an approval's override reason, else a comment."""
         if not isinstance(data, dict) or not data.get("reason"):
             return data
         if data.get("comment") or data.get("override_reason"):

@@ -86,11 +86,11 @@ def test_a_name_the_policy_does_not_list_is_refused_before_the_run_wakes() -> No
     assert _refusal(_record([]), {"outcome": "approved", "reviewer": "alice", "reason": ""}) == ""
 
 
-def test_a_reason_is_required_and_labelled_so_only_when_findings_block() -> None:
+def test_a_reason_is_required_and_said_so_only_when_findings_block() -> None:
     blocked = _record([BLOCKING])
-    schema = _schema(blocked)
-    assert "reason" in schema["required"]
-    assert schema["properties"]["reason"]["title"] == "Reason (required: 1 blocking finding)"
+    assert _schema(blocked)["properties"]["reason"]["description"].startswith("Required: 1 finding blocks.")
+    assert not _schema(_record([]))["properties"]["reason"]["description"].startswith("Required")
+    assert "reason" in _refusal(blocked, {"outcome": "approved", "reviewer": "alice"})
     assert "reason" in _refusal(blocked, {"outcome": "approved", "reviewer": "alice", "reason": "  "})
     assert _refusal(blocked, {"outcome": "approved", "reviewer": "alice", "reason": "checked"}) == ""
     assert _refusal(_record([]), {"outcome": "rejected", "reviewer": "bob"}) == ""
