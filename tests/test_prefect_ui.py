@@ -124,6 +124,12 @@ def test_a_review_is_seen_refused_and_approved_in_the_prefect_ui(browser_page: A
             run_id = _paused_run(server.api_url, child)
             link = server.flow_run_url(run_id)
 
+            # The one link to every review waiting lists this run.
+            name = httpx.get(f"{server.api_url}/flow_runs/{run_id}", timeout=10).json()["name"]
+            page.goto(server.waiting_reviews_url)
+            page.get_by_text(name).first.wait_for()
+            _shot(page, "ui-waiting-reviews.png")
+
             page.goto(link)
             page.get_by_text("Paused").first.wait_for()
             page.get_by_text("Pausing flow").first.wait_for()

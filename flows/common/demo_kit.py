@@ -224,6 +224,7 @@ def _how_to_decide(pending: Any, server: LocalPrefectServer) -> None:
     request = pending.record.request
     say(f"Review {request.id} waits for {' or '.join(request.policy.reviewers)}. Decide here, or:")
     say(f"  - the Prefect UI: {server.flow_run_url(request.flow_run_id)} (menu ⋮, Resume)")
+    say(f"    (every review waiting: {server.waiting_reviews_url})")
     script = Path(sys.executable).parent / "review-gate"  # the venv's, which may not be on PATH
     cli = str(script) if script.exists() else "review-gate"
     override = " --override-reason TEXT" if request.blocking else ""

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
+from prefect_review_gate.gates.ui_links import FLOW_RUN_PATH, WAITING_REVIEWS_PATH
 from prefect_review_gate.validators.errors import ReviewGateError
 
 __all__ = ["LocalPrefectServer", "free_port", "prefect_env"]
@@ -71,7 +72,12 @@ class LocalPrefectServer:
 
     def flow_run_url(self, flow_run_id: object) -> str:
         """The run's page in the UI that shows a paused run's review above its resume form (V2)."""
-        return f"{self.ui_url}/v2/runs/flow-run/{flow_run_id}"
+        return self.ui_url + FLOW_RUN_PATH.format(flow_run_id=flow_run_id)
+
+    @property
+    def waiting_reviews_url(self) -> str:
+        """The flow runs page listing every review waiting for a decision."""
+        return self.ui_url + WAITING_REVIEWS_PATH
 
     @property
     def api_url(self) -> str:
