@@ -32,6 +32,12 @@ def text(value: object, limit: int = 300) -> str:
     return markdown_escape(flat)
 
 
+def _code(value: str) -> str:
+    """A code span: nothing inside is markup, so no escapes; a backtick would end it early."""
+    flat = " ".join(value.split())[:60].replace("`", "'")
+    return f"`{flat}`" if flat else ""
+
+
 def finding_where(finding: Finding, actions: Sequence[Mapping[str, Any]]) -> str:
     """Where a finding is, for a person: `action 1 body, line 13`, from its pointer and offset."""
     pointer = finding.pointer or ""
@@ -161,7 +167,7 @@ def _finding_row(finding: Finding, actions: Sequence[Mapping[str, Any]]) -> str:
     cells = [
         _SEVERITY[finding.severity],
         text(finding_where(finding, actions), 80),
-        f"`{text(finding.code, 40)}` {text(finding.message, 300)}",
+        f"{_code(finding.code)} {text(finding.message, 300)}",
         text(finding.evidence or "", 300),
     ]
     return "| " + " | ".join(cells) + " |"

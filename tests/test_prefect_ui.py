@@ -96,12 +96,23 @@ def _in_view(locator: Any) -> bool:
     return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= VIEWPORT["height"]
 
 
+def _choose(page: Any, dialog: Any, outcome: str) -> None:
+    from playwright.sync_api import expect
+
+    trigger = dialog.get_by_role("button", name="Select Decision")
+    if outcome not in trigger.inner_text():  # choosing the chosen value again would clear it
+        trigger.click()
+        page.get_by_role("option", name=outcome, exact=True).click()
+    expect(trigger).to_contain_text(outcome)
+
+
 def _decide(page: Any, dialog: Any, outcome: str, name: str, reason: str) -> None:
-    dialog.get_by_role("button", name="Select Decision").click()
-    page.get_by_role("option", name=outcome, exact=True).click()
+    """Fill the form and resume; the server accepting it closes the dialog."""
+    _choose(page, dialog, outcome)
     dialog.get_by_label("Your name").fill(name)
     dialog.get_by_label("Reason", exact=False).fill(reason)
     dialog.get_by_role("button", name="Resume").click()
+    dialog.wait_for(state="hidden", timeout=20_000)
 
 
 def _shot(page: Any, name: str) -> None:
@@ -132,7 +143,7 @@ def test_a_review_is_seen_refused_and_approved_in_the_prefect_ui(browser_page: A
 
             page.goto(link)
             page.get_by_text("Paused").first.wait_for()
-            page.get_by_text("Pausing flow").first.wait_for()
+            page.get_by_text("cli-gated-write").first.wait_for()
             _shot(page, "ui-paused-run.png")
 
             # The link opens the run's page, and the review is the first thing in its form.
@@ -149,11 +160,12 @@ def test_a_review_is_seen_refused_and_approved_in_the_prefect_ui(browser_page: A
             # An empty form is refused by the server, and the run keeps waiting.
             dialog.get_by_role("button", name="Resume").click()
             page.get_by_text("'outcome' is a required property").first.wait_for()
+            dialog.get_by_text("Your name").first.scroll_into_view_if_needed()
+            _shot(page, "ui-empty-form-refused.png")
             assert _run_state(server.api_url, run_id) == "PAUSED"
 
             # Approving with blocking findings and no reason is refused before the run wakes.
-            dialog.get_by_role("button", name="Select Decision").click()
-            page.get_by_role("option", name="approved", exact=True).click()
+            _choose(page, dialog, "approved")
             dialog.get_by_label("Your name").fill("alice")
             dialog.get_by_role("button", name="Resume").click()
             page.get_by_text("Validation failed for field 'reason'").first.wait_for()

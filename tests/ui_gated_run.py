@@ -15,7 +15,7 @@ POLICY = {"reviewers": ["alice", "bob"], "approvals_required": 2, "timeout": 180
 
 
 def main(out: str, line: str) -> int:
-    state = asyncio.run(gated_write(out, line, POLICY, with_findings=True, return_state=True))  # type: ignore[call-overload]
+    state = asyncio.run(gated_write(out, line, POLICY, with_findings=True, return_state=True))
     print(f"final state: {state.type.value}", flush=True)
     return 0 if state.is_completed() else 1
 
