@@ -39,8 +39,17 @@ def _code(value: str) -> str:
 
 
 def finding_where(finding: Finding, actions: Sequence[Mapping[str, Any]]) -> str:
-    """Where a finding is, for a person: `action 1 body, line 13`, from its pointer and offset."""
+    """Where a finding is, for a person: `body, line 13` (`action 2 body, line 13` when there are
+    several actions), from its pointer and offset.
+
+    A span without a pointer is a draft validator's (FORGE): offsets into the text of the one
+    action's `body`, the field such validators check.
+    """
     pointer = finding.pointer or ""
+    if not pointer and finding.start is not None and len(actions) == 1:
+        body = actions[0].get("body")
+        if isinstance(body, str) and (finding.end or 0) <= len(body):
+            pointer = "/actions/0/body"
     tokens = [t.replace("~1", "/").replace("~0", "~") for t in pointer.split("/")[1:]]
     value: Any = {"actions": list(actions)}
     for token in tokens:
@@ -53,7 +62,9 @@ def finding_where(finding: Finding, actions: Sequence[Mapping[str, Any]]) -> str
             break
     place = ""
     if len(tokens) >= 2 and tokens[0] == "actions" and tokens[1].isdigit():
-        place = " ".join([f"action {int(tokens[1]) + 1}", *tokens[2:]])
+        # With one action, its field says where; with several, which action too.
+        action = [] if len(actions) == 1 else [f"action {int(tokens[1]) + 1}"]
+        place = " ".join([*action, *tokens[2:]]) or "action 1"
     elif tokens:
         place = pointer
     if isinstance(value, str) and finding.start is not None:
@@ -105,7 +116,7 @@ def review_summary(record: ReviewRecord) -> str:
         "",
         _findings_heading(request),
         "",
-        *(_finding_line(f, request.actions, 110) for f in request.findings),
+        *(_finding_line(f, request.actions, 72) for f in request.findings),
         "",
         "Choose **approved** or **rejected** and your name below"
         + ("; write a reason: findings block." if request.blocking else "."),

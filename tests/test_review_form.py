@@ -140,7 +140,11 @@ def test_the_reopened_form_says_why_the_last_decision_did_not_count() -> None:
 
 def test_findings_are_placed_by_line_not_by_character_offsets() -> None:
     record = _record([BLOCKING])
-    assert finding_where(BLOCKING, record.request.actions) == "action 1 line, line 3"
+    assert finding_where(BLOCKING, record.request.actions) == "line, line 3"
+    assert finding_where(BLOCKING, [*record.request.actions] * 2) == "action 1 line, line 3"
+    # A draft validator's span has no pointer: it is in the one action's body.
+    draft_span = BLOCKING.model_copy(update={"pointer": None})
+    assert finding_where(draft_span, [{"kind": "x", "body": DRAFT}]) == "body, line 3"
     card = review_card(record)
     assert "line 3" in card and "chars" not in card
 
