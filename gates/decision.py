@@ -1,8 +1,8 @@
 """`ReviewDecision`: one reviewer's answer, the same whichever channel it came through.
 
-It is a Prefect `RunInput`, so the Prefect UI renders it as the resume form of the paused run and the
-server validates every resume (UI, CLI, Slack, REST) against its schema. `outcome` and `reviewer`
-stay required: an empty "Resume" in the UI is refused and the run keeps waiting.
+It is what the CLI, Slack and the deadline's sweepers send to a waiting run, in full (with the
+content hash it was made on). The Prefect UI's resume form is narrower (`review_form`: outcome,
+name, reason) and its answers are read as the same `DecisionFields`.
 """
 
 from __future__ import annotations
@@ -19,10 +19,9 @@ __all__ = ["Outcome", "ReviewDecision", "ReviewVerdict", "Vote"]
 
 
 class ReviewDecision(DecisionFields, RunInput):
-    """One reviewer's answer to one review, as the paused run's typed resume input.
+    """One reviewer's answer to one review, as a full typed resume input.
 
-    The fields are `DecisionFields`'; being a `RunInput` makes it the Prefect UI's resume form and
-    has the server validate every resume against its schema.
+    The fields are `DecisionFields`'; a `RunInput`, as Prefect's resume takes one.
     """
 
 

@@ -113,7 +113,7 @@ async def request_review(
 
         sequence = 0
         while True:
-            stored = await wait_for_decision(store, record.request, sequence, clock())
+            stored = await wait_for_decision(store, record, sequence, clock())
             if stored.decision is None:
                 step = review_state.ignore(record, stored.problem, stored.received_at, sequence)
             else:
@@ -143,6 +143,8 @@ async def _receive(
         update={
             "reviewer": normalize_identity(decision.reviewer),
             "member_of": normalize_identity(decision.member_of),
+            # The Prefect UI's form sends no hash: its answer is on the content that wait showed.
+            "content_hash": decision.content_hash or request.content_hash,
         }
     )
     verified_by = vouching_channel(

@@ -1,7 +1,7 @@
 """`ReviewRequest` and `ReviewRecord`: what reviewers are asked, and where the review stands.
 
-The record is what every channel reads: the Prefect UI form's description, the CLI's `pending` and
-`show`, and Slack's message are all rendered from it.
+The record is what every channel reads: the Prefect UI form's description (`review_markdown`), the
+CLI's `pending` and `show`, and Slack's message are all rendered from it.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from prefect_review_gate.gates.action_text import summary_markdown
 from prefect_review_gate.gates.actions import Action, parse_actions
 from prefect_review_gate.gates.policy import ReviewPolicy
 from prefect_review_gate.gates.votes import Vote
@@ -53,36 +52,6 @@ class ReviewRequest(BaseModel):
     @property
     def blocking(self) -> list[Finding]:
         return [f for f in self.findings if f.severity is Severity.BLOCK]
-
-    def describe(self, flow_run_url: str | None = None) -> str:
-        """Markdown for the Prefect UI's resume form: the actions, the findings, how to decide."""
-        lines = [f"## Review `{self.id}` requested by {self.requester}", ""]
-        lines.append(f"Decide before **{self.deadline:%Y-%m-%d %H:%M %Z}**. " + self._who_decides())
-        lines += ["", "### Actions", ""]
-        for index, action in enumerate(self.typed_actions()):
-            lines += [f"{index + 1}. " + summary_markdown(action.summary()).replace("\n", "\n   "), ""]
-        lines += ["### Findings", ""]
-        if not self.findings:
-            lines.append("No findings: the validators found nothing to flag.")
-        for finding in self.findings:
-            lines.append(f"- **{finding.severity.value}** `{finding.code}`: {finding.message}")
-            if finding.evidence:
-                lines.append(f"  - sources say: {finding.evidence}")
-        if self.blocking:
-            lines += ["", "Blocking findings exist: to approve anyway, write an **override reason**."]
-        lines += [
-            "",
-            "Choose **approved** or **rejected**, give your name as the policy lists it, "
-            "and leave the content hash as it is.",
-        ]
-        if flow_run_url:
-            lines.append(f"[Open the flow run]({flow_run_url})")
-        return "\n".join(lines)
-
-    def _who_decides(self) -> str:
-        people = ", ".join(self.policy.reviewers)
-        needed = self.policy.approvals_required
-        return f"{needed} approval{'s' * (needed != 1)} needed from: {people}."
 
 
 class RefusedDecision(BaseModel):

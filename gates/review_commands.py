@@ -18,11 +18,11 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from prefect.exceptions import ObjectNotFound
-from prefect.utilities.urls import url_for
 
 from prefect_review_gate.gates import review_api, review_text, reviews
 from prefect_review_gate.gates.decision import Outcome
 from prefect_review_gate.gates.request import ReviewRecord
+from prefect_review_gate.gates.ui_links import flow_run_url
 from prefect_review_gate.validators.errors import InputError, ReviewGateError
 
 __all__ = ["approve", "expire", "reject", "run_against_api", "show"]
@@ -58,7 +58,7 @@ def _print_json(document: object) -> None:
 def show(review_id: str, as_json: bool) -> int:
     """Print one review in full (any status). Raises `InputError` for an unknown id."""
     item = run_against_api(lambda: reviews.get_review_status(review_id))
-    url = url_for("flow-run", obj_id=item.record.request.flow_run_id)
+    url = flow_run_url(item.record.request.flow_run_id)
     if as_json:
         _print_json(review_text.review_document(item, url))
     else:

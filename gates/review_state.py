@@ -19,6 +19,7 @@ from prefect_review_gate.gates.votes import ASSERTED, GATE, DecisionFields, Outc
 from prefect_review_gate.validators.findings import Finding
 
 __all__ = [
+    "NOT_COUNTED",
     "Announce",
     "EditedContent",
     "Effect",
@@ -32,6 +33,9 @@ __all__ = [
     "ignore",
     "reject_without_asking",
 ]
+
+
+NOT_COUNTED = "Not counted"  # how the note starts when a decision did not count (the UI form shows it)
 
 
 @dataclass(frozen=True)
@@ -157,7 +161,7 @@ def apply(record: ReviewRecord, received: Received, sequence: int) -> Step:
         refused = RefusedDecision(reviewer=decision.reviewer, code=problem.code.value, at=at)
         record = record.model_copy(
             update={
-                "note": f"Not counted ({decision.reviewer}): {problem}",
+                "note": f"{NOT_COUNTED} ({decision.reviewer}): {problem}",
                 "refused": [*record.refused, refused],
             }
         )
@@ -203,7 +207,7 @@ def ignore(record: ReviewRecord, problem: str, at: datetime, sequence: int) -> S
         update={
             "updated_at": at,
             "decisions_seen": max(record.decisions_seen, sequence + 1),
-            "note": f"Not counted: {problem}",
+            "note": f"{NOT_COUNTED}: {problem}",
         }
     )
     return Step(record, (Warn(record.note), Write("record", record)))

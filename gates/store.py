@@ -6,8 +6,10 @@ What a review leaves on Prefect, and who may trust what:
                                        type is the open/closed index (`review-gate`, `-closed`), so
                                        listing open reviews is one query however many were decided.
                                        A projection for people and channels: the gate never trusts it.
-    review-gate-<id>-findings          table artifact of the findings (for the Prefect UI)
-    review-gate-<id>-decision          markdown artifact of the outcome and every vote
+                                       Not linked to the flow run: one version per save would
+                                       otherwise stack up as identical cards on the run's page.
+    review-gate-<id>-review            the review's one markdown card on its flow run (actions,
+                                       findings by line, votes, outcome), rewritten in place
     review-gate-<id>-channel-<name>    where a channel showed the review (e.g. Slack message ids)
     run input review-gate-<id>-opened  when the review opened: write-once, the deadline's anchor
     run input paused|suspended-<id>-<n>-response
@@ -34,6 +36,7 @@ from uuid import UUID
 import httpx
 
 from prefect_review_gate.gates.request import ReviewRecord
+from prefect_review_gate.gates.review_markdown import review_card
 from prefect_review_gate.gates.votes import DecisionFields
 from prefect_review_gate.validators.errors import InputError, ReviewGateError
 
@@ -46,7 +49,7 @@ __all__ = [
     "RecordVersion",
     "ReviewStore",
     "StoredDecision",
-    "decision_markdown",
+    "card_key",
     "parse_record",
     "record_key",
     "wait_key",
@@ -61,6 +64,11 @@ _OPENING_SKEW = timedelta(seconds=30)
 
 def record_key(review_id: str) -> str:
     return f"review-gate-{review_id}"
+
+
+def card_key(review_id: str) -> str:
+    """The review's card: what a person reads about it on its flow run's Artifacts tab."""
+    return f"review-gate-{review_id}-review"
 
 
 def wait_key(review_id: str, sequence: int) -> str:
@@ -137,6 +145,7 @@ class PrefectReviewStore:
 
     def __init__(self, api: ApiRequester) -> None:
         self._api = api
+        self._cards: dict[str, str] = {}  # card key -> artifact id, once created or found
 
     async def _call(self, method: str, path: str, body: Any = None) -> Any:
         response = await self._api.request(method, path, json=body)
@@ -164,8 +173,28 @@ class PrefectReviewStore:
             OPEN_RECORD_TYPE if record.is_open else CLOSED_RECORD_TYPE,
             f"review-gate record: {record.status.value}",
             record.model_dump(mode="json"),
-            record.request.flow_run_id,
+            None,
         )
+        await self._write_card(record)
+
+    async def _write_card(self, record: ReviewRecord) -> None:
+        """Rewrite the review's one card in place (PATCH), creating it the first time."""
+        key = card_key(record.request.id)
+        description = f"Review {record.request.id}: {record.status.value}"
+        markdown = review_card(record)
+        card_id = self._cards.get(key) or await self._artifact_id(key)
+        if card_id is None:
+            await self._create_artifact(key, "markdown", description, markdown, record.request.flow_run_id)
+            card_id = await self._artifact_id(key)
+        else:
+            await self._call("PATCH", f"/artifacts/{card_id}", {"data": markdown, "description": description})
+        if card_id is not None:
+            self._cards[key] = card_id
+
+    async def _artifact_id(self, key: str) -> str | None:
+        body = {"artifacts": {"key": {"any_": [key]}}, "limit": 1}
+        found = await self._call("POST", "/artifacts/latest/filter", body)
+        return str(found[0]["latest_id"]) if found else None
 
     async def load(self, review_id: str) -> ReviewRecord | None:
         data = await self._latest(record_key(review_id))
@@ -210,34 +239,10 @@ class PrefectReviewStore:
             offset += page_size
 
     async def write_findings(self, record: ReviewRecord) -> None:
-        request = record.request
-        rows = [
-            {
-                "severity": f.severity.value,
-                "code": f.code,
-                "message": f.message,
-                "where": f.pointer or (f"chars {f.start}-{f.end}" if f.start is not None else ""),
-                "evidence": f.evidence or "",
-            }
-            for f in request.findings
-        ]
-        none = [{"severity": "", "code": "", "message": "no findings", "where": "", "evidence": ""}]
-        await self._create_artifact(
-            f"review-gate-{request.id}-findings",
-            "table",
-            f"Findings of review {request.id} ({len(rows)})",
-            rows or none,
-            request.flow_run_id,
-        )
+        await self._write_card(record)  # the card holds the findings, by line
 
     async def write_decision(self, record: ReviewRecord) -> None:
-        await self._create_artifact(
-            f"review-gate-{record.request.id}-decision",
-            "markdown",
-            f"Decision on review {record.request.id}",
-            decision_markdown(record),
-            record.request.flow_run_id,
-        )
+        await self._write_card(record)  # the card holds the outcome and every vote
 
     async def save_channel_state(self, review_id: str, channel: str, state: Mapping[str, Any]) -> None:
         # An artifact, not a Variable: a Variable holds 5,000 characters, too few for the message ids
@@ -336,14 +341,10 @@ class InMemoryReviewStore:
             yield kept[start : start + page_size]
 
     async def write_findings(self, record: ReviewRecord) -> None:
-        self.artifacts.setdefault(f"review-gate-{record.request.id}-findings", []).append(
-            record.request.findings
-        )
+        self.artifacts[card_key(record.request.id)] = [review_card(record)]
 
     async def write_decision(self, record: ReviewRecord) -> None:
-        self.artifacts.setdefault(f"review-gate-{record.request.id}-decision", []).append(
-            decision_markdown(record)
-        )
+        self.artifacts[card_key(record.request.id)] = [review_card(record)]
 
     async def save_channel_state(self, review_id: str, channel: str, state: Mapping[str, Any]) -> None:
         self.artifacts.setdefault(_channel_key(review_id, channel), []).append(dict(state))
@@ -407,22 +408,3 @@ def _parse_decision(value: str, created: datetime | None) -> StoredDecision:
         # Written past the resume endpoint's schema check (a direct input POST): never a decision.
         problem = f"a stored decision input is not a valid decision ({type(exc).__name__})"
         return StoredDecision(None, received_at, problem)
-
-
-def decision_markdown(record: ReviewRecord) -> str:
-    """The decision artifact: the outcome, and every vote with how its reviewer was known."""
-    lines = [f"# Review {record.request.id}: {record.status.value}", "", record.note, ""]
-    lines += ["| reviewer | outcome | identity | when | comment | override reason | content hash |"]
-    lines += ["|---|---|---|---|---|---|---|"]
-    for vote in record.votes:
-        cells = [
-            vote.reviewer + (f" (in {vote.member_of})" if vote.member_of else ""),
-            vote.outcome.value,
-            vote.provenance,
-            vote.decided_at.isoformat() if vote.decided_at else "",
-            vote.comment,
-            vote.override_reason,
-        ]
-        cells = [c.replace("|", "\\|").replace("\n", " ") for c in cells]
-        lines.append("| " + " | ".join(cells) + f" | `{vote.content_hash[:12]}` |")
-    return "\n".join(lines)

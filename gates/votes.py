@@ -15,7 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from prefect_review_gate.gates.proofs import ProofClaims
 
@@ -40,7 +40,11 @@ class DecisionFields(BaseModel):
     override_reason: str = Field(
         default="", description="Required to approve despite blocking findings: why they are acceptable."
     )
-    content_hash: str = Field(description="The content this decision is made on (pre-filled; leave as is).")
+    content_hash: str = Field(
+        default="",
+        description="The content this decision is made on; empty (the Prefect UI's form): the content "
+        "of the wait it answers.",
+    )
     edited_actions: list[dict[str, Any]] | None = Field(
         default=None,
         description="Optional: the actions as you want them instead (JSON); they are validated again.",
@@ -49,6 +53,17 @@ class DecisionFields(BaseModel):
         default="", description="Set by a verifying channel: the listed group it found you in. Leave empty."
     )
     proof: str = Field(default="", description="Set by a verifying channel (Slack). Leave empty.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_form(cls, data: Any) -> Any:
+        """The Prefect UI form's one `reason` is an approval's override reason, else a comment."""
+        if not isinstance(data, dict) or not data.get("reason"):
+            return data
+        if data.get("comment") or data.get("override_reason"):
+            return data
+        target = "override_reason" if data.get("outcome") == Outcome.APPROVED else "comment"
+        return {**data, target: data["reason"]}
 
     def claims(self, review_id: str) -> ProofClaims:
         """What a channel's proof must cover for this decision on `review_id`."""

@@ -26,8 +26,9 @@ from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_KEY, PREFECT_A
 
 from prefect_review_gate.gates import review_api
 from prefect_review_gate.gates.decision import Outcome, ReviewDecision
-from prefect_review_gate.gates.request import ReviewRequest
+from prefect_review_gate.gates.request import ReviewRecord, ReviewRequest
 from prefect_review_gate.gates.review_api import ApiTarget
+from prefect_review_gate.gates.review_form import review_form
 from prefect_review_gate.gates.store import ReviewStore, StoredDecision, wait_key
 from prefect_review_gate.validators.errors import ReviewGateError
 
@@ -83,9 +84,9 @@ def prefect_api_target() -> ApiTarget | None:
 
 
 async def wait_for_decision(
-    store: ReviewStore, request: ReviewRequest, sequence: int, now: datetime
+    store: ReviewStore, record: ReviewRecord, sequence: int, now: datetime
 ) -> StoredDecision:
-    """The decision input number `sequence` of `request`: the stored one, or the next to come.
+    """The decision input number `sequence` of `record`'s review: the stored one, or the next to come.
 
     The run's inputs are the review's log. An input already stored (a re-run after a suspend, a
     flow retry, a restart) is returned as stored, without pausing; otherwise the run pauses (or
@@ -96,10 +97,11 @@ async def wait_for_decision(
     if context is None or context.flow_run is None:
         raise RuntimeError("the review gate waits only inside a flow run")
     flow_run_id = context.flow_run.id
+    request = record.request
     stored = await store.stored_decision(flow_run_id, request.id, sequence)
     if stored is not None:
         return stored
-    form = ReviewDecision.with_initial_data(description=request.describe(), content_hash=request.content_hash)
+    form = review_form(record)  # the review as it stands, and why the last decision did not count
     key = wait_key(request.id, sequence)
     remaining = max((request.deadline - now).total_seconds(), 0.0)
     backstop = int(remaining + BACKSTOP_GRACE.total_seconds())

@@ -93,7 +93,7 @@ async def test_pending_and_show_describe_the_review_then_reject_ends_it_rejected
     assert "deadline" in out and "Votes (0/1 approvals)" in out
     assert f"review-gate approve {review_id} --as NAME [--comment TEXT] --override-reason TEXT" in out
     if PREFECT_UI_URL.value():
-        assert f"/runs/flow-run/{request.flow_run_id}" in out
+        assert f"/v2/runs/flow-run/{request.flow_run_id}" in out  # the UI that shows the review
 
     status, out, _ = await in_process(capsys, "show", review_id, "--json")
     document = json.loads(out)

@@ -28,5 +28,5 @@ def test_the_demo_shows_the_fabrications_and_commits_on_approval_within_two_minu
     assert len(list((run_dir / "mail").glob("*.eml"))) == 2
     with sqlite3.connect(run_dir / "crm.sqlite") as db:
         assert db.execute("SELECT stage FROM deals WHERE id = '1001'").fetchone() == ("contractsent",)
-    assert re.search(r"Flow run: http://127\.0\.0\.1:\d+/runs/flow-run/[0-9a-f-]{36}", out)
+    assert re.search(r"Flow run: http://127\.0\.0\.1:\d+/v2/runs/flow-run/[0-9a-f-]{36}", out)
     assert result.seconds < 120

@@ -30,8 +30,11 @@ def test_the_demo_approves_as_a_named_reviewer_and_publishes_within_two_minutes(
     [published] = re.findall(r"Published: (\S+)", out)
     assert Path(published).read_text(encoding="utf-8").startswith("# Reviewed Agent Workflows")
     assert [p.parent.parent for p in tmp_path.glob("*/*.md")] == [tmp_path]
-    assert re.search(r"Flow run: http://127\.0\.0\.1:\d+/runs/flow-run/[0-9a-f-]{36}", out)
+    assert re.search(r"Flow run: http://127\.0\.0\.1:\d+/v2/runs/flow-run/[0-9a-f-]{36}", out)
     assert result.seconds < 120
+    # The temporary server's folder (database, logs, results) is gone; what was published is not.
+    [home] = re.findall(r"SQLite under (\S+) ", out)
+    assert not Path(home).exists()
 
 
 def test_the_demo_rejects_and_publishes_nothing(tmp_path: Path) -> None:

@@ -28,5 +28,5 @@ def test_the_demo_shows_the_fabrications_then_releases_once_within_two_minutes(t
     assert Path(wheel).parent.parent.name == "simple"
     assert re.search(r"Released: tag v0\.2\.0 on [0-9a-f]{12} in ", out)
     assert re.search(r"Released: pushed refs/heads/main refs/tags/v0\.2\.0 to \S+origin\.git", out)
-    assert re.search(r"Flow run: http://127\.0\.0\.1:\d+/runs/flow-run/[0-9a-f-]{36}", out)
+    assert re.search(r"Flow run: http://127\.0\.0\.1:\d+/v2/runs/flow-run/[0-9a-f-]{36}", out)
     assert result.seconds < 120

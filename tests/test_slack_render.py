@@ -117,7 +117,7 @@ def test_huge_reviews_stay_within_block_kit_limits_and_point_to_prefect() -> Non
         limit = {"header": 150, "button": 75, "section": 3000}.get(kind, 2000)
         assert len(text) <= limit, (kind, len(text))
     shown = json.dumps(blocks)
-    assert "more action(s)" in shown and "review-gate-abc123def456-findings" in shown
+    assert "more action(s)" in shown and "review-gate-abc123def456-review" in shown
 
 
 def test_agent_text_cannot_mention_everyone_or_disguise_links() -> None:

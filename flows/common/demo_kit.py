@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -174,6 +175,8 @@ def run_demo(demo: AgentDemo, argv: Sequence[str] | None = None, prog: str = "de
         if fake is not None:
             fake.stop()
         server.stop()
+        # The server's database, logs and results (about 5 MB): what the run committed is under --out.
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def _flush_prefect() -> None:
@@ -220,7 +223,8 @@ async def _first_review(run: asyncio.Future[Any], requester: str) -> Any:
 def _how_to_decide(pending: Any, server: LocalPrefectServer) -> None:
     request = pending.record.request
     say(f"Review {request.id} waits for {' or '.join(request.policy.reviewers)}. Decide here, or:")
-    say(f"  - the Prefect UI: {server.ui_url}/runs/flow-run/{request.flow_run_id} (Resume)")
+    say(f"  - the Prefect UI: {server.flow_run_url(request.flow_run_id)} (menu ⋮, Resume)")
+    say(f"    (every review waiting: {server.waiting_reviews_url})")
     script = Path(sys.executable).parent / "review-gate"  # the venv's, which may not be on PATH
     cli = str(script) if script.exists() else "review-gate"
     override = " --override-reason TEXT" if request.blocking else ""
@@ -307,7 +311,7 @@ async def _ask_in_terminal(pending: Any, run: asyncio.Future[Any]) -> None:
 
 
 async def _report(state: Any, server: LocalPrefectServer, what_commits: str) -> int:
-    link = f"{server.ui_url}/runs/flow-run/{state.state_details.flow_run_id}"
+    link = server.flow_run_url(state.state_details.flow_run_id)
     say("")
     if state.is_completed():
         report = await state.aresult()

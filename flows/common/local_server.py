@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
+from prefect_review_gate.gates.ui_links import FLOW_RUN_PATH, WAITING_REVIEWS_PATH
 from prefect_review_gate.validators.errors import ReviewGateError
 
 __all__ = ["LocalPrefectServer", "free_port", "prefect_env"]
@@ -53,8 +54,13 @@ def prefect_env(
 class LocalPrefectServer:
     """`prefect server start` on 127.0.0.1, in a child process; a context manager."""
 
-    def __init__(self, home: Path, *, startup_timeout: float = 90.0, log: Path | None = None) -> None:
+    def __init__(
+        self, home: Path, *, startup_timeout: float = 90.0, log: Path | None = None, services: bool = True
+    ) -> None:
         self.home = home
+        # With services, as users run it: events are stored (the Event Feed shows `review_gate.*`),
+        # task runs recorded, pauses timed out. Without them the server only answers the API.
+        self.services = services
         self.port = free_port()
         self.startup_timeout = startup_timeout
         self.log = log or home / "server.log"
@@ -63,6 +69,15 @@ class LocalPrefectServer:
     @property
     def ui_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def flow_run_url(self, flow_run_id: object) -> str:
+        """The run's page in the UI that shows a paused run's review above its resume form (V2)."""
+        return self.ui_url + FLOW_RUN_PATH.format(flow_run_id=flow_run_id)
+
+    @property
+    def waiting_reviews_url(self) -> str:
+        """The flow runs page listing every review waiting for a decision."""
+        return self.ui_url + WAITING_REVIEWS_PATH
 
     @property
     def api_url(self) -> str:
@@ -82,10 +97,10 @@ class LocalPrefectServer:
         env["PREFECT_SERVER_API_PORT"] = str(self.port)
         command = [
             sys.executable, "-m", "prefect", "server", "start",
-            "--host", "127.0.0.1", "--port", str(self.port), "--no-services",
+            "--host", "127.0.0.1", "--port", str(self.port),
         ]  # fmt: skip
-        if os.environ.get("REVIEW_GATE_SERVER_SERVICES") == "1":
-            command.remove("--no-services")
+        if not self.services:
+            command.append("--no-services")
         with self.log.open("wb") as out:
             self._process = subprocess.Popen(
                 command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True

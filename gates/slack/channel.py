@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from uuid import UUID
 
-from prefect.utilities.urls import url_for
 from slack_sdk.web.async_client import AsyncWebClient
 
 from prefect_review_gate.gates.channels import ReviewChannel
@@ -37,6 +36,7 @@ from prefect_review_gate.gates.slack.locations import (
 from prefect_review_gate.gates.slack.render import review_blocks, review_text, slack_escape
 from prefect_review_gate.gates.slack.settings import SlackSettings
 from prefect_review_gate.gates.slack.signing import decision_signer
+from prefect_review_gate.gates.ui_links import flow_run_url as ui_flow_run_url
 from prefect_review_gate.validators.errors import InputError, ReviewGateError
 
 __all__ = ["SlackChannel", "configured_slack_channel"]
@@ -45,7 +45,7 @@ FlowRunUrl = Callable[[UUID], str | None]
 
 
 def _prefect_ui_url(flow_run_id: UUID) -> str | None:
-    return url_for("flow-run", obj_id=flow_run_id)
+    return ui_flow_run_url(flow_run_id)
 
 
 class SlackChannel:

@@ -16,6 +16,7 @@ from typing import Any
 from prefect_review_gate.gates.actions import SummaryField, summarize
 from prefect_review_gate.gates.request import ReviewRecord, ReviewRequest, ReviewStatus
 from prefect_review_gate.gates.slack.signing import ButtonAction, sign_button
+from prefect_review_gate.gates.store import card_key
 from prefect_review_gate.validators.findings import Finding, Severity
 
 __all__ = [
@@ -160,7 +161,7 @@ def review_blocks(
 ) -> list[Block]:
     """The review message: buttons while it is open, the outcome once it is closed."""
     request = record.request
-    artifact = f"review-gate-{request.id}-findings"
+    artifact = card_key(request.id)
     run = (
         f"<{flow_run_url}|{_line(request.flow_run_name or request.flow_run_id, 80)}>" if flow_run_url else ""
     )
