@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: demo test check bench clean
+.PHONY: demo test check bench screenshots clean
 
 # CI: make demo DEMO_ARGS="--approve-as alice --override-reason 'seen in CI'"
 DEMO_ARGS ?=
@@ -25,10 +25,13 @@ check: $(STAMP)  ## lint, format and type checks, as CI runs them
 	rm -rf .typecheck build && $(BIN)/pip install -q --no-deps --target .typecheck .
 	cd .typecheck && ../$(BIN)/mypy -p prefect_review_gate
 
+screenshots: $(STAMP)  ## the README's Prefect UI screenshots, from real runs in Debian's chromium
+	REVIEW_GATE_SCREENSHOTS=docs/images REVIEW_GATE_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q tests/test_prefect_ui.py tests/test_monitoring_ui.py
+
 bench: $(STAMP)  ## benchmarks: print figures, never fail
 	$(BIN)/python benchmarks/grounding_bench.py
-	$(BIN)/python benchmarks/stats_bench.py
 	$(BIN)/python benchmarks/grounding_context_probe.py
+	$(BIN)/python benchmarks/stats_bench.py
 	$(BIN)/python benchmarks/actions_bench.py
 	$(BIN)/python benchmarks/gate_bench.py
 	$(BIN)/python benchmarks/slack_bench.py

@@ -2,15 +2,13 @@
 paused review's run, the report artifact shows its SVG charts (the UI's sanitizer keeps them), and
 the automations page lists the three ready-made automations.
 
-Skipped when Chromium (`/usr/bin/chromium`, Debian's package) or the `playwright` package is
-missing; Playwright drives the system's Chromium, it never downloads a browser. With
-REVIEW_GATE_SCREENSHOTS=DIR it also saves the README's screenshots there (docs/images).
+Chromium and screenshots as tests/browser.py says: skipped locally without Debian's chromium,
+failed in CI; REVIEW_GATE_SCREENSHOTS=DIR saves the README's screenshots there (docs/images).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -19,14 +17,10 @@ from typing import Any
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = [
-    pytest.mark.anyio,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
-]
-playwright_api = pytest.importorskip("playwright.async_api")
+from prefect_review_gate.gates.ui_links import WAITING_REVIEWS_PATH
+from tests.browser import ARGS, CHROMIUM, require_browser, screenshot_path
 
-WAITING_LINK = "/runs?state=Paused&state=Suspended&tag=review-gate&type=span&seconds=-2592000"
+pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture(scope="module")
@@ -38,14 +32,11 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield server
 
 
-def _shots() -> Path | None:
-    folder = os.environ.get("REVIEW_GATE_SCREENSHOTS")
-    return Path(folder) if folder else None
-
-
 async def test_the_waiting_link_the_report_and_the_automations_in_the_ui(
     ui_server: Any, tmp_path: Path
 ) -> None:
+    require_browser()
+    from playwright.async_api import async_playwright
     from prefect.blocks.notifications import CustomWebhookNotificationBlock
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactCollectionFilter, ArtifactCollectionFilterKey
@@ -78,8 +69,8 @@ async def test_the_waiting_link_the_report_and_the_automations_in_the_ui(
                 artifact_filter=ArtifactCollectionFilter(key=ArtifactCollectionFilterKey(any_=[REPORT_KEY]))
             )
         try:
-            async with playwright_api.async_playwright() as driver:
-                browser = await driver.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+            async with async_playwright() as driver:
+                browser = await driver.chromium.launch(executable_path=CHROMIUM, args=ARGS)
                 page = await browser.new_page(viewport={"width": 1280, "height": 900})
                 await _check_pages(page, ui_server.ui_url, flow_run.name, str(report.latest_id))
                 await browser.close()
@@ -89,22 +80,21 @@ async def test_the_waiting_link_the_report_and_the_automations_in_the_ui(
 
 
 async def _check_pages(page: Any, ui: str, waiting_run: str, report_id: str) -> None:
-    shots = _shots()
-    await page.goto(ui + WAITING_LINK)
+    await page.goto(ui + WAITING_REVIEWS_PATH)
     await page.get_by_text(waiting_run).first.wait_for(timeout=30_000)
-    if shots:
-        await page.screenshot(path=str(shots / "monitoring-waiting.png"))
+    if path := screenshot_path("monitoring-waiting.png"):
+        await page.screenshot(path=str(path))
 
     await page.goto(f"{ui}/artifacts/artifact/{report_id}")
     chart = page.locator(".markdown-renderer svg rect")
     await chart.first.wait_for(timeout=30_000)
     assert await chart.count() >= 12  # two bars a row, six rows, for every agent
     assert "review(s)" in (await page.locator(".markdown-renderer svg text").first.text_content() or "")
-    if shots:
-        await page.screenshot(path=str(shots / "monitoring-report.png"), full_page=True)
+    if path := screenshot_path("monitoring-report.png"):
+        await page.screenshot(path=str(path), full_page=True)
 
     await page.goto(f"{ui}/automations")
     for name in ("review waiting too long", "fabrication alert", "delivery failed"):
         await page.get_by_text(f"review-gate: {name}").first.wait_for(timeout=30_000)
-    if shots:
-        await page.screenshot(path=str(shots / "monitoring-automations.png"))
+    if path := screenshot_path("monitoring-automations.png"):
+        await page.screenshot(path=str(path))

@@ -3,12 +3,12 @@
 Skipped when no chromium is installed, unless REVIEW_GATE_REQUIRE_BROWSER=1 (CI sets it, and
 installs chromium): then a missing browser fails the test. Playwright drives the system's chromium
 through `executable_path`; `playwright install` is never needed. The screenshots the README shows
-are written to docs/images/ by this test, from this run.
+are written by this test, from this run, when REVIEW_GATE_SCREENSHOTS names a folder
+(`make screenshots`); see tests/browser.py.
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -20,35 +20,15 @@ import httpx
 import pytest
 
 from prefect_review_gate.flows.common.local_server import LocalPrefectServer
+from tests.browser import ARGS, CHROMIUM, require_browser, save_screenshot
 
-CHROMIUM = os.environ.get("REVIEW_GATE_CHROMIUM", "/usr/bin/chromium")
-REQUIRED = os.environ.get("REVIEW_GATE_REQUIRE_BROWSER") == "1"
-IMAGES = Path(__file__).resolve().parent.parent / "docs" / "images"
 TESTS = Path(__file__).resolve().parent
-ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 VIEWPORT = {"width": 1366, "height": 768}
-
-
-def _browser_missing() -> str:
-    if not Path(CHROMIUM).exists():
-        return f"no chromium at {CHROMIUM} (apt-get install chromium, or set REVIEW_GATE_CHROMIUM)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the playwright package is missing (pip install -e '.[dev]')"
-    return ""
 
 
 @pytest.fixture
 def browser_page() -> Iterator[Any]:
-    missing = _browser_missing()
-    if missing:
-        if REQUIRED:
-            pytest.fail(f"REVIEW_GATE_REQUIRE_BROWSER=1 but {missing}")
-        pytest.skip(missing)
+    require_browser()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -116,8 +96,7 @@ def _decide(page: Any, dialog: Any, outcome: str, name: str, reason: str) -> Non
 
 
 def _shot(page: Any, name: str) -> None:
-    IMAGES.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(IMAGES / name))
+    save_screenshot(page, name)
 
 
 def test_a_review_is_seen_refused_and_approved_in_the_prefect_ui(browser_page: Any, tmp_path: Path) -> None:
