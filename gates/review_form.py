@@ -6,7 +6,9 @@ no proof, no group, no time. Prefect stores the form's JSON schema with the wait
 validates every resume against it, so the schema also carries the rules it can express, and the
 server refuses a breach before the run wakes:
 
-- outcome and name are required (an empty form is refused);
+- outcome and name are required (an empty form is refused), and the outcome is approved or
+  rejected: `expired` stays in the dropdown only because the sweepers' full decisions share the
+  schema's properties, and a form's `expired` is refused before the run wakes;
 - when every listed reviewer is a plain name, the name must be one of them;
 - when findings block, a reason is required.
 
@@ -33,7 +35,8 @@ __all__ = ["review_form"]
 
 def _form_rules(request: ReviewRequest) -> dict[str, Any]:
     """The JSON-schema rules for answers typed into the form (those without a content hash)."""
-    rules: dict[str, Any] = {"properties": {}, "required": []}
+    person = [Outcome.APPROVED.value, Outcome.REJECTED.value]
+    rules: dict[str, Any] = {"properties": {"outcome": {"enum": person}}, "required": []}
     names = [r for r in request.policy.reviewers if is_asserted(r)]
     if names and len(names) == len(request.policy.reviewers):
         rules["properties"]["reviewer"] = {"enum": names}

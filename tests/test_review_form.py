@@ -80,6 +80,12 @@ def test_an_empty_form_is_refused() -> None:
     assert "'outcome' is a required property" in _refusal(_record([]), {})
 
 
+def test_expired_typed_into_the_form_is_refused_before_the_run_wakes() -> None:
+    # Only the gate's sweepers decide `expired`, at the deadline, with the content hash they saw.
+    refused = _refusal(_record([]), {"outcome": "expired", "reviewer": "alice", "reason": "late"})
+    assert "'expired' is not one of ['approved', 'rejected']" in refused
+
+
 def test_a_name_the_policy_does_not_list_is_refused_before_the_run_wakes() -> None:
     refused = _refusal(_record([]), {"outcome": "approved", "reviewer": "mallory", "reason": ""})
     assert "'mallory' is not one of ['alice', 'bob']" in refused
