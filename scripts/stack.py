@@ -19,7 +19,8 @@ What it starts:
   a deployment uses real S3 or MinIO (README, "Running on PostgreSQL and S3").
 
 State lives in REVIEW_GATE_STACK_DIR (default `.stack/` at the repository's root): `stack.json` (what
-runs, its ports, process ids and folders) and `env` (the workers' settings as `export` lines). `up`
+runs, its ports, process ids and folders), `env` (the workers' settings as `export` lines) and the
+logs `prefect.log` and `s3.log` (PostgreSQL's is `postgres.log` beside its cluster). `up`
 is idempotent (a healthy stack is left alone, a half-dead one is stopped first); `down` stops only
 processes this script recorded, by id, and removes every folder it made.
 
@@ -214,7 +215,7 @@ def _run(command: Sequence[str], what: str, env: Mapping[str, str] | None = None
     return result.stdout
 
 
-def start_postgres(state_dir: Path) -> PostgresState:
+def start_postgres() -> PostgresState:
     """A new cluster on a free port: initdb, start, and a `prefect` database owned by `review_gate`."""
     initdb, pg_ctl = pg_binary("initdb"), pg_binary("pg_ctl")
     user = _pg_user()
@@ -229,9 +230,8 @@ def start_postgres(state_dir: Path) -> PostgresState:
             # Prefect's server holds a pool per process; a benchmark's burst opens more.
             "-c max_connections=300"
         )
-        log = state_dir / "postgres.log"
-        log.touch()
-        _give_to(log, user)
+        # Beside the cluster: the server's user may not reach the state folder (a private tmp).
+        log = data_parent / "postgres.log"
         start = [pg_ctl, "start", "-D", state.data_dir, "-o", options, "-l", str(log), "-w", "-t", "60"]
         _run(_as_pg_user(start), "pg_ctl start")
         state.pid = _postmaster_pid(Path(state.data_dir))
@@ -524,7 +524,7 @@ class Stack:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         state: dict[str, Any] = {}
         try:
-            postgres = start_postgres(self.state_dir)
+            postgres = start_postgres()
             state["postgres"] = asdict(postgres)
             self._save(state)
             store = start_object_store(self.state_dir)
