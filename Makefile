@@ -30,6 +30,8 @@ bench: $(STAMP)  ## benchmarks: print figures, never fail
 	$(BIN)/python benchmarks/actions_bench.py
 	$(BIN)/python benchmarks/gate_bench.py
 	$(BIN)/python benchmarks/slack_bench.py
+	$(BIN)/python benchmarks/stack_bench.py
+	$(BIN)/python benchmarks/steady_bench.py
 
 stack-up: $(STAMP)  ## PostgreSQL 15, a Prefect server on it and an S3 server, on this machine (scripts/stack.py)
 	scripts/stack.sh up
