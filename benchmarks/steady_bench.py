@@ -3,8 +3,9 @@
 On SQLite (gate_bench's server) and on the stack (PostgreSQL, S3 results; stack_bench.backends) in
 the same run. Two worker processes each start a gated flow (stack_bench.mixed_review, paused
 in-process, posted to the tests' Slack fake) every `2 x --interval`, staggered, so that together
-they ask for a review every `--interval` (100 ms). This process watches the fake's messages and
-clicks Approve on each new review at once, through `review-gate serve`, signed as Slack signs.
+they ask for a review every `--interval` (100 ms). This process watches the fake's messages and the
+open reviews, and clicks Approve on each review as soon as its run waits for the decision, through
+`review-gate serve`, signed as Slack signs.
 
 Per window of `--window` seconds it prints: reviews decided, click -> flow running p50/p95/max, the
 RSS of the `review-gate serve` process at the window's end, and the load average. No growth in
@@ -30,8 +31,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from prefect.settings import PREFECT_API_URL, temporary_settings
-from slack_bench import REVIEWER, Connection, click, percentile, slack_env, start_server, stop
+from slack_bench import (
+    REVIEWER,
+    Connection,
+    click,
+    percentile,
+    resume_sent_after,
+    slack_env,
+    start_server,
+    stop,
+)
 from stack_bench import Backend, backends, load, mixed_review
+
+from prefect_review_gate.gates.reviews import list_pending
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from slack_fake import SlackFake
@@ -39,6 +51,7 @@ from slack_fake import SlackFake
 HERE = Path(__file__).resolve()
 WORKERS = 2
 LINE = re.compile(r"slack-bench-(\d+)")
+SAMPLED = 20  # reviews per window whose click -> decision sent share is read back
 
 
 def worker_main(worker: int, seconds: float, interval: float, workdir: str) -> None:
@@ -68,36 +81,43 @@ def rss_kib(pid: int) -> int:
 @dataclass
 class Window:
     latencies: list[float] = field(default_factory=list)
+    server_part: list[float] = field(default_factory=list)  # click -> decision sent by serve, sampled
     rss_kib: int = 0
     load: str = ""
 
 
 async def drive(
-    url: str, fake: SlackFake, workdir: Path, seconds: float, window: float, serve_pid: int
+    url: str, fake: SlackFake, workdir: Path, seconds: float, interval: float, window: float, serve_pid: int
 ) -> list[Window]:
     """Click each new review's Approve at once; collect latencies by the window the click fell in."""
     clicked: set[str] = set()
     sent_at: dict[int, float] = {}
+    messages: dict[int, dict[str, object]] = {}
     windows = [Window() for _ in range(int(seconds // window) + 1)]
     samples: list[tuple[int, str]] = []  # serve's RSS and the load at the end of each window
     began = time.time()
     connection = await Connection.open(url)
     try:
-        while time.time() < began + seconds + 60:
+        while time.time() < began + seconds + 180:
+            # As a reviewer would: a review's buttons are clicked once its run waits for the
+            # decision. A click before that is queued by serve and tried again with backoff.
+            waiting = {p.record.request.id for p in await list_pending() if p.waiting}
             for message in fake.messages():
                 ts = str(message.get("ts"))
                 found = LINE.search(str(message.get("blocks")))
-                if ts in clicked or found is None or "actions" not in str(message.get("blocks")):
+                review_id = str(message.get("text")).split(":", 1)[0].removeprefix("Review ")
+                if ts in clicked or found is None or review_id not in waiting:
                     continue
                 clicked.add(ts)
                 _, status, sent = await connection.send(connection.request(click(REVIEWER, message)))
                 if status == 200:
                     sent_at[int(found.group(1))] = sent
+                    messages[int(found.group(1))] = message
             if time.time() >= began + (len(samples) + 1) * window:
                 samples.append((rss_kib(serve_pid), load()))
-            if time.time() > began + seconds and _all_stamped(workdir, sent_at):
+            if len(sent_at) >= int(seconds / interval) and _all_stamped(workdir, sent_at):
                 break
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(0.1)
     finally:
         connection.close()
     for index, sent in sent_at.items():
@@ -105,6 +125,9 @@ async def drive(
         if stamp.exists() and stamp.read_text():
             slot = min(int((sent - began) // window), len(windows) - 1)
             windows[slot].latencies.append(float(stamp.read_text()) - sent)
+            if len(windows[slot].server_part) < SAMPLED:  # one API read each: a sample is enough
+                part = await resume_sent_after({index: messages[index]}, {index: sent})
+                windows[slot].server_part += [s for s in part if s == s]  # NaN: not found
     for slot, (rss, machine) in zip(windows, samples, strict=False):
         slot.rss_kib, slot.load = rss, machine
     return [w for w in windows if w.latencies]
@@ -132,7 +155,7 @@ def measure(backend: Backend, seconds: float, interval: float, window: float) ->
                         )
                     )
             with temporary_settings(updates={PREFECT_API_URL: backend.api}):
-                windows = asyncio.run(drive(url, fake, workdir, seconds, window, server.pid))
+                windows = asyncio.run(drive(url, fake, workdir, seconds, interval, window, server.pid))
         committed = workdir / "committed.txt"
         lines = committed.read_text().splitlines() if committed.exists() else []
         return windows, len(lines) if len(set(lines)) == len(lines) else -len(lines)
@@ -154,7 +177,8 @@ def report(
         print(
             f"      window {number + 1:>2}: {len(values):>4} decided, click -> running p50 "
             f"{statistics.median(values):.2f} s, p95 {percentile(values, 0.95):.2f} s, "
-            f"max {max(values):.2f} s; serve RSS {window.rss_kib / 1024:.0f} MiB {window.load}"
+            f"max {max(values):.2f} s (click -> decision sent p50 {_median(window.server_part)}); "
+            f"serve RSS {window.rss_kib / 1024:.0f} MiB {window.load}"
         )
     decided = sum(len(w.latencies) for w in windows)
     first, last = percentile(windows[0].latencies, 0.95), percentile(windows[-1].latencies, 0.95)
@@ -167,6 +191,10 @@ def report(
         f"latency growth p95 {first:.2f} -> {last:.2f} s: {'PASS' if flat_latency else 'FAIL'}; "
         f"serve RSS {sized[0] / 1024:.0f} -> {sized[-1] / 1024:.0f} MiB: {'PASS' if flat_rss else 'FAIL'}"
     )
+
+
+def _median(values: Sequence[float]) -> str:
+    return f"{statistics.median(values):.2f} s" if values else "n/a"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
