@@ -75,6 +75,7 @@ SLACK_BENCH = HERE.with_name("slack_bench.py")
 TARGET_PENDING_SECONDS = 1.5
 TARGET_RUNNING_P95 = 2.0
 FLOW_PROCESSES = 2
+START_SPACING = 0.2  # seconds between two flows a worker process starts
 CLI_REVIEWER = "bench-cli"
 CLI_PROCESSES = 10  # of the terminal's half, approvals sent by real `review-gate approve` processes
 # Either a Slack click by UREVIEWER or the terminal's `approve --as bench-cli` decides.
@@ -94,8 +95,16 @@ async def mixed_review(index: int, workdir: str) -> None:
 
 
 def flows_main(first: int, count: int, workdir: str) -> None:
+    async def started_after(delay: float, index: int) -> None:
+        await asyncio.sleep(delay)
+        await mixed_review(index, workdir)
+
     async def run_all() -> None:
-        await asyncio.gather(*(mixed_review(i, workdir) for i in range(first, first + count)))
+        # Started a little apart: fifty flow runs created at once get SQLite's "database is locked"
+        # past the client's retries, and the flow dies before its review is asked.
+        await asyncio.gather(
+            *(started_after(n * START_SPACING, i) for n, i in enumerate(range(first, first + count)))
+        )
 
     asyncio.run(run_all())
 
