@@ -32,10 +32,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from gate_bench import (
     EXECUTORS,
@@ -196,10 +197,28 @@ def measure_burst(backend: Backend, count: int) -> Burst:
                         )
                     )
             with temporary_settings(updates={PREFECT_API_URL: backend.api}):
-                return asyncio.run(_approve_all(url, fake, workdir, count, env))
+                return asyncio.run(
+                    _unless_one_dies(_approve_all(url, fake, workdir, count, env), processes[1:], backend)
+                )
     finally:
         for process in processes:
             stop(process)
+
+
+async def _unless_one_dies(
+    work: Coroutine[Any, Any, Burst], flows: Sequence[subprocess.Popen[bytes]], backend: Backend
+) -> Burst:
+    """`work`, or a RuntimeError as soon as a flow process fails (a flow that died never asks)."""
+    task = asyncio.ensure_future(work)
+    while not task.done():
+        failed = [f for f in flows if f.poll() not in (None, 0)]
+        if failed:
+            task.cancel()
+            logs = sorted(backend.home.glob("flows-*.log"))
+            last = logs[0].read_text(errors="replace").strip().splitlines()[-1:] if logs else []
+            raise RuntimeError(f"a flow process failed on {backend.name}: {' '.join(last)}")
+        await asyncio.wait([task], timeout=1.0)
+    return task.result()
 
 
 async def _approve_all(url: str, fake: SlackFake, workdir: Path, count: int, env: dict[str, str]) -> Burst:
@@ -307,7 +326,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             for backend in found:
                 # Approvals first: they leave no review open, and pending must list only its own.
                 if "approvals" not in args.skip:
-                    report_burst(backend, measure_burst(backend, args.approvals))
+                    try:
+                        report_burst(backend, measure_burst(backend, args.approvals))
+                    except RuntimeError as exc:  # the other backend's figures still count
+                        print(f"  (b) {backend.name:<10} could not measure: {exc} {load()}")
                 if "pending" not in args.skip:
                     report_pending(
                         backend,
