@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: demo test check bench screenshots clean
+.PHONY: demo test check bench screenshots clean stack-up stack-down
 
 # CI: make demo DEMO_ARGS="--approve-as alice --override-reason 'seen in CI'"
 DEMO_ARGS ?=
@@ -37,6 +37,14 @@ bench: $(STAMP)  ## benchmarks: print figures, never fail
 	$(BIN)/python benchmarks/slack_bench.py
 	$(BIN)/python benchmarks/citation_units_bench.py
 	$(BIN)/python benchmarks/commit_bench.py
+	$(BIN)/python benchmarks/stack_bench.py
+	$(BIN)/python benchmarks/steady_bench.py
+
+stack-up: $(STAMP)  ## PostgreSQL 15, a Prefect server on it and an S3 server, on this machine (scripts/stack.py)
+	scripts/stack.sh up
+
+stack-down:  ## stop what stack-up started and delete its folders
+	scripts/stack.sh down
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'

@@ -58,6 +58,8 @@ __all__ = [
 OPEN_RECORD_TYPE = "review-gate"
 CLOSED_RECORD_TYPE = "review-gate-closed"
 _PAGE = 200  # the API's largest page of artifacts
+_PAGE_OVERLAP = 20  # records each page of open records reads again from the one before
+_MAX_REREADS = 20  # pages read again in one listing before it settles for what it has
 # How far the opening time a run input records may run ahead of the server's clock.
 _OPENING_SKEW = timedelta(seconds=30)
 
@@ -201,15 +203,32 @@ class PrefectReviewStore:
         return None if data is None else parse_record(data)
 
     async def list_open(self) -> list[ReviewRecord]:
-        records: list[ReviewRecord] = []
-        offset = 0
+        """Every record open throughout the listing, each once, however many pages it takes.
+
+        Reviews close while the pages are read, and each one that leaves the open set moves the
+        later ones up a place: pages read at plain offsets would skip open reviews. So each page
+        starts `_PAGE_OVERLAP` records before the end of the last one, and must start with a record
+        already seen; when it does not (more closed meanwhile than the overlap), the page before
+        it is read again. The order (by the collection's id) does not change as records do.
+        """
+        found: dict[str, ReviewRecord] = {}
+        offset, rereads = 0, 0
         while True:
-            body = {"artifacts": {"type": {"any_": [OPEN_RECORD_TYPE]}}, "limit": _PAGE, "offset": offset}
+            body = {
+                "artifacts": {"type": {"any_": [OPEN_RECORD_TYPE]}},
+                "sort": "ID_DESC",
+                "limit": _PAGE,
+                "offset": offset,
+            }
             batch = await self._call("POST", "/artifacts/latest/filter", body)
-            records += [parse_record(item["data"]) for item in batch]
+            if offset and batch and batch[0]["key"] not in found and rereads < _MAX_REREADS:
+                offset, rereads = max(0, offset - _PAGE), rereads + 1
+                continue
+            for item in batch:
+                found.setdefault(item["key"], parse_record(item["data"]))
             if len(batch) < _PAGE:
-                return records
-            offset += _PAGE
+                return list(found.values())
+            offset += _PAGE - _PAGE_OVERLAP
 
     async def record_versions(
         self, created_after: datetime | None = None, page_size: int = _PAGE

@@ -1,0 +1,89 @@
+"""Listing open reviews pages through all of them, even while reviews close during the listing.
+
+The Prefect API gives at most 200 artifacts a page. A review that closes while `pending` reads the
+pages leaves the open set, and every later one moves up a place: paging by plain offsets then
+skips open reviews that were open the whole time. Real server, real records; the only addition is
+a requester that lets reviews close between two pages, as decisions arriving meanwhile do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import httpx
+import pytest
+from prefect import flow
+from prefect.client.orchestration import get_client
+
+from prefect_review_gate.gates.policy import ReviewPolicy
+from prefect_review_gate.gates.request import ReviewRecord, ReviewRequest, ReviewStatus
+from prefect_review_gate.gates.store import PrefectReviewStore
+from prefect_review_gate.gates.store_client import open_store
+
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("prefect_api")]
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+OPEN = 230  # more than one page of 200
+CLOSED_MEANWHILE = 20
+
+
+@flow(name="pending-paging")
+def _nothing() -> None:
+    """Only its run is used: records attach to a real flow run."""
+
+
+def _record(flow_run_id: UUID, number: int) -> ReviewRecord:
+    request = ReviewRequest(
+        id=f"{number:012x}",
+        flow_run_id=flow_run_id,
+        requester="agent:test",
+        actions=[{"kind": "git.push", "branch": f"b{number}"}],
+        content_hash="0" * 64,
+        policy=ReviewPolicy(reviewers=["alice"]),
+        created_at=NOW,
+        deadline=NOW + timedelta(hours=1),
+    )
+    return ReviewRecord(request=request, updated_at=NOW)
+
+
+class _ClosingBetweenPages:
+    """An `ApiRequester` on the real API that runs `between` once, after the first page is read."""
+
+    def __init__(self, client: httpx.AsyncClient, between: Callable[[list[Any]], Awaitable[None]]) -> None:
+        self.client, self.between, self.pages = client, between, 0
+
+    async def request(self, method: str, path: str, /, *, json: Any = None) -> httpx.Response:
+        response = await self.client.request(method, path.lstrip("/"), json=json)
+        if path == "/artifacts/latest/filter" and (json or {}).get("artifacts", {}).get("type"):
+            self.pages += 1
+            if self.pages == 1:
+                await self.between(response.json())
+        return response
+
+
+async def test_pending_lists_every_review_open_throughout_while_others_close(prefect_api: str) -> None:
+    async with get_client() as client:
+        run_id = (await client.create_flow_run(_nothing)).id
+    records = [_record(run_id, number) for number in range(OPEN)]
+    async with open_store() as store:
+        for chunk in range(0, OPEN, 20):
+            await asyncio.gather(*(store.save(r) for r in records[chunk : chunk + 20]))
+
+        async def close_some_of_the_first_page(page: list[Any]) -> None:
+            for item in page[:CLOSED_MEANWHILE]:
+                record = ReviewRecord.model_validate(item["data"])
+                await store.save(record.model_copy(update={"status": ReviewStatus.REJECTED}))
+
+        async with httpx.AsyncClient(base_url=prefect_api.rstrip("/") + "/") as http:
+            requester = _ClosingBetweenPages(http, close_some_of_the_first_page)
+            listed = await PrefectReviewStore(requester).list_open()
+            closed = {r.request.id for r in records} - {r.request.id for r in await store.list_open()}
+
+    ids = [r.request.id for r in listed]
+    assert len(closed) == CLOSED_MEANWHILE
+    assert len(ids) == len(set(ids))  # each once
+    assert {r.request.id for r in records} - closed <= set(ids)  # none of those open throughout skipped
