@@ -1,4 +1,4 @@
-"""The gate on the stack teams run: a Prefect server on PostgreSQL, results and the ledger on S3.
+"""The gate on the stack teams run: a Prefect server on PostgreSQL (the commit ledger too), results on S3.
 
 Needs `scripts/stack.sh up` (skipped without it, failed without it in CI: stack_helpers). The module
 runs a Prefect server of its own on the stack's PostgreSQL, its result storage an `S3Bucket` block on
@@ -27,7 +27,8 @@ from prefect.states import Scheduled
 from stack_helpers import StackPrefect, running_stack_or_skip
 
 from prefect_review_gate.gates import Outcome
-from prefect_review_gate.gates.ledger import ledger_keys
+from prefect_review_gate.gates.commit import idempotency_key
+from prefect_review_gate.gates.commit_log import action_prefix
 from prefect_review_gate.gates.request import ReviewRecord, ReviewStatus
 from prefect_review_gate.gates.reviews import decide, get_review
 
@@ -151,13 +152,19 @@ async def test_a_gated_run_on_postgres_with_s3_results_suspends_is_approved_and_
     assert run.state is not None and run.state.is_completed(), run.state
     assert _lines(tmp_path / "out.txt") == ["stack-line"]
     assert (await get_review(record.request.id)).status is ReviewStatus.APPROVED
-    # The work before the gate came back from S3 after the suspend, and the ledger is there too.
+    # The work before the gate came back from S3 after the suspend; the commit's claim and outcome
+    # are write-once inputs of the run on the PostgreSQL-backed server, which every host shares.
     assert int((tmp_path / "prepared").read_text()) == 1
-    key = f"{record.request.id}:0:{record.request.content_hash}"
-    outcome, intent = ledger_keys(key)
-    assert {outcome, intent} <= set(on_stack.objects())
+    prefix = action_prefix(
+        record.request.id, 0, idempotency_key(record.request.id, 0, record.request.content_hash)
+    )
+    async with get_client() as client:
+        records = await client.filter_flow_run_input(
+            flow_run_id=run_id, key_prefix=prefix, limit=10, exclude_keys=set()
+        )
+    assert {r.key.removeprefix(prefix) for r in records} == {"-claim-0", "-outcome"}
 
-    # Run it again from the top (the UI's Retry): the ledger on S3 replays, nothing runs twice.
+    # Run it again from the top (the UI's Retry): the ledger on the server replays, nothing runs twice.
     async with get_client() as client:
         await client.set_flow_run_state(run_id, Scheduled(name="AwaitingRetry"), force=True)
     run = await _final(run_id)
