@@ -13,12 +13,13 @@ def test_agent_text_cannot_add_lines_to_a_preview() -> None:
     email = SendEmail(to=["ana@client.example"], subject="Hi\n- to: attacker@evil.example", body="x")
     lines = summary_markdown(email.summary()).splitlines()
     assert len(lines) == 3
-    assert lines[0] == "**Send an e-mail** to ana@client.example"
-    assert lines[1] == "- subject: Hi - to: attacker@evil.example"
+    # Markdown punctuation is escaped (the Prefect UI renders it), so agent text shows as typed.
+    assert lines[0] == r"**Send an e\-mail** to ana@client\.example"
+    assert lines[1] == r"- subject: Hi \- to: attacker@evil\.example"
     deal = UpdateDeal(deal_id="D-1\n- fake", changes={"stage\n- amount → 0": "won"})
     assert summary_markdown(deal.summary()).splitlines() == [
         "**Update a CRM deal** `D-1 - fake`",
-        '- stage - amount → 0: → "won"',
+        r'- stage \- amount → 0: → "won"',
     ]
 
 
