@@ -101,7 +101,7 @@ async def note_and_read_earlier(
             "type": _INDEX_TYPE,
             "description": f"review-gate: review {review_id} started committing this content",
             "data": {"review_id": review_id, "flow_run_id": str(flow_run_id)},
-            "flow_run_id": str(flow_run_id),
+            # Not linked to the run: its Artifacts tab keeps one card per review, for people.
         }
         (await api.request("POST", "/artifacts/", json=body)).raise_for_status()
     return _older(notes, review_id)
