@@ -221,7 +221,7 @@ def parse_draft(text: str) -> Draft:
     marker_ends = dict(marker_spans)
     sentences = []
     block_of: list[int] = []  # the index in `blocks` of each sentence
-    blocks = _blocks(prose)
+    blocks, kinds = _blocks(prose)
     for index, (start, end, splittable) in enumerate(blocks):
         found = _sentences(prose, scans, start, end, splittable, marker_ends)
         sentences.extend(found)
@@ -241,7 +241,7 @@ def parse_draft(text: str) -> Draft:
             at = bisect.bisect_right(starts, call_start) - 1
             if at >= 0 and call_start < sentences[at].end and label not in sentences[at].footnotes:
                 sentences[at].footnotes.append(label)
-    _assign_scopes(prose, sentences, block_of, blocks)
+    _assign_scopes(prose, sentences, block_of, blocks, kinds)
     return Draft(text=text, sentences=sentences, citations=by_position, urls=urls, footnotes=footnotes)
 
 
@@ -303,12 +303,14 @@ def _figures_view(prose: str, marker_spans: list[tuple[int, int]]) -> str:
     return _blanked(prose, spans)
 
 
-def _blocks(prose: str) -> list[tuple[int, int, bool]]:
-    """(start, end, splittable) of each block: paragraph, list item, heading or table row.
+def _blocks(prose: str) -> tuple[list[tuple[int, int, bool]], list[str]]:
+    """(start, end, splittable) of each block: paragraph, list item, heading or table row; and each
+    block's kind (see `_block_kind`), read from the line tests made here anyway.
 
     Headings and table rows are one sentence each: a marker in a row's last cell covers the row.
     """
     blocks: list[tuple[int, int, bool]] = []
+    kinds: list[str] = []
     current: list[int] | None = None  # [start, end] of the open paragraph or list item
     pos = 0
     for line in prose.split("\n"):
@@ -320,18 +322,27 @@ def _blocks(prose: str) -> list[tuple[int, int, bool]]:
         if _HEADING.match(line) or _TABLE_ROW.match(line):
             current = None
             blocks.append((start, end, False))
+            kinds.append(_block_kind(prose, start))
             continue
-        if current is None or _LIST_ITEM.match(line):
+        # Neither a table row nor a heading (the line tests above hold for `prose` from `start` too:
+        # none of these patterns reads past the line): a list item or a paragraph.
+        item = _LIST_ITEM.match(line)
+        if current is None or item:
             current = [start, end]
             blocks.append((start, end, True))
+            kinds.append("list" if item else "paragraph")
         else:
             current[1] = end
             blocks[-1] = (current[0], end, True)
-    return blocks
+    return blocks, kinds
 
 
 def _assign_scopes(
-    prose: str, sentences: list[Sentence], block_of: list[int], blocks: list[tuple[int, int, bool]]
+    prose: str,
+    sentences: list[Sentence],
+    block_of: list[int],
+    blocks: list[tuple[int, int, bool]],
+    kinds: list[str],
 ) -> None:
     """Give each sentence without a marker the sentence whose marker a reader takes to cover it.
 
@@ -343,7 +354,6 @@ def _assign_scopes(
     last_of_block: dict[int, int] = {}
     for index, block in enumerate(block_of):
         last_of_block[block] = index
-    kinds = [_block_kind(prose, start) for start, _, _ in blocks]
     parents = _parent_blocks(prose, blocks, kinds)
     next_cited: int | None = None
     for index in range(len(sentences) - 1, -1, -1):
@@ -378,6 +388,7 @@ def _parent_blocks(
 ) -> list[tuple[int, str] | None]:
     """(block index, scope kind) of the header or lead-in each table row or list item sits under."""
     parents: list[tuple[int, str] | None] = [None] * len(blocks)
+    leads: dict[int, bool] = {}
     header: int | None = None
     for index, (start, _, _) in enumerate(blocks):
         kind = kinds[index]
@@ -406,7 +417,9 @@ def _parent_blocks(
         same_list = all(not prose[blocks[i][1] : blocks[i + 1][0]].strip() for i in range(back, index))
         if not same_list:
             continue
-        if _leads_in(prose, blocks[back]):
+        if back not in leads:  # the lead-in of every item of a list: read once
+            leads[back] = _leads_in(prose, blocks[back])
+        if leads[back]:
             parents[index] = (back, "list")
         elif kinds[back] == "list":  # nested under an item that does not lead in: under its lead-in
             parents[index] = parents[back]
