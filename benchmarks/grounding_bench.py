@@ -526,7 +526,7 @@ def time_context_checks(texts: Mapping[str, str], draft: str, runs: int) -> Cont
     """Record the calls one validation makes to the context checks, then time replaying only them
     on fresh sources (so that each run builds its passage indexes, as a validation does)."""
     figures: list[tuple[NumberToken, Sequence[str], list[str], Sequence[str]]] = []
-    quotes: list[tuple[str, Quote, list[str], list[str], Sentence | None, int | None]] = []
+    quotes: list[tuple[str, Quote, list[str], list[str], Sentence | None, int | None, bool]] = []
     check_figure, check_quote = grounding.misplaced_number, grounding._check_omission
 
     def record_figure(
@@ -545,9 +545,10 @@ def time_context_checks(texts: Mapping[str, str], draft: str, runs: int) -> Cont
         holders: list[SourceDocument],
         sentence: Sentence | None = None,
         at: int | None = None,
+        verbatim_absent: bool = False,
     ) -> Finding | None:
-        quotes.append((text, quote, fragments, [doc.id for doc in holders], sentence, at))
-        return check_quote(text, quote, fragments, holders, sentence, at)
+        quotes.append((text, quote, fragments, [doc.id for doc in holders], sentence, at, verbatim_absent))
+        return check_quote(text, quote, fragments, holders, sentence, at, verbatim_absent)
 
     grounding.misplaced_number, grounding._check_omission = record_figure, record_quote
     try:
@@ -563,8 +564,8 @@ def time_context_checks(texts: Mapping[str, str], draft: str, runs: int) -> Cont
         start = time.perf_counter()
         for number, terms, ids, entities in figures:
             check_figure(number, terms, [library[i] for i in ids], entities)
-        for text, quote, fragments, ids, sentence, at in quotes:
-            check_quote(text, quote, fragments, [library[i] for i in ids], sentence, at)
+        for text, quote, fragments, ids, sentence, at, absent in quotes:
+            check_quote(text, quote, fragments, [library[i] for i in ids], sentence, at, absent)
         times.append((time.perf_counter() - start) * 1000)
     return ContextTimes(times, len(figures), len(quotes))
 
