@@ -65,10 +65,10 @@ class SourceDocument:
     _numbers_seen: dict[tuple[str, str], bool] = field(default_factory=dict, repr=False)
     # A quote is looked for in its source by the support, omission and speaker checks in turn.
     _quotes_seen: dict[tuple[str, str, tuple[str, ...], int], int] = field(default_factory=dict, repr=False)
+    # Paragraphs and headings for the checks of support in context, built on first use.
     context_index: object | None = field(default=None, repr=False)
+    # Every full date the text writes, as (position, (year, month, day)), read on first use.
     dates: list[tuple[int, tuple[int, int, int]]] | None = field(default=None, repr=False)
-    """Every full date the text writes, as (position, (year, month, day)), read on first use."""
-    """Paragraphs and headings for the checks of support in context, built on first use."""
 
     @cached_property
     def lowered(self) -> str | None:
