@@ -526,7 +526,7 @@ def time_context_checks(texts: Mapping[str, str], draft: str, runs: int) -> Cont
     """Record the calls one validation makes to the context checks, then time replaying only them
     on fresh sources (so that each run builds its passage indexes, as a validation does)."""
     figures: list[tuple[NumberToken, Sequence[str], list[str], Sequence[str]]] = []
-    quotes: list[tuple[str, Quote, list[str], list[str], Sentence | None, int | None]] = []
+    quotes: list[tuple[str, Quote, list[str], list[str], Sentence | None, int | None, bool]] = []
     check_figure, check_quote = grounding.misplaced_number, grounding._check_omission
 
     def record_figure(
@@ -545,9 +545,10 @@ def time_context_checks(texts: Mapping[str, str], draft: str, runs: int) -> Cont
         holders: list[SourceDocument],
         sentence: Sentence | None = None,
         at: int | None = None,
+        verbatim_absent: bool = False,
     ) -> Finding | None:
-        quotes.append((text, quote, fragments, [doc.id for doc in holders], sentence, at))
-        return check_quote(text, quote, fragments, holders, sentence, at)
+        quotes.append((text, quote, fragments, [doc.id for doc in holders], sentence, at, verbatim_absent))
+        return check_quote(text, quote, fragments, holders, sentence, at, verbatim_absent)
 
     grounding.misplaced_number, grounding._check_omission = record_figure, record_quote
     try:
@@ -563,8 +564,8 @@ def time_context_checks(texts: Mapping[str, str], draft: str, runs: int) -> Cont
         start = time.perf_counter()
         for number, terms, ids, entities in figures:
             check_figure(number, terms, [library[i] for i in ids], entities)
-        for text, quote, fragments, ids, sentence, at in quotes:
-            check_quote(text, quote, fragments, [library[i] for i in ids], sentence, at)
+        for text, quote, fragments, ids, sentence, at, absent in quotes:
+            check_quote(text, quote, fragments, [library[i] for i in ids], sentence, at, absent)
         times.append((time.perf_counter() - start) * 1000)
     return ContextTimes(times, len(figures), len(quotes))
 
@@ -577,12 +578,19 @@ def run_validator(texts: Mapping[str, str], draft: str) -> list[Finding]:
 
 def time_runs(action: Callable[[], object], runs: int) -> list[float]:
     """Wall time of each run, in ms."""
-    times = []
+    return time_runs_with_cpu(action, runs)[0]
+
+
+def time_runs_with_cpu(action: Callable[[], object], runs: int) -> tuple[list[float], list[float]]:
+    """Wall time and CPU time (this process's) of each run, in ms. On a shared machine the wall time
+    moves with the other processes' load; the CPU time moves much less, so changes compare on it."""
+    wall, cpu = [], []
     for _ in range(runs):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         action()
-        times.append((time.perf_counter() - started) * 1000)
-    return times
+        cpu.append((time.process_time() - started_cpu) * 1000)
+        wall.append((time.perf_counter() - started) * 1000)
+    return wall, cpu
 
 
 def traced_run(texts: Mapping[str, str], draft: str) -> tuple[list[Finding], int]:
@@ -723,6 +731,7 @@ class Results:
     recall: Recall
     baseline: Baseline
     context: ContextTimes
+    cpu_times_ms: list[float] = field(default_factory=list)
     load: tuple[float, float, float] = field(default_factory=lambda: os.getloadavg())
 
     @property
@@ -759,6 +768,8 @@ class Results:
             "validator": {
                 "runs_ms": self.times_ms,
                 "median_ms": self.median_ms,
+                "cpu_runs_ms": self.cpu_times_ms,
+                "cpu_median_ms": statistics.median(self.cpu_times_ms) if self.cpu_times_ms else None,
                 "min_ms": min(self.times_ms),
                 "tracemalloc_peak_bytes": self.tracemalloc_peak,
                 "max_rss_bytes": self.max_rss,
@@ -815,6 +826,11 @@ def print_timings(r: Results) -> None:
         f"  validator  median {r.median_ms:.1f} ms, min {min(r.times_ms):.1f} ms over {len(r.times_ms)} runs"
         " (SourceLibrary.from_texts + validate_draft)"
     )
+    if r.cpu_times_ms:
+        print(
+            f"             CPU time median {statistics.median(r.cpu_times_ms):.1f} ms, "
+            f"min {min(r.cpu_times_ms):.1f} ms (process time: moves less with the machine's load)"
+        )
     print(
         f"  context    median {statistics.median(c.runs_ms):.1f} ms, min {min(c.runs_ms):.1f} ms over "
         f"{len(c.runs_ms)} runs: the support-in-context checks alone ({c.figures} figures, "
@@ -867,6 +883,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--plant-rate", type=float, default=0.05, help="share of claims fabricated")
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead")
     parser.add_argument(
+        "--findings-out",
+        type=Path,
+        help="also write the draft's findings (the validate --json contract) here: a speed change must "
+        "leave this file byte-identical",
+    )
+    parser.add_argument(
         "--installed",
         action="store_true",
         help="read the sources from the installed packages instead of the pinned copy",
@@ -887,7 +909,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         sources = pinned_sources()
     draft = generate_draft(sources.texts, args.seed, args.words, args.min_claims, args.plant_rate)
     findings, peak = traced_run(sources.texts, draft.text)
-    times = time_runs(lambda: run_validator(sources.texts, draft.text), args.runs)
+    if args.findings_out:
+        contract = [finding.to_contract() for finding in findings]
+        args.findings_out.write_text(
+            json.dumps(contract, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+        )
+    times, cpu_times = time_runs_with_cpu(lambda: run_validator(sources.texts, draft.text), args.runs)
     rss = max_rss_bytes()  # read before the baseline runs, so it reflects the validator
     context = time_context_checks(sources.texts, draft.text, args.runs)
     results = Results(
@@ -900,6 +927,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         recall=score(draft.plants, findings),
         baseline=time_baseline(draft, sources.texts, args.baseline_runs, args.baseline_budget),
         context=context,
+        cpu_times_ms=cpu_times,
     )
     if args.json:
         print(json.dumps(results.to_json(), indent=2))

@@ -118,3 +118,10 @@ def test_findings_do_not_depend_on_the_hash_seed(cases: list[tuple[str, dict[str
     ]
     everything = [*cases, *real]
     assert _findings_with_hash_seed(everything, "0") == _findings_with_hash_seed(everything, "12345")
+
+
+def test_a_case_fold_that_is_no_month_name_is_no_date() -> None:
+    # re.I lets the long s (U+017F) match `s`: "\\u017fep" looked like a month and raised KeyError.
+    sources = {"a": "Released on Sep 4, 2024."}
+    assert validate_draft("Released on \u017fep 4, 2024 [a].", sources) is not None
+    assert validate_draft("Released on 4 \u017fept 2024 [a].", sources) is not None

@@ -60,6 +60,7 @@ from prefect_review_gate.validators.text import NumberToken, UrlToken, normalize
 __all__ = ["validate_draft"]
 
 _WORD = re.compile(r"[^\W_]+")
+_ID_PARTS = re.compile(r"[._-]")
 
 # Hosts reserved for documentation and loopback (RFC 2606, RFC 6761) cannot be a fabricated reference.
 _RESERVED_HOSTS = ("localhost", "127.0.0.1", "0.0.0.0", "[::1]", "example.com", "example.org", "example.net")
@@ -378,7 +379,9 @@ def _check_quote(
         supported = any(_holds_in_order(doc, fragments, anchors, words) for doc in candidates)
     if supported:
         holders = cited or list(itertools.islice(library.documents_with(anchors[0]), 8))
-        return _check_omission(text, quote, fragments, holders, sentence)
+        # A one-piece quote got here only when no cited source holds it as written (searched above).
+        absent = bool(cited) and len(fragments) == 1
+        return _check_omission(text, quote, fragments, holders, sentence, verbatim_absent=absent)
     passage = closest_passage(passage_text, cited or _likely_sources(library, words))
     where = "the cited sources" if cited else "any source"
     return Finding(
@@ -401,16 +404,21 @@ def _check_omission(
     holders: list[SourceDocument],
     sentence: Sentence | None = None,
     at: int | None = None,
+    verbatim_absent: bool = False,
 ) -> Finding | None:
     """A quote found in the sources may still flip what they say by what it leaves out (omissions.py).
 
     A negation skipped by an ellipsis blocks; a qualifier skipped, or a negation or qualifier right
     at the quote's edge that the draft does not restate outside the quote, warns.
+
+    `at`: where a one-piece quote sits verbatim in the only holder; `verbatim_absent`: no holder
+    has it as written (already searched), so that search is not made again.
     """
+    edge_at = -1 if verbatim_absent else at
     for doc in holders:
-        if len(fragments) == 1 and not edges_suspect(doc.lowered, fragments[0], at):
+        if len(fragments) == 1 and not edges_suspect(doc.lowered, fragments[0], edge_at):
             continue  # one piece, nothing that negates or qualifies at its edges: nothing skipped
-        window = _window_of(doc, fragments)
+        window = _window_of(doc, fragments, at)
         omission = find_omission(window, fragments) if window else None
         if omission is None:
             continue
@@ -429,16 +437,26 @@ def _check_omission(
             evidence=omission.words,
             evidence_source=doc.id,
         )
-    return _check_speaker(text, quote, fragments, holders, sentence) if sentence else None
+    return _check_speaker(text, quote, fragments, holders, sentence, at) if sentence else None
 
 
 def _check_speaker(
-    text: str, quote: Quote, fragments: list[str], holders: list[SourceDocument], sentence: Sentence
+    text: str,
+    quote: Quote,
+    fragments: list[str],
+    holders: list[SourceDocument],
+    sentence: Sentence,
+    at: int | None = None,
 ) -> Finding | None:
-    """A quote credited to a named speaker must sit near that name in the source that holds it."""
+    """A quote credited to a named speaker must sit near that name in the source that holds it.
+
+    `at`: where the one-piece quote was found verbatim in `holders`' only source, if known.
+    """
     spans = [(q.start - sentence.start, q.end - sentence.start) for q in sentence.quotes]
     names = named_speakers(text[sentence.start : sentence.end], spans)
-    own_ids = {part for doc in holders for part in re.split(r"[._-]", doc.id)}
+    if not names:  # most sentences credit no one: the sources' ids need not be read
+        return None
+    own_ids = {part for doc in holders for part in _ID_PARTS.split(doc.id)}
     names = [name for name in names if name not in own_ids]
     if not names:
         return None
@@ -448,8 +466,13 @@ def _check_speaker(
     anchor = max(words, key=len)
     for doc in holders:
         lowered = doc.lowered
-        position = doc.find_quote(fragments[0], anchor, words) if lowered is not None else -1
-        if lowered is None or position < 0:
+        if lowered is None:
+            continue
+        # find_quote of one piece finds its first verbatim copy first: `at`, when already known.
+        position = (
+            at if at is not None and len(fragments) == 1 else doc.find_quote(fragments[0], anchor, words)
+        )
+        if position < 0:
             continue
         missing = names_not_near(lowered, position, len(fragments[0]), names)
         if not missing:
@@ -469,9 +492,12 @@ def _check_speaker(
     return None
 
 
-def _window_of(doc: SourceDocument, fragments: list[str]) -> str:
+def _window_of(doc: SourceDocument, fragments: list[str], at: int | None = None) -> str:
     """The source around the quote's longest piece, normalized as quotes are (line breaks and markup
-    gone), so that what the quote skips is read word for word; '' when it is not found."""
+    gone), so that what the quote skips is read word for word; '' when it is not found.
+
+    `at`: where a one-piece quote was found verbatim in `doc`, if known (find_quote would find it
+    there again: its first step is the same verbatim search)."""
     longest = max(fragments, key=len)  # the rarest piece places the quote best
     words = _WORD.findall(longest)
     if doc.lowered is None or not words:
@@ -485,7 +511,7 @@ def _window_of(doc: SourceDocument, fragments: list[str]) -> str:
         hit, hits = doc.lowered.find(anchor, hit + 1), hits + 1
     if hit < 0:
         return ""
-    position = doc.find_quote(longest, anchor, words)
+    position = at if at is not None and len(fragments) == 1 else doc.find_quote(longest, anchor, words)
     if position < 0:
         return ""
     # One piece: the quote and its edges around the anchor's hit; several: the gaps too.
@@ -550,24 +576,28 @@ def _check_numbers(
 ) -> list[Finding]:
     findings = []
     terms: list[str] | None = None
-    entities: list[str] = []
+    entities: list[str] | None = None
     for number in numbers:
-        holders = [doc for doc in cited if doc.holds_number(number)]
-        if not holders and any(multiplier_in_words(doc, number) for doc in cited):
+        # One holder settles support; the others are only wanted when a unit follows the figure.
+        held = any(doc.holds_number(number) for doc in cited)
+        if not held and any(multiplier_in_words(doc, number) for doc in cited):
             continue  # '3x' where the source says 'three times'
-        if holders:
-            wrong_unit = _unit_mismatch(number, holders, draft_text)
+        if held:
+            wrong_unit = _unit_mismatch(number, cited, draft_text)
             if wrong_unit is not None:
                 findings.append(wrong_unit)
                 continue
             if terms is None:
-                terms, entities = claim_terms(claim, numbers, quotes), claim_entities(claim)
+                terms = claim_terms(claim, numbers, quotes)
+            if entities is None:
+                # Subjects matter only to a claim with words to place: most figure lists have none.
+                entities = claim_entities(claim) if any(not t[:1].isdigit() for t in terms) else []
             misplaced = misplaced_number(number, terms, cited, entities)
             if misplaced is not None:
                 findings.append(_misattributed(number, cited, misplaced))
             continue
         if terms is None:
-            terms, entities = claim_terms(claim, numbers, quotes), claim_entities(claim)
+            terms = claim_terms(claim, numbers, quotes)
         in_context = closest_in_context(number, terms, cited)
         near = (
             Passage(in_context.source_id, in_context.passage, in_context.figure)
@@ -596,13 +626,14 @@ def _check_numbers(
     return findings
 
 
-def _unit_mismatch(number: NumberToken, holders: list[SourceDocument], draft_text: str) -> Finding | None:
+def _unit_mismatch(number: NumberToken, cited: list[SourceDocument], draft_text: str) -> Finding | None:
     """A figure whose digits the sources hold, but only with another unit of the same kind."""
     if number.unit or not draft_text:
         return None
     unit = unit_after(draft_text, number.end)
     if unit is None:
         return None
+    holders = [doc for doc in cited if doc.holds_number(number)]  # only now: most figures have no unit
     conflicts = []
     for doc in holders:
         conflict = unit_conflict(doc, number, unit)

@@ -162,8 +162,9 @@ _NOT_NEWLINE = re.compile(r"[^\n]")
 _NON_SPACE = re.compile(r"\S")
 _ALNUM = re.compile(r"[^\W_]")
 # Single curly quotes too: an opening one not after a letter or digit, a closing one not before
-# (it\u2019s, we\u2019re are apostrophes).
-_QUOTE_MARK = re.compile('["\u201c\u201d]|(?<![^\\W_])\u2018|\u2019(?![^\\W_])')
+# (it\u2019s, we\u2019re are apostrophes); those tests are made on each hit (`_is_quote_mark`): as
+# look-arounds in the pattern they kept `re` from skipping ahead to the marks, at 2 ms a draft.
+_QUOTE_MARK = re.compile('["\u201c\u201d\u2018\u2019]')
 
 
 def _blanked(text: str, spans: Iterable[tuple[int, int]]) -> str:
@@ -221,7 +222,7 @@ def parse_draft(text: str) -> Draft:
     marker_ends = dict(marker_spans)
     sentences = []
     block_of: list[int] = []  # the index in `blocks` of each sentence
-    blocks = _blocks(prose)
+    blocks, kinds = _blocks(prose)
     for index, (start, end, splittable) in enumerate(blocks):
         found = _sentences(prose, scans, start, end, splittable, marker_ends)
         sentences.extend(found)
@@ -241,7 +242,7 @@ def parse_draft(text: str) -> Draft:
             at = bisect.bisect_right(starts, call_start) - 1
             if at >= 0 and call_start < sentences[at].end and label not in sentences[at].footnotes:
                 sentences[at].footnotes.append(label)
-    _assign_scopes(prose, sentences, block_of, blocks)
+    _assign_scopes(prose, sentences, block_of, blocks, kinds)
     return Draft(text=text, sentences=sentences, citations=by_position, urls=urls, footnotes=footnotes)
 
 
@@ -303,12 +304,14 @@ def _figures_view(prose: str, marker_spans: list[tuple[int, int]]) -> str:
     return _blanked(prose, spans)
 
 
-def _blocks(prose: str) -> list[tuple[int, int, bool]]:
-    """(start, end, splittable) of each block: paragraph, list item, heading or table row.
+def _blocks(prose: str) -> tuple[list[tuple[int, int, bool]], list[str]]:
+    """(start, end, splittable) of each block: paragraph, list item, heading or table row; and each
+    block's kind (see `_block_kind`), read from the line tests made here anyway.
 
     Headings and table rows are one sentence each: a marker in a row's last cell covers the row.
     """
     blocks: list[tuple[int, int, bool]] = []
+    kinds: list[str] = []
     current: list[int] | None = None  # [start, end] of the open paragraph or list item
     pos = 0
     for line in prose.split("\n"):
@@ -320,18 +323,27 @@ def _blocks(prose: str) -> list[tuple[int, int, bool]]:
         if _HEADING.match(line) or _TABLE_ROW.match(line):
             current = None
             blocks.append((start, end, False))
+            kinds.append(_block_kind(prose, start))
             continue
-        if current is None or _LIST_ITEM.match(line):
+        # Neither a table row nor a heading (the line tests above hold for `prose` from `start` too:
+        # none of these patterns reads past the line): a list item or a paragraph.
+        item = _LIST_ITEM.match(line)
+        if current is None or item:
             current = [start, end]
             blocks.append((start, end, True))
+            kinds.append("list" if item else "paragraph")
         else:
             current[1] = end
             blocks[-1] = (current[0], end, True)
-    return blocks
+    return blocks, kinds
 
 
 def _assign_scopes(
-    prose: str, sentences: list[Sentence], block_of: list[int], blocks: list[tuple[int, int, bool]]
+    prose: str,
+    sentences: list[Sentence],
+    block_of: list[int],
+    blocks: list[tuple[int, int, bool]],
+    kinds: list[str],
 ) -> None:
     """Give each sentence without a marker the sentence whose marker a reader takes to cover it.
 
@@ -343,7 +355,6 @@ def _assign_scopes(
     last_of_block: dict[int, int] = {}
     for index, block in enumerate(block_of):
         last_of_block[block] = index
-    kinds = [_block_kind(prose, start) for start, _, _ in blocks]
     parents = _parent_blocks(prose, blocks, kinds)
     next_cited: int | None = None
     for index in range(len(sentences) - 1, -1, -1):
@@ -378,6 +389,7 @@ def _parent_blocks(
 ) -> list[tuple[int, str] | None]:
     """(block index, scope kind) of the header or lead-in each table row or list item sits under."""
     parents: list[tuple[int, str] | None] = [None] * len(blocks)
+    leads: dict[int, bool] = {}
     header: int | None = None
     for index, (start, _, _) in enumerate(blocks):
         kind = kinds[index]
@@ -406,7 +418,9 @@ def _parent_blocks(
         same_list = all(not prose[blocks[i][1] : blocks[i + 1][0]].strip() for i in range(back, index))
         if not same_list:
             continue
-        if _leads_in(prose, blocks[back]):
+        if back not in leads:  # the lead-in of every item of a list: read once
+            leads[back] = _leads_in(prose, blocks[back])
+        if leads[back]:
             parents[index] = (back, "list")
         elif kinds[back] == "list":  # nested under an item that does not lead in: under its lead-in
             parents[index] = parents[back]
@@ -435,7 +449,7 @@ class _Scans:
     @classmethod
     def of(cls, prose: str, figures: str) -> _Scans:
         numbers = find_numbers(figures)
-        marks = [m.start() for m in _QUOTE_MARK.finditer(prose)]
+        marks = [m.start() for m in _QUOTE_MARK.finditer(prose) if _is_quote_mark(prose, m.start())]
         return cls(marks, numbers, [n.start for n in numbers])
 
     def quote_marks_in(self, start: int, end: int) -> list[int]:
@@ -447,6 +461,17 @@ class _Scans:
         """Number tokens starting in [start, end)."""
         first = bisect.bisect_left(self.number_starts, start)
         return self.numbers[first : bisect.bisect_left(self.number_starts, end, first)]
+
+
+def _is_quote_mark(prose: str, position: int) -> bool:
+    """False for a curly apostrophe: \u2018 right after, or \u2019 right before, a letter or digit
+    (str.isalnum is the pattern class [^\\W_])."""
+    c = prose[position]
+    if c == "\u2018":
+        return position == 0 or not prose[position - 1].isalnum()
+    if c == "\u2019":
+        return not prose[position + 1 : position + 2].isalnum()
+    return True
 
 
 def _quotes(prose: str, marks: list[int]) -> list[Quote]:

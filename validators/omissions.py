@@ -43,12 +43,12 @@ _OMISSION_HINTS = (
     "carefully", "if", "provided", "as long as", "at most", "at least", "up to", "rarely", "sometimes",
     "may", "might", "experimental", "deprecated", "n't",
 )  # fmt: skip
-_ANY_OMISSION_WORD = re.compile(
-    r"\b(?:not|never|no|cannot|without|nor|none|only|unless|except|excluding|caution|carefully|if"
-    r"|provided|as long as|at most|at least|up to|rarely|sometimes|may|might|experimental|deprecated)\b"
-    r"|n't\b",
-    re.I,
-)
+_OMISSION_WORDS = (
+    "not", "never", "no", "cannot", "without", "nor", "none", "only", "unless", "except", "excluding",
+    "caution", "carefully", "if", "provided", "as long as", "at most", "at least", "up to", "rarely",
+    "sometimes", "may", "might", "experimental", "deprecated",
+)  # fmt: skip
+_ANY_OMISSION_WORD = re.compile(r"\b(?:" + "|".join(_OMISSION_WORDS) + r")\b|n't\b", re.I)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,9 +91,26 @@ def may_omit(raw_window: str) -> bool:
     """Whether a stretch of source holds any word an omission could be about: when it does not,
     nothing the quote skips there can negate or qualify, and it need not be normalized."""
     lowered = raw_window.lower()
-    return (
-        any(word in lowered for word in _OMISSION_HINTS) and _ANY_OMISSION_WORD.search(raw_window) is not None
-    )
+    return any(word in lowered for word in _OMISSION_HINTS) and _omission_word_in(raw_window, lowered)
+
+
+def _omission_word_in(raw_window: str, lowered: str) -> bool:
+    """`_ANY_OMISSION_WORD.search(raw_window) is not None`, tried only where one of its words starts.
+
+    Every match starts with one of the words (or n't), case aside; in ASCII text those are where
+    the lower-cased text holds them. The pattern searched whole (a case-blind alternation after \\b)
+    is tried at each of a window's ~1,000 positions; a few str.find calls skip to the candidates.
+    Text that is not ASCII is searched whole: `re.I` matches a few non-ASCII letters to ASCII ones.
+    """
+    if not raw_window.isascii():
+        return _ANY_OMISSION_WORD.search(raw_window) is not None
+    for word in (*_OMISSION_WORDS, "n't"):
+        at = lowered.find(word)
+        while at >= 0:
+            if _ANY_OMISSION_WORD.match(raw_window, at):
+                return True
+            at = lowered.find(word, at + 1)
+    return False
 
 
 def _last_before(text: str, fragment: str, first: int, before: int) -> int:

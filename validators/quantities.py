@@ -162,7 +162,7 @@ def unit_conflict(doc: SourceDocument, number: NumberToken, unit: tuple[str, flo
 
 # --- dates -------------------------------------------------------------------------------------
 
-_YEAR = re.compile(r"\d{4}")
+_YEAR = re.compile(r"\d\d\d\d")  # as \d{4}, which `re` scans for a third slower
 _MONTHS = {
     "jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6, "jul": 7, "aug": 8, "sep": 9,
     "oct": 10, "nov": 11, "dec": 12,
@@ -197,10 +197,13 @@ def find_dates(
     for m in matches:
         if m.group("y3"):
             ymd = (int(m.group("y3")), int(m.group("m3")), int(m.group("d3")))
-        elif m.group("y1"):
-            ymd = (int(m.group("y1")), _MONTHS[m.group("m1")[:3].lower()], int(m.group("d1")))
         else:
-            ymd = (int(m.group("y2")), _MONTHS[m.group("m2")[:3].lower()], int(m.group("d2")))
+            day, month, year = (m.group("d1"), m.group("m1"), m.group("y1"))
+            if not year:
+                day, month, year = (m.group("d2"), m.group("m2"), m.group("y2"))
+            # re.I matches Unicode case folds too (U+017F, the long s, for `s`; the Kelvin sign for `k`):
+            # such a "month" is no month name, and no date.
+            ymd = (int(year), _MONTHS.get(month[:3].lower(), 0), int(day))
         if 1 <= ymd[1] <= 12 and 1 <= ymd[2] <= 31:
             found.append((m.start(), m.end(), ymd))
     return found

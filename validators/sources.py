@@ -63,10 +63,12 @@ class SourceDocument:
     text: str
     path: Path | None = None
     _numbers_seen: dict[tuple[str, str], bool] = field(default_factory=dict, repr=False)
+    # A quote is looked for in its source by the support, omission and speaker checks in turn.
+    _quotes_seen: dict[tuple[str, str, tuple[str, ...], int], int] = field(default_factory=dict, repr=False)
+    # Paragraphs and headings for the checks of support in context, built on first use.
     context_index: object | None = field(default=None, repr=False)
+    # Every full date the text writes, as (position, (year, month, day)), read on first use.
     dates: list[tuple[int, tuple[int, int, int]]] | None = field(default=None, repr=False)
-    """Every full date the text writes, as (position, (year, month, day)), read on first use."""
-    """Paragraphs and headings for the checks of support in context, built on first use."""
 
     @cached_property
     def lowered(self) -> str | None:
@@ -138,7 +140,10 @@ class SourceDocument:
             # Lower-casing changes this text's length (a dotted İ, say): no lower-cased offsets, so
             # the whole normalized text is searched, its position standing in for the text's.
             return find_word_aligned(self.normalized, fragment, max(after + 1, 0))
-        return find_fragment(lowered, fragment, anchor, words, after)
+        key = (fragment, anchor, tuple(words), after)
+        if key not in self._quotes_seen:
+            self._quotes_seen[key] = find_fragment(lowered, fragment, anchor, words, after)
+        return self._quotes_seen[key]
 
 
 def _inside_a_word(text: str, position: int) -> bool:

@@ -25,6 +25,8 @@ _SAYS_HINTS = (
     "said", "says", "say ", "wrote", "writes", "told", "tells", "explain", "noted", "notes", "stated",
     "states", "put it", "puts it", "according to", "quot",
 )  # fmt: skip
+# The hints as one pattern on the lower-cased sentence: one scan instead of a test per hint.
+_SAYS_HINT = re.compile("|".join(re.escape(hint) for hint in _SAYS_HINTS))
 _CAPITALIZED = re.compile(r"\b[A-Z][\w&\u2019'-]*")
 _MARKER = re.compile(r"\[[^\]\n]*\]")
 _LINK_TARGET = re.compile(r"\]\([^)\s]*\)")
@@ -49,7 +51,7 @@ def named_speakers(sentence: str, quotes: Sequence[tuple[int, int]]) -> list[str
     its quotes and markers; none when no verb of saying or 'according to' credits anyone."""
     # Most sentences credit no one: settled by substring tests before any pattern or copying.
     lowered = sentence.lower()
-    if not any(verb in lowered for verb in _SAYS_HINTS) or not _SAYS.search(sentence):
+    if not _SAYS_HINT.search(lowered) or not _SAYS.search(sentence):
         return []
     hidden = [*quotes, *((url.start, url.end) for url in find_urls(sentence))]
     for start, end in hidden:
