@@ -198,12 +198,12 @@ def find_dates(
         if m.group("y3"):
             ymd = (int(m.group("y3")), int(m.group("m3")), int(m.group("d3")))
         else:
-            day, month, year = (m.group("d1"), m.group("m1"), m.group("y1"))
-            if not year:
-                day, month, year = (m.group("d2"), m.group("m2"), m.group("y2"))
+            day, month, year_text = (m.group("d1"), m.group("m1"), m.group("y1"))
+            if not year_text:
+                day, month, year_text = (m.group("d2"), m.group("m2"), m.group("y2"))
             # re.I matches Unicode case folds too (U+017F, the long s, for `s`; the Kelvin sign for `k`):
             # such a "month" is no month name, and no date.
-            ymd = (int(year), _MONTHS.get(month[:3].lower(), 0), int(day))
+            ymd = (int(year_text), _MONTHS.get(month[:3].lower(), 0), int(day))
         if 1 <= ymd[1] <= 12 and 1 <= ymd[2] <= 31:
             found.append((m.start(), m.end(), ymd))
     return found
