@@ -18,7 +18,7 @@ import asyncio
 import contextvars
 import logging
 import weakref
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from prefect.client.orchestration import get_client
@@ -47,7 +47,7 @@ async def pause_in_process(flow_run_id: UUID, form: type[Any], key: str, timeout
     proposed = Paused(timeout_seconds=timeout, reschedule=False, pause_key=key)
     run_input = run_input_subclass_from_type(form)
     keyset = keyset_from_paused_state(proposed)
-    proposed.state_details.run_input_keyset = keyset
+    proposed.state_details.run_input_keyset = cast("dict[str, str]", keyset)
     async with get_client() as client:
         try:
             state = await propose_state(client=client, state=proposed, flow_run_id=flow_run_id)

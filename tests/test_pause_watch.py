@@ -105,8 +105,8 @@ async def test_paused_runs_in_one_process_share_one_state_poll(tmp_path: Path, p
     lines = {f"watched-{n}" for n in range(RUNS)}
     with counting_relay(prefect_api) as (relay_url, seen):
         with temporary_settings(updates={PREFECT_API_URL: relay_url}):
-            runs: list[asyncio.Task[Any]] = [
-                asyncio.create_task(paused_append(str(out), line, return_state=True))
+            runs: list[asyncio.Future[Any]] = [
+                asyncio.ensure_future(paused_append(str(out), line, return_state=True))
                 for line in sorted(lines)
             ]
         review_ids = await _all_paused(lines)  # read past the relay: not counted
