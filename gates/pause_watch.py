@@ -22,9 +22,15 @@ from typing import Any, cast
 from uuid import UUID
 
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import State
 from prefect.context import AsyncClientContext
 from prefect.exceptions import Abort, FlowPauseTimeout
-from prefect.input.run_input import keyset_from_paused_state, run_input_subclass_from_type
+from prefect.input.run_input import (
+    AutomaticRunInput,
+    RunInput,
+    keyset_from_paused_state,
+    run_input_subclass_from_type,
+)
 from prefect.states import Paused
 from prefect.utilities.engine import propose_state
 
@@ -44,8 +50,8 @@ async def pause_in_process(flow_run_id: UUID, form: type[Any], key: str, timeout
     Raises `FlowPauseTimeout` after `timeout` seconds still paused (Prefect's own behaviour) and
     RuntimeError when the server refuses the pause.
     """
-    proposed = Paused(timeout_seconds=timeout, reschedule=False, pause_key=key)
-    run_input = run_input_subclass_from_type(form)
+    proposed: State[Any] = Paused(timeout_seconds=timeout, reschedule=False, pause_key=key)
+    run_input: type[RunInput] | type[AutomaticRunInput[Any]] = run_input_subclass_from_type(form)
     keyset = keyset_from_paused_state(proposed)
     proposed.state_details.run_input_keyset = cast("dict[str, str]", keyset)
     async with get_client() as client:
