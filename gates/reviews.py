@@ -87,12 +87,17 @@ async def decide(
     member_of: str = "",
     signer: DecisionSigner | None = None,
     now: datetime | None = None,
+    record: ReviewRecord | None = None,
 ) -> ReviewRecord:
     """Send one reviewer's decision to the waiting run, after the decision rule says it may count.
 
     `signer` is the verifying channel's (the Slack server's): it signs the decision so that the
     gate counts `reviewer` and `member_of` as verified. Without it the reviewer is a name typed
     by someone with API access, and counts only where the policy lists it as a plain name.
+
+    `record` is the review as the caller just read it (Slack's delivery reads it to check the
+    click): passed, it is not read again. The rule below is a courtesy check either way; the gate
+    in the run checks every decision against its own state.
 
     Raises:
         InputError: unknown review id; blocking findings and no override reason.
@@ -101,7 +106,8 @@ async def decide(
         RunNotWaiting: the run is not paused for a decision right now (between two votes).
     """
     now = now or datetime.now(UTC)
-    record = await get_review(review_id)
+    if record is None or record.request.id != review_id:
+        record = await get_review(review_id)
     request = record.request
     reviewer, member_of = normalize_identity(reviewer), normalize_identity(member_of)
     ballot = Ballot(
