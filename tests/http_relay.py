@@ -1,0 +1,68 @@
+"""A byte-for-byte TCP relay in front of an HTTP API that notes each request line.
+
+Tests and benchmarks count what a server is asked through it, not what the code says it asks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import urlsplit
+
+__all__ = ["counting_relay"]
+
+_REQUEST_LINE = re.compile(rb"(GET|POST|PATCH|PUT|DELETE) (/\S*) HTTP/1\.1\r\n")
+
+
+@contextmanager
+def counting_relay(api_url: str) -> Iterator[tuple[str, list[tuple[str, str]]]]:
+    """A TCP relay in front of the API; yields its API URL and the (method, path) of each request.
+
+    It runs on an event loop of its own: Prefect's engine makes some calls synchronously from the
+    flows' loop, and a relay on that loop could not answer them.
+    """
+    target = urlsplit(api_url)
+    seen: list[tuple[str, str]] = []
+
+    async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter, note: bool) -> None:
+        try:
+            while data := await source.read(65536):
+                if note:
+                    seen.extend((m[1].decode(), m[2].decode()) for m in _REQUEST_LINE.finditer(data))
+                sink.write(data)
+                await sink.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            sink.close()
+
+    async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(target.hostname, target.port)
+        # Cancelled when the relay shuts down: a handler ended by a cancel would be logged as an error.
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(pipe(reader, up_writer, True), pipe(up_reader, writer, False))
+
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    server = asyncio.run_coroutine_threadsafe(asyncio.start_server(relay, "127.0.0.1", 0), loop).result(10)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}{target.path}", seen
+    finally:
+
+        async def shut() -> None:
+            server.close()
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(shut(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
