@@ -19,6 +19,7 @@ from uuid import UUID
 
 import httpx
 
+from prefect_review_gate.gates.api_csrf import CsrfAuth
 from prefect_review_gate.gates.errors import ApiBusy
 from prefect_review_gate.gates.request import ReviewRecord
 from prefect_review_gate.gates.store import PrefectReviewStore
@@ -79,6 +80,7 @@ class ApiTarget:
         return httpx.AsyncClient(
             base_url=base_url,
             headers=headers,
+            auth=CsrfAuth(base_url, headers),  # a server with CSRF protection on asks for a token
             timeout=_TIMEOUT_SECONDS,
             # Loading the CA bundle costs `pending` a third of a second. A plain-http API never
             # negotiates TLS on this client (relative paths only, no redirects followed), so it
