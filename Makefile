@@ -37,6 +37,7 @@ bench: $(STAMP)  ## benchmarks: print figures, never fail
 	$(BIN)/python benchmarks/slack_bench.py
 	$(BIN)/python benchmarks/citation_units_bench.py
 	$(BIN)/python benchmarks/commit_bench.py
+	$(BIN)/python benchmarks/request_census.py
 	$(BIN)/python benchmarks/stack_bench.py
 	$(BIN)/python benchmarks/steady_bench.py
 
