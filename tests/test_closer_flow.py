@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from anthropic_fake import OFFLINE_KEY, MessagesFake, Reply
+from anthropic_fake import OFFLINE_KEY, MessagesFake, Reply, refusal_reply
 from gate_helpers import review_of_run
 from hubspot_fake import TOKEN, HubSpotFake, seed_demo
 from prefect.client.orchestration import get_client
@@ -196,6 +196,21 @@ async def test_a_blocked_agent_ends_blocked_and_asks_nobody(fake: MessagesFake, 
     assert "do not say what the client agreed" in (state.message or "")
     assert "review-gate" not in await _tags(state)
     assert len(fake.message_requests()) == 2  # each changed deal was asked about
+
+
+async def test_a_refusal_on_every_deal_ends_blocked_with_the_category(
+    fake: MessagesFake, crm_file: Path
+) -> None:
+    fake.script.clear()
+    fake.default = Reply.message(refusal_reply("cyber", "Declined by policy."))
+    before = crm_file.read_bytes()
+
+    state = await asyncio.wait_for(_start(), WAIT)
+
+    assert state.type is StateType.CANCELLED and state.name == "Blocked", state
+    assert "cyber" in (state.message or "") and "Declined by policy." in (state.message or "")
+    assert "review-gate" not in await _tags(state)
+    assert crm_file.read_bytes() == before
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from anthropic_fake import OFFLINE_KEY, MessagesFake, Reply
+from anthropic_fake import OFFLINE_KEY, MessagesFake, Reply, refusal_reply
 from gate_helpers import review_of_run
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
@@ -196,6 +196,22 @@ async def test_a_failing_test_suite_ends_blocked_before_the_agent_or_a_review(
     assert fake.message_requests() == []  # Claude is not asked to make something of a failure
     run = await _flow_run(state)
     assert "review-gate" not in run.tags  # the gate never opened a review
+    assert "render-blocker" in await _artifact_keys(run.id)
+    assert not release.index.exists() and pushes(release.remote) == 0
+
+
+async def test_a_refusal_ends_blocked_with_the_category_and_no_review(
+    fake: MessagesFake, tmp_path: Path
+) -> None:
+    fake.script.append(Reply.message(refusal_reply("cyber", "Declined by policy.")))
+    release = Release(tmp_path)
+
+    state = await asyncio.wait_for(release.start(), WAIT)
+
+    assert state.type is StateType.CANCELLED and state.name == "Blocked", state
+    assert "cyber" in (state.message or "") and "Declined by policy." in (state.message or "")
+    run = await _flow_run(state)
+    assert "review-gate" not in run.tags
     assert "render-blocker" in await _artifact_keys(run.id)
     assert not release.index.exists() and pushes(release.remote) == 0
 

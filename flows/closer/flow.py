@@ -33,6 +33,7 @@ from prefect_review_gate.flows.closer.world import crm_world
 from prefect_review_gate.flows.common.blocked import stop_blocked
 from prefect_review_gate.flows.common.boundaries import Blocker
 from prefect_review_gate.flows.common.claude_task import claude_task
+from prefect_review_gate.flows.common.errors import ModelRefused
 from prefect_review_gate.flows.common.review import review_and_commit, review_policy
 from prefect_review_gate.flows.common.run_cache import run_scoped_key
 from prefect_review_gate.flows.common.smtp import SmtpSettings
@@ -208,7 +209,11 @@ async def deal_support_flow(
         deal = snapshot.deal
         sources = deal_sources([snapshot], read["stages"])
         message = await ask_claude(build_request(deal.id, request, allowed, sources))
-        answer = read_reply(message, deal.id)
+        try:
+            answer: Proposal | Blocker = read_reply(message, deal.id)
+        except ModelRefused as refused:
+            # One deal's refusal stops that deal, as a blocker would: the others go on.
+            answer = Blocker(refused.reason)
         if isinstance(answer, Blocker):
             blockers.append((deal.id, answer))
             lines.append(f"- **{deal.id}** {deal.name}: the agent stopped: {answer.describe()}")

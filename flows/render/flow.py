@@ -20,9 +20,10 @@ from typing import Any, Literal
 from prefect import flow, task
 from prefect.artifacts import acreate_markdown_artifact
 
-from prefect_review_gate.flows.common.blocked import stop_blocked, stop_unmet_precondition
+from prefect_review_gate.flows.common.blocked import stop_blocked, stop_refused, stop_unmet_precondition
 from prefect_review_gate.flows.common.boundaries import Blocker
 from prefect_review_gate.flows.common.claude_task import claude_task
+from prefect_review_gate.flows.common.errors import ModelRefused
 from prefect_review_gate.flows.common.review import review_and_commit, review_policy
 from prefect_review_gate.flows.common.run_cache import run_scoped_key
 from prefect_review_gate.flows.render import AGENT, REQUESTER
@@ -137,7 +138,12 @@ async def release_flow(
             failure, artifact_key=f"{AGENT}-blocker", description="Why nothing was proposed for release"
         )
     message = await ask_claude(build_request(facts))
-    answer = read_reply(message)
+    try:
+        answer = read_reply(message)
+    except ModelRefused as refused:
+        return await stop_refused(
+            refused, artifact_key=f"{AGENT}-blocker", description="Why the model proposed no release"
+        )
     if isinstance(answer, Blocker):
         return await stop_blocked(
             answer, artifact_key=f"{AGENT}-blocker", description="Why the release agent proposed no release"
