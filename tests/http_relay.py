@@ -19,11 +19,12 @@ _REQUEST_LINE = re.compile(rb"(GET|POST|PATCH|PUT|DELETE) (/\S*) HTTP/1\.1\r\n")
 
 
 @contextmanager
-def counting_relay(api_url: str) -> Iterator[tuple[str, list[tuple[str, str]]]]:
+def counting_relay(api_url: str, listen: str = "127.0.0.1") -> Iterator[tuple[str, list[tuple[str, str]]]]:
     """A TCP relay in front of the API; yields its API URL and the (method, path) of each request.
 
     It runs on an event loop of its own: Prefect's engine makes some calls synchronously from the
-    flows' loop, and a relay on that loop could not answer them.
+    flows' loop, and a relay on that loop could not answer them. `listen` is the address it takes
+    connections on (another network namespace's way in, for one).
     """
     target = urlsplit(api_url)
     seen: list[tuple[str, str]] = []
@@ -49,10 +50,10 @@ def counting_relay(api_url: str) -> Iterator[tuple[str, list[tuple[str, str]]]]:
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
-    server = asyncio.run_coroutine_threadsafe(asyncio.start_server(relay, "127.0.0.1", 0), loop).result(10)
+    server = asyncio.run_coroutine_threadsafe(asyncio.start_server(relay, listen, 0), loop).result(10)
     port = server.sockets[0].getsockname()[1]
     try:
-        yield f"http://127.0.0.1:{port}{target.path}", seen
+        yield f"http://{listen}:{port}{target.path}", seen
     finally:
 
         async def shut() -> None:

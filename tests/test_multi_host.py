@@ -8,6 +8,7 @@ machines would. Every action appends one line to a shared file with O_APPEND.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -20,12 +21,16 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from uuid import UUID
 
+import net_hosts
 import pytest
 from gate_helpers import run_cli, serving_deployments, wait_until_waiting
 from gated_flows import new_flow_run_id
+from http_relay import counting_relay
 from multi_host_worker import HANG_MID_ACTION, HostAppend
+from net_hosts import NetworkHost
 from prefect.client.orchestration import get_client
 from prefect.states import Scheduled
 
@@ -63,10 +68,18 @@ CAN_NAME_HOSTS = hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("
 
 
 def _start_worker(
-    root: Path, name: str, verdicts: Path, seed: int, own_host_name: bool = False, **extra: str
+    root: Path,
+    name: str,
+    verdicts: Path,
+    seed: int,
+    own_host_name: bool = False,
+    network_host: NetworkHost | None = None,
+    **extra: str,
 ) -> subprocess.Popen[str]:
     command = [sys.executable, "-m", "multi_host_worker", str(verdicts), str(seed)]
-    if own_host_name:
+    if network_host is not None:
+        command = network_host.command(command)
+    elif own_host_name:
         command = ["unshare", "--uts", "sh", "-c", 'hostname "$0" && exec "$@"', f"rg-host-{name}", *command]
     return subprocess.Popen(
         command,
@@ -131,6 +144,44 @@ async def test_two_hosts_racing_over_50_approved_reviews_run_each_action_once(
     # Every review was committed by one host and replayed by the other.
     replayed = Counter(r["replayed"] for host in results for r in host)
     assert replayed == Counter({True: 50, False: 50})
+
+
+@pytest.mark.skipif(not net_hosts.available(), reason="needs root and iproute2's ip netns")
+async def test_two_hosts_on_their_own_networks_run_each_of_50_actions_once(tmp_path: Path) -> None:
+    """Each worker in a network namespace of its own, reaching the API only over its veth."""
+    from prefect.settings import PREFECT_API_URL
+
+    out = tmp_path / "side-effects.log"
+    verdicts = [await _approved(out, f"review-{n:02d}") for n in range(50)]
+    path = _write_verdicts(tmp_path / "verdicts.json", verdicts)
+    api = str(PREFECT_API_URL.value())
+    with contextlib.ExitStack() as stack:
+        hosts, relayed = [], []
+        for number, (name, seed) in enumerate((("a", 1), ("b", 2)), start=1):
+            host = stack.enter_context(net_hosts.network_host(name, number))
+            assert not _reachable_from(host, api), "the host shares this machine's loopback"
+            # The API on this machine's loopback, reached from the host through its veth.
+            url, seen = stack.enter_context(counting_relay(api, listen=host.gateway))
+            assert _reachable_from(host, url)
+            relayed.append(seen)
+            hosts.append(_start_worker(tmp_path, name, path, seed, network_host=host, PREFECT_API_URL=url))
+        outputs = [await asyncio.to_thread(h.communicate, timeout=WAIT) for h in hosts]
+
+    assert [h.returncode for h in hosts] == [0, 0], [err[-2000:] for _, err in outputs]
+    assert all(len(seen) > 50 for seen in relayed)  # each host worked through its own way in
+    results = [_results(stdout) for stdout, _ in outputs]
+    assert [r for host in results for r in host if "error" in r] == []
+    counts = Counter(line.split()[0] for line in _lines(out))
+    assert counts == Counter({f"review-{n:02d}": 1 for n in range(50)})  # each action ran exactly once
+    assert Counter(r["replayed"] for host in results for r in host) == Counter({True: 50, False: 50})
+    assert {line.split()[1] for line in _lines(out)} <= {"a", "b"}
+
+
+def _reachable_from(host: NetworkHost, url: str) -> bool:
+    """Whether a process on `host` can open a connection to `url`'s address and port."""
+    parts = urlsplit(url)
+    probe = f"import socket; socket.create_connection(({parts.hostname!r}, {parts.port}), timeout=2)"
+    return subprocess.run(host.command([sys.executable, "-c", probe]), capture_output=True).returncode == 0
 
 
 async def _save_review(verdict: ReviewVerdict) -> None:
