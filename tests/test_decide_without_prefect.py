@@ -9,11 +9,16 @@ same exit code.
 
 from __future__ import annotations
 
+import base64
 import os
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 from gate_helpers import run_cli, start_gated_write, wait_until_waiting
 from prefect.client.schemas.objects import StateType
@@ -136,3 +141,95 @@ async def test_without_prefect_api_url_the_profile_names_the_api(prefect_api: st
     assert "prefect.settings" in imported(err)
     assert (await run.final_state()).type is StateType.COMPLETED
     assert run.written() == ["profile-approve"]
+
+
+class AuthRelay(ThreadingHTTPServer):
+    """A real HTTP hop in front of the Prefect API that wants basic auth, as a proxy in front of a
+    server often does, and logs each request it forwards."""
+
+    def __init__(self, upstream: str, auth_string: str) -> None:
+        super().__init__(("127.0.0.1", 0), _Forward)
+        self.upstream = upstream.rstrip("/")
+        self.requests: list[tuple[str, str]] = []
+        self.expected = "Basic " + base64.b64encode(auth_string.encode()).decode()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/api"
+
+
+class _Forward(BaseHTTPRequestHandler):
+    server: AuthRelay
+
+    def _forward(self) -> None:
+        body = self.rfile.read(int(self.headers.get("content-length", 0)))
+        if self.headers.get("authorization") != self.server.expected:
+            self._answer(401, b'{"detail": "Unauthorized"}', "application/json")
+            return
+        path = self.path.removeprefix("/api")
+        self.server.requests.append((self.command, path))
+        headers = {"content-type": self.headers.get("content-type", "application/json")}
+        answer = httpx.request(self.command, self.server.upstream + path, content=body, headers=headers)
+        self._answer(answer.status_code, answer.content, answer.headers.get("content-type", ""))
+
+    do_GET = do_POST = do_PATCH = _forward
+
+    def _answer(self, status: int, data: bytes, kind: str) -> None:
+        self.send_response(status)
+        self.send_header("content-type", kind)
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def auth_relay(prefect_api: str) -> Iterator[AuthRelay]:
+    relay = AuthRelay(prefect_api, "reviewer:s3cret")
+    thread = threading.Thread(target=relay.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield relay
+    finally:
+        relay.shutdown()
+        relay.server_close()
+
+
+async def test_the_auth_string_is_sent_and_the_record_is_read_once_before_the_resume(
+    auth_relay: AuthRelay, tmp_path: Path
+) -> None:
+    run = start_gated_write(tmp_path, "behind-auth", POLICY)
+    review_id = (await wait_until_waiting("behind-auth")).record.request.id
+
+    code, out, err = await run_cli("approve", review_id, "--as", "alice", api=auth_relay.url)
+    assert code == 2 and out == "" and "answered 401 Unauthorized" in err, err
+    assert auth_relay.requests == []
+
+    code, out, err = await run_cli(
+        "approve",
+        review_id,
+        "--as",
+        "alice",
+        api=auth_relay.url,
+        extra_env={"PREFECT_API_AUTH_STRING": "reviewer:s3cret", **IMPORT_LOG},
+    )
+    assert code == 0 and prefect_modules(err) == [], message(err)
+    assert (await run.final_state()).type is StateType.COMPLETED
+    assert run.written() == ["behind-auth"]
+    # Before the resume: the record once (the early checks and the decision rule judge the same
+    # read) and the run's state once. After it, only reads of the record until the run took it up.
+    load, states = ("POST", "/artifacts/latest/filter"), ("POST", "/flow_runs/filter")
+    resume = ("POST", f"/flow_runs/{run_flow_run_id(review_id, auth_relay)}/resume")
+    sent = auth_relay.requests.index(resume)
+    assert auth_relay.requests[:sent] == [load, states]
+    assert set(auth_relay.requests[sent + 1 :]) == {load}
+
+
+def run_flow_run_id(review_id: str, relay: AuthRelay) -> str:
+    answer = httpx.post(
+        f"{relay.upstream}/artifacts/latest/filter",
+        json={"artifacts": {"key": {"any_": [f"review-gate-{review_id}"]}}, "limit": 1},
+    )
+    return str(answer.json()[0]["data"]["request"]["flow_run_id"])
