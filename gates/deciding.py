@@ -87,7 +87,11 @@ async def decide(
     read here. Either way the decision is judged on a record read for this decision, never on none:
     an unreadable one raises before anything is sent. Returns the record it was judged on.
 
-    Raises: as `reviews.decide` documents.
+    Raises:
+        InputError: unknown review id; blocking findings and no override reason.
+        UnauthorizedReviewer: the decision rule does not let `reviewer` decide this review.
+        ReviewGateError: already decided, stale, already voted, or past the deadline.
+        RunNotWaiting: the run is not paused for a decision right now (between two votes).
     """
     now = now or datetime.now(UTC)
     if record is None:

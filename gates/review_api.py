@@ -1,9 +1,10 @@
 """The Prefect API without importing Prefect: where it is, runs' states, resumes, and its errors.
 
-Importing Prefect takes about two seconds; `review-gate pending` is asked for in well under that, so
-it reads the review store (`store.PrefectReviewStore`) over plain httpx from here. Resumes go out
-the same way, retried at once while a SQLite-backed server is busy. httpx's errors are mapped to
-the package's own tree at this boundary (`run_against`).
+Importing Prefect takes one to two seconds of CPU; `review-gate pending`, `approve` and `reject` are
+asked for in well under that, so they read the review store (`store.PrefectReviewStore`) over plain
+httpx from here (`open_review_api`). Resumes go out the same way, retried at once while a
+SQLite-backed server is busy. httpx's errors are mapped to the package's own tree at this boundary
+(`run_against`).
 """
 
 from __future__ import annotations

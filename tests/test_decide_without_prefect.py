@@ -233,3 +233,27 @@ def run_flow_run_id(review_id: str, relay: AuthRelay) -> str:
         json={"artifacts": {"key": {"any_": [f"review-gate-{review_id}"]}}, "limit": 1},
     )
     return str(answer.json()[0]["data"]["request"]["flow_run_id"])
+
+
+async def test_credentials_kept_in_the_profile_still_work_with_the_url_in_the_environment(
+    auth_relay: AuthRelay, tmp_path: Path
+) -> None:
+    # PREFECT_API_URL exported, the auth string only in the profile: the plain request gets a 401,
+    # which stored nothing, and the decision goes through Prefect's settings instead, as before.
+    profiles = tmp_path / "profiles.toml"
+    profiles.write_text('active = "gate"\n\n[profiles.gate]\nPREFECT_API_AUTH_STRING = "reviewer:s3cret"\n')
+    run = start_gated_write(tmp_path, "auth-in-profile", POLICY)
+    review_id = (await wait_until_waiting("auth-in-profile")).record.request.id
+
+    code, out, err = await run_cli(
+        "approve",
+        review_id,
+        "--as",
+        "alice",
+        api=auth_relay.url,
+        extra_env={"PREFECT_PROFILES_PATH": str(profiles)},
+    )
+    assert code == 0, err
+    assert f"Approved review {review_id} as alice (1/1 approvals)." in out
+    assert (await run.final_state()).type is StateType.COMPLETED
+    assert run.written() == ["auth-in-profile"]
