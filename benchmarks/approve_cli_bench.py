@@ -15,7 +15,7 @@ For each approval:
     accepted   process start -> the server stored the decision (the resume was accepted): the
                run input's `created` time, read from the API afterwards (same machine, same clock)
     running    process start -> the flow's first line after `request_review` (it writes the time;
-               a paused run checks for its decision every second, so up to 1 s of this is its poll)
+               paused runs notice their decision by a poll, `pause_watch.POLL_INTERVAL_SECONDS`)
     process    process start -> exit (it waits until the run has taken the decision up)
 and for (b) the wall time from starting the first process to the last decision accepted.
 

@@ -67,8 +67,8 @@ from prefect_review_gate.gates import (
     commit,
     request_review,
 )
+from prefect_review_gate.gates.pause_watch import POLL_INTERVAL_SECONDS
 from prefect_review_gate.gates.reviews import PendingReview, decide, list_pending
-from prefect_review_gate.gates.waiting import POLL_INTERVAL_SECONDS
 
 TARGET_P95_SECONDS = 2.0
 TARGET_PENDING_SECONDS = 1.5

@@ -13,8 +13,12 @@ machine's load average at that moment: the machine is shared, and a busy neighbo
     worker processes, each review posted to the tests' Slack fake; then half are approved by signed
     clicks to `review-gate serve`, the other half through the terminal's path (10 real `review-gate
     approve` processes, the rest the `reviews.decide` they run, in this process), all sent together.
-    Latency runs from sending the click (starting the CLI process, calling decide) to the flow's
-    first line after the gate. Target on PostgreSQL: p95 <= 2 s, and every action committed exactly once.
+    Latency runs from sending the click (starting the CLI process, calling decide) to the run's
+    Running state on the server (the state Prefect and its UI show; its timestamp from the run's state
+    history), and, printed beside it, to the flow's first line after the gate (the gate has then
+    read the decision, saved the record and card, and updated Slack). Target on PostgreSQL: p95
+    <= 2 s, and every action committed exactly once. Printed first: Prefect's own floor on the
+    same server (resume_floor.py), the same number of bare resumes at once with no gate at all.
 
 Run:  .venv/bin/python benchmarks/stack_bench.py [--suspended 1000] [--approvals 100] [--only sqlite|postgres]
 It exits 0 whatever the figures, 1 when it could not measure.
@@ -38,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import resume_floor
 from gate_bench import (
     EXECUTORS,
     BenchNote,
@@ -48,6 +53,7 @@ from gate_bench import (
     wait_for_lines,
 )
 from prefect import flow
+from prefect.client.orchestration import get_client
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from slack_bench import (
     REVIEWER,
@@ -68,7 +74,7 @@ import stack  # noqa: E402
 from slack_fake import SlackFake  # noqa: E402
 
 from prefect_review_gate.gates import Outcome, ReviewPolicy, commit, request_review  # noqa: E402
-from prefect_review_gate.gates.reviews import decide  # noqa: E402
+from prefect_review_gate.gates.reviews import decide, get_review  # noqa: E402
 from prefect_review_gate.gates.slack import configured_slack_channel  # noqa: E402
 
 HERE = Path(__file__).resolve()
@@ -167,9 +173,10 @@ def report_pending(backend: Backend, pending: Pending, count: int) -> None:
 
 @dataclass(frozen=True)
 class Burst:
-    slack_seconds: list[float]
+    slack_seconds: list[float]  # to the flow's first line after the gate, by way of approval
     cli_seconds: list[float]  # real `review-gate approve` processes, from their start
     decide_seconds: list[float]  # the CLI's path (reviews.decide) in this process
+    running_seconds: list[float]  # to the run's Running state on the server, every approval
     committed: int
     count: int
 
@@ -264,28 +271,52 @@ async def _approve_all(url: str, fake: SlackFake, workdir: Path, count: int, env
     await asyncio.sleep(2)  # a second commit of anything would land now
     lines = (workdir / "committed.txt").read_text(encoding="utf-8").splitlines()
     once = len(set(lines)) == len(lines) == committed
+    sent_at = {
+        **{i: s[2] for i, s in zip(by_slack, sent, strict=True)},
+        **dict(zip(processes, started, strict=True)),
+        **dict(zip(in_process, decided, strict=True)),
+    }
+    running = await running_again_at({i: messages[i] for i in sent_at})
     return Burst(
         slack_seconds=[stamps[i] - s[2] for i, s in zip(by_slack, sent, strict=True)],
         cli_seconds=[stamps[i] - s for i, s in zip(processes, started, strict=True)],
         decide_seconds=[stamps[i] - s for i, s in zip(in_process, decided, strict=True)],
+        running_seconds=[running[i] - sent_at[i] for i in sent_at],
         committed=len(set(lines)) if once else -len(lines),
         count=count,
     )
 
 
+async def running_again_at(messages: dict[int, dict[str, object]]) -> dict[int, float]:
+    """When each flow's run went from Paused back to Running, from its state history on the server."""
+    found: dict[int, float] = {}
+    async with get_client() as client:
+        for index, message in messages.items():
+            record = await get_review(str(message["text"]).split(":", 1)[0].removeprefix("Review "))
+            states = sorted(
+                await client.read_flow_run_states(record.request.flow_run_id), key=lambda s: s.timestamp
+            )
+            paused = next(n for n, s in enumerate(states) if s.is_paused())
+            found[index] = next(s for s in states[paused:] if s.is_running()).timestamp.timestamp()
+    return found
+
+
 def report_burst(backend: Backend, burst: Burst) -> None:
     def figures(values: Sequence[float]) -> str:
+        if not values:
+            return "none sent this way"
         return (
             f"p50 {statistics.median(values):.2f} s, p95 {percentile(values, 0.95):.2f} s, "
             f"max {max(values):.2f} s"
         )
 
     once = burst.committed == burst.count
-    ok = percentile(burst.all_seconds, 0.95) <= TARGET_RUNNING_P95 and once
+    ok = percentile(burst.running_seconds, 0.95) <= TARGET_RUNNING_P95 and once
     print(
-        f"  (b) {backend.name:<10} {burst.count} approvals at once -> flow running: "
-        f"all {figures(burst.all_seconds)} {load()}"
+        f"  (b) {backend.name:<10} {burst.count} approvals at once -> run Running: "
+        f"{figures(burst.running_seconds)} {load()}"
     )
+    print(f"      {'':<10} -> the flow's first line after the gate: all {figures(burst.all_seconds)}")
     print(f"      {'':<10} Slack clicks ({len(burst.slack_seconds)}): {figures(burst.slack_seconds)}")
     print(
         f"      {'':<10} review-gate approve ({len(burst.cli_seconds)} processes, from their start): "
@@ -326,6 +357,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             for backend in found:
                 # Approvals first: they leave no review open, and pending must list only its own.
                 if "approvals" not in args.skip:
+                    floor = asyncio.run(resume_floor.measure(backend.api, args.approvals))
+                    print(
+                        f"  (b) {backend.name:<10} Prefect's floor, {args.approvals} bare resumes at once, "
+                        f"no gate: {floor.line()} {load()}"
+                    )
                     try:
                         report_burst(backend, measure_burst(backend, args.approvals))
                     except RuntimeError as exc:  # the other backend's figures still count

@@ -12,6 +12,10 @@ RSS of the `review-gate serve` process at the window's end, and the load average
 latency and a flat RSS are the targets: the last window's p95 within 1.5x of the first's (plus
 0.5 s), and RSS growth under 20% from the second window to the last (the first holds warm-up).
 
+Printed first, per backend: Prefect's own floor for this rate on this machine, the same two workers
+starting a bare flow (no gate, no review, one line written) every `--interval` for `--floor-seconds`:
+how far each finished behind the time it was due. Where bare flows fall behind, gated ones must too.
+
 Run:  .venv/bin/python benchmarks/steady_bench.py [--seconds 300] [--interval 0.1] [--only postgres]
 It exits 0 whatever the figures, 1 when it could not measure.
 """
@@ -30,6 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from prefect import flow
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from slack_bench import (
     REVIEWER,
@@ -54,21 +59,61 @@ LINE = re.compile(r"slack-bench-(\d+)")
 SAMPLED = 20  # reviews per window whose click -> decision sent share is read back
 
 
-def worker_main(worker: int, seconds: float, interval: float, workdir: str) -> None:
-    """A worker process: start a gated flow every WORKERS x interval, offset by its number."""
+@flow(name="steady-bench-bare")
+async def bare_flow(index: int, due: float, workdir: str) -> None:
+    """Prefect's floor: a flow run with nothing in it but the line that says when it ran."""
+    (Path(workdir) / f"bare-{index}").write_text(f"{due!r} {time.time()!r}", encoding="utf-8")
+
+
+def worker_main(worker: int, seconds: float, interval: float, workdir: str, bare: bool = False) -> None:
+    """A worker process: start a gated (or bare) flow every WORKERS x interval, offset by its number."""
 
     async def run() -> None:
         began = time.monotonic() + worker * interval
+        wall = time.time() - time.monotonic()  # monotonic -> wall-clock time
         tasks = []
         step = 0
         while (due := began + step * WORKERS * interval) < began + seconds:
             await asyncio.sleep(max(0.0, due - time.monotonic()))
             index = step * WORKERS + worker
-            tasks.append(asyncio.create_task(mixed_review(index, workdir)))
+            started = bare_flow(index, wall + due, workdir) if bare else mixed_review(index, workdir)
+            tasks.append(asyncio.create_task(started))
             step += 1
         await asyncio.wait(tasks, timeout=300)
 
     asyncio.run(run())
+
+
+def measure_floor(backend: Backend, seconds: float, interval: float) -> str:
+    """Bare flows at the same rate from two workers: a line of how far behind they finished."""
+    workdir = backend.home / "steady-floor"
+    workdir.mkdir()
+    processes = []
+    try:
+        for worker in range(WORKERS):
+            command = [sys.executable, str(HERE), "--_bare", str(worker), str(seconds), str(interval)]
+            with (backend.home / f"steady-floor-{worker}.log").open("wb") as log:
+                processes.append(
+                    subprocess.Popen(
+                        [*command, str(workdir)], env=backend.env(), stdout=log, stderr=subprocess.STDOUT
+                    )
+                )
+        for process in processes:
+            process.wait(seconds + 360)
+    finally:
+        for process in processes:
+            stop(process)
+    lags = []
+    for stamp in workdir.glob("bare-*"):
+        due, ran = (float(v) for v in stamp.read_text().split())
+        lags.append(ran - due)
+    asked = int(seconds / interval)
+    if not lags:
+        return f"0/{asked} bare flows ran {load()}"
+    return (
+        f"{len(lags)}/{asked} bare flows ran; due -> ran p50 {statistics.median(lags):.2f} s, "
+        f"p95 {percentile(lags, 0.95):.2f} s, max {max(lags):.2f} s {load()}"
+    )
 
 
 def rss_kib(pid: int) -> int:
@@ -203,18 +248,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--interval", type=float, default=0.1, help="seconds between two reviews")
     parser.add_argument("--window", type=float, default=30.0, help="seconds per reported window")
     parser.add_argument("--only", choices=("sqlite", "postgres"), help="measure one backend only")
-    parser.add_argument(
-        "--_worker", nargs=4, metavar=("N", "SECONDS", "INTERVAL", "DIR"), help=argparse.SUPPRESS
-    )
+    parser.add_argument("--floor-seconds", type=float, default=60.0, help="how long bare flows keep coming")
+    for hidden in ("--_worker", "--_bare"):
+        parser.add_argument(
+            hidden, nargs=4, metavar=("N", "SECONDS", "INTERVAL", "DIR"), help=argparse.SUPPRESS
+        )
     args = parser.parse_args(argv)
-    if args._worker:
-        number, seconds, interval, workdir = args._worker
-        worker_main(int(number), float(seconds), float(interval), workdir)
+    if args._worker or args._bare:
+        number, seconds, interval, workdir = args._worker or args._bare
+        worker_main(int(number), float(seconds), float(interval), workdir, bare=bool(args._bare))
         return 0
     print(f"steady load benchmark: SQLite vs PostgreSQL + S3 (moto), {os.cpu_count()} CPUs {load()}")
     try:
         with backends(args.only) as found:
             for backend in found:
+                if args.floor_seconds > 0:
+                    floor = measure_floor(backend, args.floor_seconds, args.interval)
+                    print(
+                        f"  (c) {backend.name}: Prefect's floor, a bare flow every "
+                        f"{args.interval * 1000:.0f} ms for {args.floor_seconds:.0f} s: {floor}"
+                    )
                 windows, committed = measure(backend, args.seconds, args.interval, args.window)
                 if not windows:
                     raise RuntimeError(f"no review was decided on {backend.name}")

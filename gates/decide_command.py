@@ -28,8 +28,8 @@ __all__ = ["PICKUP_SECONDS", "approve", "reject"]
 
 T = TypeVar("T")
 
-# How long approve/reject wait for a run paused in-process to take their decision up (it polls
-# every second); a suspended run needs a worker first, so they do not wait for it.
+# How long approve/reject wait for a run paused in-process to take their decision up (it polls for
+# it, `pause_watch`); a suspended run needs a worker first, so they do not wait for it.
 PICKUP_SECONDS = 10.0
 
 

@@ -83,9 +83,11 @@ async def decide(
 ) -> ReviewRecord:
     """Send one reviewer's decision to the waiting run, after the decision rule says it may count.
 
-    `record` is the review as the caller just read it (`review_status`); without it the record is
-    read here. Either way the decision is judged on a record read for this decision, never on none:
-    an unreadable one raises before anything is sent. Returns the record it was judged on.
+    `record` is the review as the caller just read it (`review_status`, Slack's delivery checking the
+    click): passed, it is not read again; without it (or for another review) it is read here. Either
+    way the decision is judged on a record read for this decision, never on none: an unreadable one
+    raises before anything is sent. The rule is a courtesy check; the gate in the run checks every
+    decision against its own state. Returns the record it was judged on.
 
     Raises:
         InputError: unknown review id; blocking findings and no override reason.
@@ -94,7 +96,7 @@ async def decide(
         RunNotWaiting: the run is not paused for a decision right now (between two votes).
     """
     now = now or datetime.now(UTC)
-    if record is None:
+    if record is None or record.request.id != review_id:
         record = await load_review(api.store, review_id)
     request = record.request
     reviewer, member_of = normalize_identity(reviewer), normalize_identity(member_of)

@@ -23,6 +23,7 @@ import inspect
 import os
 import re
 import time
+import weakref
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -304,7 +305,28 @@ class CommitLedger:
         return None
 
 
+# Whether one read of result storage has completed in this process. Until one has, reads go one at
+# a time (one lock per event loop): remote storage clients are built on first use and cached by value
+# (prefect-aws's `_get_client_cached`), but fifty commits reading at once all miss that cache and each
+# builds its own boto3 client under prefect-aws's lock. Profiled in stack_bench on S3 (moto): 40% of
+# a worker process's CPU, stalling every other run in it. The first read fills the cache for the rest.
+_storage_warm = False
+_first_reads: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
 async def _read(store: ResultStore, record_key: str, where: str) -> dict[str, Any] | None:
+    """The record at `record_key`, or None when storage says nothing was ever written there."""
+    global _storage_warm
+    if _storage_warm:
+        return await _read_now(store, record_key, where)
+    lock = _first_reads.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+    async with lock:
+        record = await _read_now(store, record_key, where)
+        _storage_warm = True
+        return record
+
+
+async def _read_now(store: ResultStore, record_key: str, where: str) -> dict[str, Any] | None:
     """The record at `record_key`, or None when storage says nothing was ever written there.
 
     Not `ResultStore.aexists`: it answers False on any read error too, and an outcome that

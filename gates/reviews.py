@@ -100,6 +100,7 @@ async def decide(
     member_of: str = "",
     signer: DecisionSigner | None = None,
     now: datetime | None = None,
+    record: ReviewRecord | None = None,
 ) -> ReviewRecord:
     """Send one reviewer's decision to the waiting run, after the decision rule says it may count.
 
@@ -107,6 +108,10 @@ async def decide(
     gate counts `reviewer` and `member_of` as verified. Without it the reviewer is a name typed
     by someone with API access, and counts only where the policy lists it as a plain name.
     Returns the record the decision was judged on.
+
+    `record` is the review as the caller just read it (Slack's delivery reads it to check the
+    click): passed, it is not read again. The rule below is a courtesy check either way; the gate
+    in the run checks every decision against its own state.
 
     Raises:
         InputError: unknown review id; blocking findings and no override reason.
@@ -125,6 +130,7 @@ async def decide(
             member_of=member_of,
             signer=signer,
             now=now,
+            record=record,
         )
 
 

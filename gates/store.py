@@ -148,6 +148,9 @@ class PrefectReviewStore:
     def __init__(self, api: ApiRequester) -> None:
         self._api = api
         self._cards: dict[str, str] = {}  # card key -> artifact id, once created or found
+        # card key -> what this store last wrote there: a step that saves the record and then the
+        # decision rewrites the same card twice, one PATCH too many per decision on a busy server.
+        self._written: dict[str, tuple[str, str]] = {}
 
     async def _call(self, method: str, path: str, body: Any = None) -> Any:
         response = await self._api.request(method, path, json=body)
@@ -184,6 +187,8 @@ class PrefectReviewStore:
         key = card_key(record.request.id)
         description = f"Review {record.request.id}: {record.status.value}"
         markdown = review_card(record)
+        if self._written.get(key) == (markdown, description):
+            return
         card_id = self._cards.get(key) or await self._artifact_id(key)
         if card_id is None:
             await self._create_artifact(key, "markdown", description, markdown, record.request.flow_run_id)
@@ -192,6 +197,7 @@ class PrefectReviewStore:
             await self._call("PATCH", f"/artifacts/{card_id}", {"data": markdown, "description": description})
         if card_id is not None:
             self._cards[key] = card_id
+            self._written[key] = (markdown, description)
 
     async def _artifact_id(self, key: str) -> str | None:
         body = {"artifacts": {"key": {"any_": [key]}}, "limit": 1}

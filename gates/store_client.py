@@ -7,12 +7,17 @@ CSRF token and retries. `review-gate pending` reaches the same store through pla
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import lru_cache
 from typing import Any
 
+import certifi
 import httpx
 from prefect.client.orchestration import PrefectClient, get_client
+from prefect.context import AsyncClientContext
+from prefect.settings import PREFECT_API_SSL_CERT_FILE, PREFECT_API_TLS_INSECURE_SKIP_VERIFY
 
 from prefect_review_gate.gates.store import ApiRequester, PrefectReviewStore
 
@@ -33,8 +38,35 @@ class _PrefectClientApi:
 @asynccontextmanager
 async def open_api() -> AsyncIterator[ApiRequester]:
     """The Prefect API that Prefect's settings name, as an `ApiRequester` (the commit ledger's)."""
-    async with get_client() as client:
+    async with _client() as client:
         yield _PrefectClientApi(client)
+
+
+def _client() -> PrefectClient:
+    """The flow run's (or `serve`'s) shared client; elsewhere a new one, but not a new TLS context.
+
+    Every new `PrefectClient` builds a TLS context from the CA bundle: about 80 ms of CPU, and 0.3 s
+    on a loaded machine, with the event loop blocked. Forty decisions sent at once from one process
+    (stack_bench's terminal half) spent most of their wait there. The context is built once per
+    process, exactly as Prefect builds it, and handed to each client.
+    """
+    context = AsyncClientContext.get()
+    if context is not None and context.client is not None:
+        return get_client()  # the shared client: passing settings would make get_client skip it
+    cert_file = PREFECT_API_SSL_CERT_FILE.value() or certifi.where()
+    tls = _tls_context(bool(PREFECT_API_TLS_INSECURE_SKIP_VERIFY.value()), cert_file)
+    return get_client(httpx_settings={"verify": tls})
+
+
+@lru_cache(maxsize=4)
+def _tls_context(skip_verify: bool, cert_file: str) -> ssl.SSLContext:
+    """Prefect's own TLS context for its client (PrefectClient.__init__), built once per setting."""
+    if skip_verify:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    return ssl.create_default_context(cafile=cert_file)
 
 
 @asynccontextmanager

@@ -22,11 +22,12 @@ from uuid import UUID
 import httpx
 from prefect.client.orchestration import get_client
 from prefect.context import FlowRunContext
-from prefect.flow_runs import apause_flow_run, asuspend_flow_run
+from prefect.flow_runs import asuspend_flow_run
 from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_KEY, PREFECT_API_URL
 
 from prefect_review_gate.gates import review_api
 from prefect_review_gate.gates.decision import Outcome, ReviewDecision
+from prefect_review_gate.gates.pause_watch import pause_in_process
 from prefect_review_gate.gates.request import ReviewRecord, ReviewRequest
 from prefect_review_gate.gates.review_api import ApiTarget
 from prefect_review_gate.gates.review_form import review_form
@@ -44,7 +45,6 @@ __all__ = [
 
 _LOG = logging.getLogger("prefect_review_gate.gate")
 BACKSTOP_GRACE = timedelta(minutes=2)
-POLL_INTERVAL_SECONDS = 1  # how soon a paused, in-process run notices it was resumed
 
 
 def expired_decision(request: ReviewRequest) -> ReviewDecision:
@@ -115,9 +115,8 @@ async def wait_for_decision(
     else:
         timer = asyncio.create_task(_expire_at_deadline(flow_run_id, request, remaining))
         try:
-            await apause_flow_run(
-                wait_for_input=form, key=key, timeout=backstop, poll_interval=POLL_INTERVAL_SECONDS
-            )
+            # Prefect's pause, waited on by one state poll per process rather than one per run.
+            await pause_in_process(flow_run_id, form, key, backstop)
         finally:
             timer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
