@@ -17,7 +17,9 @@ For each approval:
     running    process start -> the flow's first line after `request_review` (it writes the time;
                paused runs notice their decision by a poll, `pause_watch.POLL_INTERVAL_SECONDS`)
     process    process start -> exit (it waits until the run has taken the decision up)
-and for (b) the wall time from starting the first process to the last decision accepted.
+and for (b) the wall time from starting the first process to the last decision accepted; with each
+phase, the SQLite "database is locked" errors the server logged meanwhile (each a 503 the client
+sent again: what makes the slowest of a burst slow on SQLite).
 
 `--baseline REF` runs the same again with the CLI's code taken from git REF (`git archive` of
 gates/, validators/, flows/ put first on PYTHONPATH; the paused flows run this tree's code either
@@ -70,6 +72,7 @@ class Phase:
     approvals: list[Approval]
     committed: int  # lines the executors wrote: each approved action exactly once
     wall: float  # first process started -> last decision accepted
+    locked: int  # SQLite "database is locked" errors the server logged meanwhile: each a 503, retried
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -127,6 +130,7 @@ def _measure(api: str, home: Path, name: str, code: Path | None, mode: str, coun
     try:
         with temporary_settings(updates={PREFECT_API_URL: api}):
             waiting = asyncio.run(_wait_for_reviews(f"{tag}-", count))
+        locked_before = _locked_errors(home)
         env = prefect_env(home, api)
         if code is not None:
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code), env.get("PYTHONPATH")]))
@@ -144,12 +148,17 @@ def _measure(api: str, home: Path, name: str, code: Path | None, mode: str, coun
         for worker in workers:
             if worker.wait(120) != 0:
                 raise RuntimeError("a paused-flow worker failed; see workers.log")
-        return Phase(name, mode, approvals, committed, wall)
+        return Phase(name, mode, approvals, committed, wall, _locked_errors(home) - locked_before)
     finally:
         for worker in workers:
             if worker.poll() is None:
                 worker.kill()
                 worker.wait(15)
+
+
+def _locked_errors(home: Path) -> int:
+    log = (home / "server.log").read_text(encoding="utf-8", errors="replace")
+    return log.count("sqlite3.OperationalError: database is locked")
 
 
 def _split(count: int, processes: int) -> list[tuple[int, int]]:
@@ -266,6 +275,8 @@ def _report(phases: list[Phase]) -> None:
             )
         if "once" in phase.mode:
             print(f"      all {count} accepted {phase.wall:.2f} s after the first process started")
+        if phase.locked:
+            print(f"      server log: {phase.locked} SQLite 'database is locked' errors (503s, retried)")
     print(f"  load average (1 min) at the end: {load:.2f}")
 
 
