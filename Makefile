@@ -34,6 +34,7 @@ bench: $(STAMP)  ## benchmarks: print figures, never fail
 	$(BIN)/python benchmarks/stats_bench.py
 	$(BIN)/python benchmarks/actions_bench.py
 	$(BIN)/python benchmarks/gate_bench.py
+	$(BIN)/python benchmarks/approve_cli_bench.py
 	$(BIN)/python benchmarks/slack_bench.py
 	$(BIN)/python benchmarks/citation_units_bench.py
 	$(BIN)/python benchmarks/commit_bench.py

@@ -222,7 +222,8 @@ def _validate_actions(args: argparse.Namespace) -> int:
     return EXIT_BLOCKING if blocking else EXIT_OK
 
 
-# The review commands import Prefect, through review_commands, only once they run.
+# The review commands import Prefect, through review_commands, only once they run; pending,
+# approve and reject not at all when PREFECT_API_URL is in the environment.
 
 
 def _pending(args: argparse.Namespace) -> int:
@@ -238,15 +239,15 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _approve(args: argparse.Namespace) -> int:
-    from prefect_review_gate.gates import review_commands
+    from prefect_review_gate.gates import decide_command
 
-    return review_commands.approve(args.review_id, args.reviewer, args.comment, args.override_reason)
+    return decide_command.approve(args.review_id, args.reviewer, args.comment, args.override_reason)
 
 
 def _reject(args: argparse.Namespace) -> int:
-    from prefect_review_gate.gates import review_commands
+    from prefect_review_gate.gates import decide_command
 
-    return review_commands.reject(args.review_id, args.reviewer, args.reason)
+    return decide_command.reject(args.review_id, args.reviewer, args.reason)
 
 
 def _expire(args: argparse.Namespace) -> int:

@@ -1,9 +1,10 @@
 """The Prefect API without importing Prefect: where it is, runs' states, resumes, and its errors.
 
-Importing Prefect takes about two seconds; `review-gate pending` is asked for in well under that, so
-it reads the review store (`store.PrefectReviewStore`) over plain httpx from here. Resumes go out
-the same way, retried at once while a SQLite-backed server is busy. httpx's errors are mapped to
-the package's own tree at this boundary (`run_against`).
+Importing Prefect takes one to two seconds of CPU; `review-gate pending`, `approve` and `reject` are
+asked for in well under that, so they read the review store (`store.PrefectReviewStore`) over plain
+httpx from here (`open_review_api`). Resumes go out the same way, retried at once while a
+SQLite-backed server is busy. httpx's errors are mapped to the package's own tree at this boundary
+(`run_against`).
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ import asyncio
 import base64
 import os
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from functools import partial
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 import httpx
@@ -29,9 +32,13 @@ __all__ = [
     "FINAL_STATE_TYPES",
     "ApiTarget",
     "PendingReview",
+    "ReviewApi",
+    "ReviewReader",
     "RunState",
     "list_pending",
+    "open_review_api",
     "read_run_states",
+    "resume_answer",
     "resume_run",
     "run_against",
 ]
@@ -145,14 +152,74 @@ async def resume_run(target: ApiTarget, flow_run_id: UUID, run_input: dict[str, 
     Raises `httpx.HTTPStatusError` for an error answer, after the busy retries.
     """
     async with target.client() as client:
-        for delay in (*_BUSY_RETRY_DELAYS, None):
-            response = await client.post(f"flow_runs/{flow_run_id}/resume", json={"run_input": run_input})
-            if response.status_code not in _BUSY_STATUS or delay is None:
-                break
-            await asyncio.sleep(delay)
+        return await _resume(BusyRetrying(client), flow_run_id, run_input)
+
+
+async def _resume(api: BusyRetrying, flow_run_id: UUID, run_input: dict[str, Any]) -> dict[str, Any]:
+    response = await api.request("POST", f"flow_runs/{flow_run_id}/resume", json={"run_input": run_input})
     response.raise_for_status()
     answer: dict[str, Any] = response.json()
     return answer
+
+
+def resume_answer(answer: Mapping[str, Any]) -> tuple[bool, str]:
+    """(accepted, the reason the server gave if not) from a resume's orchestration result."""
+    details = answer.get("details") or {}
+    return answer.get("status") == "ACCEPT", str(details.get("reason") or "")
+
+
+class BusyRetrying:
+    """An `ApiRequester` over httpx that sends a request again while a SQLite-backed server is busy.
+
+    Prefect's own client does the same (after longer sleeps); reads and resumes are both safe to send
+    again, since a busy answer means the server rolled the request back.
+    """
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self._client = client
+
+    async def request(self, method: str, path: str, /, *, json: Any = None) -> httpx.Response:
+        for delay in _BUSY_RETRY_DELAYS:
+            response = await self._client.request(method, path, json=json)
+            if response.status_code not in _BUSY_STATUS:
+                return response
+            await asyncio.sleep(delay)
+        return await self._client.request(method, path, json=json)
+
+
+class ReviewReader(Protocol):
+    """Reads a review's latest record (`store.ReviewStore.load`): None when there is none."""
+
+    async def load(self, review_id: str) -> ReviewRecord | None: ...
+
+
+@dataclass(frozen=True)
+class ReviewApi:
+    """What deciding a review from outside its run needs from the API (`deciding`).
+
+    `reviews` builds one on Prefect's client and settings; `open_review_api` on plain httpx.
+    """
+
+    store: ReviewReader
+    run_states: Callable[[list[UUID]], Awaitable[Mapping[UUID, RunState]]]
+    # Resume a paused run with a decision's JSON: (accepted, the server's reason if not).
+    resume: Callable[[UUID, dict[str, Any]], Awaitable[tuple[bool, str]]]
+
+
+@asynccontextmanager
+async def open_review_api(target: ApiTarget) -> AsyncIterator[ReviewApi]:
+    """A `ReviewApi` on one keep-alive httpx connection to `target`, without importing Prefect.
+
+    The review store is the gate's own (`PrefectReviewStore`), so records are read exactly as the
+    Prefect path reads them; only the transport differs.
+    """
+    async with target.client() as client:
+        api = BusyRetrying(client)
+
+        async def resume(flow_run_id: UUID, run_input: dict[str, Any]) -> tuple[bool, str]:
+            return resume_answer(await _resume(api, flow_run_id, run_input))
+
+        yield ReviewApi(PrefectReviewStore(api), partial(read_run_states, client), resume)
 
 
 def _review_waited_on(pause_key: str) -> str:

@@ -7,22 +7,26 @@ before anything counts.
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from uuid import UUID
 
-from prefect_review_gate.gates import review_api
-from prefect_review_gate.gates.decision import Outcome, ReviewDecision
-from prefect_review_gate.gates.errors import RunNotWaiting, UnauthorizedReviewer
+from prefect_review_gate.gates import deciding, review_api
+from prefect_review_gate.gates.decision import Outcome
 from prefect_review_gate.gates.events import emit_review_event
-from prefect_review_gate.gates.identity import normalize_identity
 from prefect_review_gate.gates.proofs import DecisionSigner
 from prefect_review_gate.gates.request import ReviewRecord, ReviewStatus
-from prefect_review_gate.gates.review_api import ApiTarget, PendingReview
-from prefect_review_gate.gates.rules import Ballot, Refusal, RefusalCode, refusal
+from prefect_review_gate.gates.review_api import ApiTarget, PendingReview, ReviewApi
 from prefect_review_gate.gates.store_client import open_store
-from prefect_review_gate.gates.waiting import expired_decision, prefect_api_target, resume_with
-from prefect_review_gate.validators.errors import InputError, ReviewGateError
+from prefect_review_gate.gates.waiting import (
+    expired_decision,
+    prefect_api_target,
+    resume_with,
+    resume_with_input,
+)
+from prefect_review_gate.validators.errors import InputError
 
 __all__ = [
     "PendingReview",
@@ -32,6 +36,7 @@ __all__ = [
     "get_review",
     "get_review_status",
     "list_pending",
+    "open_review_api",
     "sweep_reviews",
     "taken_up",
 ]
@@ -60,10 +65,7 @@ async def list_pending() -> list[PendingReview]:
 async def get_review(review_id: str) -> ReviewRecord:
     """The review's latest record. Raises `InputError` for an unknown id."""
     async with open_store() as store:
-        record = await store.load(review_id)
-    if record is None:
-        raise InputError(f"no review with id {review_id!r}; `review-gate pending` lists open reviews")
-    return record
+        return await deciding.load_review(store, review_id)
 
 
 async def get_review_status(review_id: str) -> PendingReview:
@@ -71,10 +73,21 @@ async def get_review_status(review_id: str) -> PendingReview:
 
     Raises `InputError` for an unknown id.
     """
-    record = await get_review(review_id)
+    async with open_review_api() as api:
+        return await deciding.review_status(api, review_id)
+
+
+@asynccontextmanager
+async def open_review_api() -> AsyncIterator[ReviewApi]:
+    """Deciding's `ReviewApi` on Prefect's client and settings (`review_api.open_review_api` is the
+    same over plain httpx, for commands that must not import Prefect)."""
+    async with open_store() as store:
+        yield ReviewApi(store, _read_run_states, resume_with_input)
+
+
+async def _read_run_states(run_ids: list[UUID]) -> dict[UUID, review_api.RunState]:
     async with api_target().client() as client:
-        states = await review_api.read_run_states(client, [record.request.flow_run_id])
-    return review_api.with_state(record, states)
+        return await review_api.read_run_states(client, run_ids)
 
 
 async def decide(
@@ -94,6 +107,7 @@ async def decide(
     `signer` is the verifying channel's (the Slack server's): it signs the decision so that the
     gate counts `reviewer` and `member_of` as verified. Without it the reviewer is a name typed
     by someone with API access, and counts only where the policy lists it as a plain name.
+    Returns the record the decision was judged on.
 
     `record` is the review as the caller just read it (Slack's delivery reads it to check the
     click): passed, it is not read again. The rule below is a courtesy check either way; the gate
@@ -105,81 +119,25 @@ async def decide(
         ReviewGateError: already decided, stale, already voted, or past the deadline.
         RunNotWaiting: the run is not paused for a decision right now (between two votes).
     """
-    now = now or datetime.now(UTC)
-    if record is None or record.request.id != review_id:
-        record = await get_review(review_id)
-    request = record.request
-    reviewer, member_of = normalize_identity(reviewer), normalize_identity(member_of)
-    ballot = Ballot(
-        outcome=outcome,
-        reviewer=reviewer,
-        content_hash=request.content_hash,
-        override_reason=override_reason,
-        member_of=member_of,
-        verified_by=signer.channel if signer else None,
-    )
-    problem = refusal(record, ballot, now)
-    if problem is not None:
-        raise _refused(record, problem)
-    if outcome is not Outcome.EXPIRED and now >= request.deadline:
-        raise ReviewGateError(
-            f"review {review_id} is past its deadline ({request.deadline:%Y-%m-%d %H:%M %Z}); "
-            "it can only expire now (`review-gate expire`)"
+    async with open_review_api() as api:
+        return await deciding.decide(
+            api,
+            review_id,
+            outcome,
+            reviewer,
+            comment=comment,
+            override_reason=override_reason,
+            member_of=member_of,
+            signer=signer,
+            now=now,
+            record=record,
         )
-    decision = ReviewDecision(
-        outcome=outcome,
-        reviewer=reviewer,
-        comment=comment,
-        override_reason=override_reason,
-        content_hash=request.content_hash,
-        member_of=member_of,
-    )
-    if signer is not None:
-        decision = decision.model_copy(update={"proof": signer.sign(decision.claims(review_id), now)})
-    accepted, reason = await resume_with(request.flow_run_id, decision)
-    if not accepted:
-        # Between two votes of a quorum the run is briefly running again: saying so saves a retry guess.
-        raise RunNotWaiting(
-            f"review {review_id}: its flow run is not waiting for a decision right now "
-            f"({reason or 'not paused'}); it may be resuming after another decision, try again shortly"
-        )
-    return record
-
-
-def _refused(record: ReviewRecord, problem: Refusal) -> ReviewGateError:
-    review_id = record.request.id
-    if problem.code is RefusalCode.NEEDS_OVERRIDE_REASON:
-        count = len(record.request.blocking)
-        return InputError(
-            f"review {review_id} has {count} blocking finding(s): approving needs an override reason"
-        )
-    if problem.code in (RefusalCode.NOT_A_REVIEWER, RefusalCode.REQUESTER, RefusalCode.UNVERIFIED):
-        allowed = ", ".join(record.request.policy.reviewers)
-        return UnauthorizedReviewer(f"{problem}; who may decide review {review_id}: {allowed}")
-    if problem.code is RefusalCode.CLOSED:
-        return ReviewGateError(f"review {review_id} is already decided: {record.status.value}. {record.note}")
-    if problem.code is RefusalCode.ALREADY_VOTED:
-        approvals, needed = len(record.approvals), record.request.policy.approvals_required
-        return ReviewGateError(f"review {review_id}: {problem} ({approvals}/{needed} so far)")
-    return ReviewGateError(f"review {review_id}: {problem}")
 
 
 async def taken_up(before: ReviewRecord, timeout: float, poll: float = 0.25) -> ReviewRecord | None:
-    """The review once its run has handled one more decision than in `before`, or None.
-
-    Every decision the gate handles, counted or refused, is saved on the record, so the record
-    moving on is the run's acknowledgement. None after `timeout` seconds: the run did not take it up
-    (a suspended run waits for a worker; a paused one may have lost its process).
-    """
-    deadline = asyncio.get_running_loop().time() + timeout
+    """`deciding.taken_up` on Prefect's client: the review once its run handled one more decision."""
     async with open_store() as store:
-        while True:
-            latest = await store.load(before.request.id)
-            if latest is not None and (latest.decisions_seen > before.decisions_seen or not latest.is_open):
-                return latest
-            if asyncio.get_running_loop().time() >= deadline:
-                return None
-            await asyncio.sleep(poll)
+        return await deciding.taken_up(store, before, timeout, poll)
 
 
 # How long past the deadline a review whose run is not waiting may stay open: a live run would have

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 import httpx
@@ -38,6 +39,7 @@ __all__ = [
     "expired_decision",
     "prefect_api_target",
     "resume_with",
+    "resume_with_input",
     "wait_for_decision",
 ]
 
@@ -56,13 +58,17 @@ def expired_decision(request: ReviewRequest) -> ReviewDecision:
 
 
 async def resume_with(flow_run_id: UUID, decision: ReviewDecision) -> tuple[bool, str]:
-    """Resume a paused run with a decision. Returns (accepted, reason the server gave if not).
+    """Resume a paused run with a decision. Returns (accepted, reason the server gave if not)."""
+    return await resume_with_input(flow_run_id, decision.model_dump(mode="json"))
+
+
+async def resume_with_input(flow_run_id: UUID, run_input: dict[str, Any]) -> tuple[bool, str]:
+    """Resume a paused run with a decision's JSON. Returns (accepted, reason the server gave if not).
 
     Against a server (PREFECT_API_URL set) the resume is one plain POST that `review_api` retries
     at once while a SQLite-backed server is busy: Prefect's own client sleeps 2 s or more first,
     and a reviewer is waiting on this call. Prefect's in-process API is reached through its client.
     """
-    run_input = decision.model_dump(mode="json")
     target = prefect_api_target()
     if target is not None:
         answer = await review_api.resume_run(target, flow_run_id, run_input)
@@ -70,8 +76,7 @@ async def resume_with(flow_run_id: UUID, decision: ReviewDecision) -> tuple[bool
         async with get_client() as client:
             result = await client.resume_flow_run(flow_run_id, run_input=run_input)
         answer = result.model_dump(mode="json")
-    details = answer.get("details") or {}
-    return answer.get("status") == "ACCEPT", str(details.get("reason") or "")
+    return review_api.resume_answer(answer)
 
 
 def prefect_api_target() -> ApiTarget | None:
