@@ -176,10 +176,28 @@ def with_state(record: ReviewRecord, states: Mapping[UUID, RunState]) -> Pending
 
 
 async def list_pending(target: ApiTarget) -> list[PendingReview]:
-    """Open reviews, oldest first, with whether their run is waiting for a decision right now."""
+    """Open reviews, oldest first, with whether their run is waiting for a decision right now.
+
+    Each page of records has its runs' states asked for as soon as it arrives, while the next pages
+    are still being read: the server answers one request at a time, and is never left idle.
+    """
     async with target.client() as client:
-        open_records = await PrefectReviewStore(client).list_open()
-        states = await read_run_states(client, [r.request.flow_run_id for r in open_records])
+        open_records: list[ReviewRecord] = []
+        asked: set[UUID] = set()
+        reads: list[asyncio.Future[dict[UUID, RunState]]] = []
+        try:
+            async for page in PrefectReviewStore(client).open_pages():
+                open_records += page
+                runs = list(
+                    dict.fromkeys(r.request.flow_run_id for r in page if r.request.flow_run_id not in asked)
+                )
+                asked.update(runs)
+                if runs:
+                    reads.append(asyncio.ensure_future(read_run_states(client, runs)))
+            states = {run: state for part in await asyncio.gather(*reads) for run, state in part.items()}
+        finally:
+            for read in reads:
+                read.cancel()
     open_records.sort(key=lambda r: r.request.created_at)
     return [with_state(r, states) for r in open_records]
 
