@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import ipaddress
 import os
 import re
 from collections.abc import Awaitable, Callable, Mapping
@@ -182,6 +183,10 @@ async def list_pending(target: ApiTarget) -> list[PendingReview]:
     are still being read: the server answers one request at a time, and is never left idle.
     """
     async with target.client() as client:
+        if _on_this_machine(target.url):
+            # Uncompressed: the server gzips at level 9, which costs it more CPU than the copy saves
+            # over loopback (about a tenth of a 1,000-review listing's server time, measured).
+            client.headers["Accept-Encoding"] = "identity"
         open_records: list[ReviewRecord] = []
         asked: set[UUID] = set()
         reads: list[asyncio.Future[dict[UUID, RunState]]] = []
@@ -200,6 +205,16 @@ async def list_pending(target: ApiTarget) -> list[PendingReview]:
                 read.cancel()
     open_records.sort(key=lambda r: r.request.created_at)
     return [with_state(r, states) for r in open_records]
+
+
+def _on_this_machine(url: str) -> bool:
+    host = httpx.URL(url).host
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def run_against(url: str, work: Callable[[], Awaitable[T]]) -> T:
