@@ -15,15 +15,17 @@ import os
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 import httpx
 
 from prefect_review_gate.gates.errors import ApiBusy
-from prefect_review_gate.gates.request import ReviewRecord
 from prefect_review_gate.gates.store import PrefectReviewStore
 from prefect_review_gate.validators.errors import InputError, ReviewGateError
+
+if TYPE_CHECKING:
+    from prefect_review_gate.gates.request import ReviewRecord
 
 __all__ = [
     "FINAL_STATE_TYPES",

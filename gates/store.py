@@ -30,15 +30,19 @@ import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from uuid import UUID
 
 import httpx
 
 from prefect_review_gate.gates.paging import read_pages
-from prefect_review_gate.gates.request import ReviewRecord
-from prefect_review_gate.gates.votes import DecisionFields
 from prefect_review_gate.validators.errors import InputError, ReviewGateError
+
+if TYPE_CHECKING:
+    # pydantic and the record's models load when the first record is read, not at import:
+    # `review-gate pending` sends its first requests while they load.
+    from prefect_review_gate.gates.request import ReviewRecord
+    from prefect_review_gate.gates.votes import DecisionFields
 
 __all__ = [
     "CLOSED_RECORD_TYPE",
@@ -86,6 +90,8 @@ def _channel_key(review_id: str, channel: str) -> str:
 
 
 def parse_record(data: Any) -> ReviewRecord:
+    from prefect_review_gate.gates.request import ReviewRecord
+
     try:
         return ReviewRecord.model_validate(data)
     except ValueError as exc:
@@ -427,6 +433,8 @@ def _opened_at(value: str) -> datetime | None:
 
 
 def _parse_decision(value: str, created: datetime | None) -> StoredDecision:
+    from prefect_review_gate.gates.votes import DecisionFields
+
     received_at = created or datetime.now(UTC)
     try:
         return StoredDecision(DecisionFields.model_validate(json.loads(value)), received_at)
