@@ -29,6 +29,7 @@ import contextlib
 import json
 import math
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -41,7 +42,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Literal
 from uuid import UUID
@@ -362,6 +363,9 @@ class Pending:
     cli_seconds: list[float]  # `review-gate pending`, whole process, each run
     listed: int  # rows the CLI printed
     api_seconds: float  # list_pending() alone, in this process: the API share of the CLI's time
+    # CPU the CLI process used itself, each run: the rest of its wall time was the server's share,
+    # or the machine's other work.
+    cli_cpu_seconds: list[float] = field(default_factory=list)
 
     @property
     def median(self) -> float:
@@ -388,8 +392,8 @@ def measure_pending(api: str, home: Path, count: int, runs: int) -> Pending:
         api_started = time.monotonic()
         asyncio.run(list_pending())
         api_seconds = time.monotonic() - api_started
-    times, listed = _time_cli(api, home, runs)
-    return Pending(count, suspended, suspend_seconds, times, listed, api_seconds)
+    times, listed, cpu = _time_cli(api, home, runs)
+    return Pending(count, suspended, suspend_seconds, times, listed, api_seconds, cpu)
 
 
 async def _deploy_and_schedule(count: int, workdir: Path) -> tuple[UUID, list[UUID]]:
@@ -410,19 +414,22 @@ async def _deploy_and_schedule(count: int, workdir: Path) -> tuple[UUID, list[UU
     return deployment_id, [run.id for run in runs]
 
 
-def _time_cli(api: str, home: Path, runs: int) -> tuple[list[float], int]:
+def _time_cli(api: str, home: Path, runs: int) -> tuple[list[float], int, list[float]]:
     cli = Path(sys.executable).with_name("review-gate")
-    times, listed = [], 0
+    times, listed, cpu = [], 0, []
     for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.monotonic()
         result = subprocess.run(
             [str(cli), "pending"], env=prefect_env(home, api), capture_output=True, text=True, timeout=120
         )
         times.append(time.monotonic() - started)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
         if result.returncode != 0:
             raise RuntimeError(f"review-gate pending failed: {result.stderr.strip()}")
         listed = sum(1 for line in result.stdout.splitlines() if line.rstrip().endswith(" yes"))
-    return times, listed
+    return times, listed, cpu
 
 
 async def _count_suspended(deployment_id: UUID) -> int:

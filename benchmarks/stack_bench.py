@@ -162,7 +162,9 @@ def report_pending(backend: Backend, pending: Pending, count: int) -> None:
     print(
         f"  (a) {backend.name:<10} review-gate pending, {pending.suspended}/{count} suspended, no worker: "
         f"median {pending.median:.2f} s, min {min(pending.cli_seconds):.2f} s, max "
-        f"{max(pending.cli_seconds):.2f} s; {pending.listed} listed as waiting; list_pending() "
+        f"{max(pending.cli_seconds):.2f} s (its own CPU: median "
+        f"{statistics.median(pending.cli_cpu_seconds):.2f} s); "
+        f"{pending.listed} listed as waiting; list_pending() "
         f"in-process {pending.api_seconds:.2f} s; suspending took {pending.suspend_seconds:.0f} s "
         f"{load()}  target median <= {TARGET_PENDING_SECONDS} s, all listed: {'PASS' if ok else 'FAIL'}"
     )

@@ -11,7 +11,7 @@ import json
 import sys
 from datetime import UTC, datetime
 
-from prefect_review_gate.gates import review_api, review_text
+from prefect_review_gate.gates import review_api
 from prefect_review_gate.gates.review_api import ApiTarget
 
 __all__ = ["pending"]
@@ -26,6 +26,9 @@ def pending(as_json: bool) -> int:
         target = api_target()
     found = target
     items = review_api.run_against(found.url, lambda: review_api.list_pending(found))
+    # Imported once the reviews are in: the table's models load while the API is being read.
+    from prefect_review_gate.gates import review_text
+
     now = datetime.now(UTC)
     if as_json:
         text = json.dumps(review_text.pending_document(items, now), ensure_ascii=False, indent=2)

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from prefect_review_gate.gates.actions import Action, parse_actions
 from prefect_review_gate.gates.policy import ReviewPolicy
 from prefect_review_gate.gates.votes import Vote
 from prefect_review_gate.validators.findings import Finding, Severity
+
+if TYPE_CHECKING:
+    from prefect_review_gate.gates.actions import Action
 
 __all__ = ["RefusedDecision", "ReviewRecord", "ReviewRequest", "ReviewStatus"]
 
@@ -47,6 +49,10 @@ class ReviewRequest(BaseModel):
     round: int = Field(default=0, description="Bumped when an edit replaces the content.")
 
     def typed_actions(self) -> list[Action]:
+        # Imported here: the action kinds' models cost `review-gate pending` a tenth of its start,
+        # and it never needs them.
+        from prefect_review_gate.gates.actions import parse_actions
+
         return parse_actions(self.actions)
 
     @property

@@ -10,8 +10,6 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from prefect_review_gate.gates.action_text import summary_plain
-from prefect_review_gate.gates.actions import summarize
 from prefect_review_gate.gates.policy import OnBlocking, ReviewPolicy
 from prefect_review_gate.gates.request import ReviewRecord, ReviewRequest
 from prefect_review_gate.gates.review_api import PendingReview
@@ -209,6 +207,10 @@ def _policy_text(policy: ReviewPolicy) -> str:
 
 def action_preview(action: Mapping[str, Any]) -> str:
     """What an action will do, from its JSON form, as a terminal shows it."""
+    # Imported here: the action kinds' models are for `show`, and `pending` starts without them.
+    from prefect_review_gate.gates.action_text import summary_plain
+    from prefect_review_gate.gates.actions import summarize
+
     return summary_plain(summarize(action))
 
 

@@ -30,15 +30,19 @@ import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from uuid import UUID
 
 import httpx
 
-from prefect_review_gate.gates.request import ReviewRecord
-from prefect_review_gate.gates.review_markdown import review_card
-from prefect_review_gate.gates.votes import DecisionFields
+from prefect_review_gate.gates.paging import read_pages
 from prefect_review_gate.validators.errors import InputError, ReviewGateError
+
+if TYPE_CHECKING:
+    # pydantic and the record's models load when the first record is read, not at import:
+    # `review-gate pending` sends its first requests while they load.
+    from prefect_review_gate.gates.request import ReviewRecord
+    from prefect_review_gate.gates.votes import DecisionFields
 
 __all__ = [
     "CLOSED_RECORD_TYPE",
@@ -59,7 +63,6 @@ OPEN_RECORD_TYPE = "review-gate"
 CLOSED_RECORD_TYPE = "review-gate-closed"
 _PAGE = 200  # the API's largest page of artifacts
 _PAGE_OVERLAP = 20  # records each page of open records reads again from the one before
-_MAX_REREADS = 20  # pages read again in one listing before it settles for what it has
 # How far the opening time a run input records may run ahead of the server's clock.
 _OPENING_SKEW = timedelta(seconds=30)
 
@@ -87,6 +90,8 @@ def _channel_key(review_id: str, channel: str) -> str:
 
 
 def parse_record(data: Any) -> ReviewRecord:
+    from prefect_review_gate.gates.request import ReviewRecord
+
     try:
         return ReviewRecord.model_validate(data)
     except ValueError as exc:
@@ -186,7 +191,7 @@ class PrefectReviewStore:
         """Rewrite the review's one card in place (PATCH), creating it the first time."""
         key = card_key(record.request.id)
         description = f"Review {record.request.id}: {record.status.value}"
-        markdown = review_card(record)
+        markdown = _card(record)
         if self._written.get(key) == (markdown, description):
             return
         card_id = self._cards.get(key) or await self._artifact_id(key)
@@ -209,32 +214,32 @@ class PrefectReviewStore:
         return None if data is None else parse_record(data)
 
     async def list_open(self) -> list[ReviewRecord]:
-        """Every record open throughout the listing, each once, however many pages it takes.
+        """Every record open throughout the listing, each once, however many pages it takes."""
+        return [record async for page in self.open_pages() for record in page]
 
-        Reviews close while the pages are read, and each one that leaves the open set moves the
-        later ones up a place: pages read at plain offsets would skip open reviews. So each page
-        starts `_PAGE_OVERLAP` records before the end of the last one, and must start with a record
-        already seen; when it does not (more closed meanwhile than the overlap), the page before
-        it is read again. The order (by the collection's id) does not change as records do.
+    async def open_pages(self) -> AsyncIterator[list[ReviewRecord]]:
+        """`list_open`, a page at a time as the pages arrive, so that a caller can start on each.
+
+        Reviews close while the pages are read: `paging.read_pages` says how none open throughout
+        is skipped. The order (by the collection's id) does not change as records do.
         """
-        found: dict[str, ReviewRecord] = {}
-        offset, rereads = 0, 0
-        while True:
-            body = {
-                "artifacts": {"type": {"any_": [OPEN_RECORD_TYPE]}},
-                "sort": "ID_DESC",
-                "limit": _PAGE,
-                "offset": offset,
-            }
-            batch = await self._call("POST", "/artifacts/latest/filter", body)
-            if offset and batch and batch[0]["key"] not in found and rereads < _MAX_REREADS:
-                offset, rereads = max(0, offset - _PAGE), rereads + 1
-                continue
-            for item in batch:
-                found.setdefault(item["key"], parse_record(item["data"]))
-            if len(batch) < _PAGE:
-                return list(found.values())
-            offset += _PAGE - _PAGE_OVERLAP
+        open_records = {"artifacts": {"type": {"any_": [OPEN_RECORD_TYPE]}}}
+
+        async def read(offset: int) -> list[dict[str, Any]]:
+            body = {**open_records, "sort": "ID_DESC", "limit": _PAGE, "offset": offset}
+            batch: list[dict[str, Any]] = await self._call("POST", "/artifacts/latest/filter", body)
+            return batch
+
+        expected = await self._call("POST", "/artifacts/latest/count", open_records)
+        pages = read_pages(
+            read,
+            lambda item: str(item["key"]),
+            expected=int(expected),
+            page_size=_PAGE,
+            overlap=_PAGE_OVERLAP,
+        )
+        async for page in pages:
+            yield [parse_record(item["data"]) for item in page]
 
     async def record_versions(
         self, created_after: datetime | None = None, page_size: int = _PAGE
@@ -366,10 +371,10 @@ class InMemoryReviewStore:
             yield kept[start : start + page_size]
 
     async def write_findings(self, record: ReviewRecord) -> None:
-        self.artifacts[card_key(record.request.id)] = [review_card(record)]
+        self.artifacts[card_key(record.request.id)] = [_card(record)]
 
     async def write_decision(self, record: ReviewRecord) -> None:
-        self.artifacts[card_key(record.request.id)] = [review_card(record)]
+        self.artifacts[card_key(record.request.id)] = [_card(record)]
 
     async def save_channel_state(self, review_id: str, channel: str, state: Mapping[str, Any]) -> None:
         self.artifacts.setdefault(_channel_key(review_id, channel), []).append(dict(state))
@@ -407,6 +412,14 @@ class InMemoryReviewStore:
         self.inputs[key] = (json.dumps(dict(run_input)), self._clock())
 
 
+def _card(record: ReviewRecord) -> str:
+    # Imported on first use: the card's markdown is written by the gate, never read by `pending`,
+    # which imports this module and must start fast.
+    from prefect_review_gate.gates.review_markdown import review_card
+
+    return review_card(record)
+
+
 def _record_version(item: Mapping[str, Any]) -> RecordVersion:
     key = str(item.get("key") or "")
     review_id = key.removeprefix("review-gate-")
@@ -426,6 +439,8 @@ def _opened_at(value: str) -> datetime | None:
 
 
 def _parse_decision(value: str, created: datetime | None) -> StoredDecision:
+    from prefect_review_gate.gates.votes import DecisionFields
+
     received_at = created or datetime.now(UTC)
     try:
         return StoredDecision(DecisionFields.model_validate(json.loads(value)), received_at)
