@@ -47,11 +47,20 @@ from pathlib import Path
 from uuid import UUID
 
 import httpx
-from gate_bench import HERE as GATE_BENCH, REVIEWER, prefect_env, prefect_server, wait_for_lines
+from gate_bench import (
+    HERE as GATE_BENCH,
+    REVIEWER,
+    locked_errors,
+    prefect_env,
+    prefect_server,
+    split_among,
+    wait_for_lines,
+    wait_for_reviews,
+)
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from slack_bench import percentile
 
-from prefect_review_gate.gates.reviews import PendingReview, list_pending
+from prefect_review_gate.gates.reviews import PendingReview
 
 REPO = Path(__file__).resolve().parents[1]
 PAUSED_PROCESSES = 3
@@ -125,12 +134,12 @@ def _measure(api: str, home: Path, name: str, code: Path | None, mode: str, coun
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        for first, size in _split(count, PAUSED_PROCESSES)
+        for first, size in split_among(count, PAUSED_PROCESSES)
     ]
     try:
         with temporary_settings(updates={PREFECT_API_URL: api}):
-            waiting = asyncio.run(_wait_for_reviews(f"{tag}-", count))
-        locked_before = _locked_errors(home)
+            waiting = asyncio.run(wait_for_reviews(f"{tag}-", count))
+        locked_before = locked_errors(home)
         env = prefect_env(home, api)
         if code is not None:
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code), env.get("PYTHONPATH")]))
@@ -148,37 +157,12 @@ def _measure(api: str, home: Path, name: str, code: Path | None, mode: str, coun
         for worker in workers:
             if worker.wait(120) != 0:
                 raise RuntimeError("a paused-flow worker failed; see workers.log")
-        return Phase(name, mode, approvals, committed, wall, _locked_errors(home) - locked_before)
+        return Phase(name, mode, approvals, committed, wall, locked_errors(home) - locked_before)
     finally:
         for worker in workers:
             if worker.poll() is None:
                 worker.kill()
                 worker.wait(15)
-
-
-def _locked_errors(home: Path) -> int:
-    log = (home / "server.log").read_text(encoding="utf-8", errors="replace")
-    return log.count("sqlite3.OperationalError: database is locked")
-
-
-def _split(count: int, processes: int) -> list[tuple[int, int]]:
-    share = -(-count // processes)
-    return [(first, min(share, count - first)) for first in range(0, count, share)]
-
-
-async def _wait_for_reviews(prefix: str, count: int, timeout: float = 300) -> dict[int, PendingReview]:
-    """Open reviews whose run waits, by the flow index in their action's line."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = {}
-        for pending in await list_pending():
-            line = str(pending.record.request.actions[0].get("line", ""))
-            if pending.waiting and line.startswith(prefix):
-                found[int(line.removeprefix(prefix))] = pending
-        if len(found) == count:
-            return found
-        await asyncio.sleep(0.5)
-    raise RuntimeError(f"only some of {count} reviews were waiting after {timeout:.0f} s")
 
 
 def _command(review: PendingReview) -> list[str]:

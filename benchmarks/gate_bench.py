@@ -197,7 +197,7 @@ def _spawn(home: Path, api: str, *args: object) -> subprocess.Popen[bytes]:
         )
 
 
-def _split(count: int, processes: int) -> list[tuple[int, int]]:
+def split_among(count: int, processes: int) -> list[tuple[int, int]]:
     """(first index, how many) for each worker process."""
     share = -(-count // processes)
     return [(first, min(share, count - first)) for first in range(0, count, share)]
@@ -262,16 +262,16 @@ def measure_latency(api: str, home: Path, count: int, mode: Mode) -> Latency:
     workdir.mkdir()
     workers = [
         _spawn(home, api, "--_paused-flows", tag, first, size, workdir)
-        for first, size in _split(count, PAUSED_PROCESSES)
+        for first, size in split_among(count, PAUSED_PROCESSES)
     ]
-    locked_before = _locked_errors(home)
+    locked_before = locked_errors(home)
     try:
         with temporary_settings(updates={PREFECT_API_URL: api}):
             seconds, decide_seconds, committed = asyncio.run(_decide_all(workdir, tag, count, mode))
         for worker in workers:
             if worker.wait(120) != 0:
                 raise RuntimeError(f"a paused-flow worker failed: {_tail(home / 'workers.log')}")
-        return Latency(mode, seconds, decide_seconds, committed, _locked_errors(home) - locked_before)
+        return Latency(mode, seconds, decide_seconds, committed, locked_errors(home) - locked_before)
     finally:
         for worker in workers:
             _stop(worker)
@@ -280,7 +280,7 @@ def measure_latency(api: str, home: Path, count: int, mode: Mode) -> Latency:
 async def _decide_all(
     workdir: Path, tag: str, count: int, mode: Mode
 ) -> tuple[list[float], list[float], int]:
-    waiting = await _wait_for_reviews(f"{tag}-", count)
+    waiting = await wait_for_reviews(f"{tag}-", count)
     committed_file = workdir / "committed.txt"
     started: dict[int, float] = {}
     decide_seconds = []
@@ -295,13 +295,13 @@ async def _decide_all(
     return [resumed[i] - started[i] for i in sorted(started)], decide_seconds, committed
 
 
-def _locked_errors(home: Path) -> int:
+def locked_errors(home: Path) -> int:
     """SQLite lock errors in the server's log so far: each made a client wait for a retry."""
     log = (home / "server.log").read_text(encoding="utf-8", errors="replace")
     return log.count("sqlite3.OperationalError: database is locked")
 
 
-async def _wait_for_reviews(prefix: str, count: int, timeout: float = 300) -> dict[int, PendingReview]:
+async def wait_for_reviews(prefix: str, count: int, timeout: float = 300) -> dict[int, PendingReview]:
     """Open reviews whose run waits, by the flow index in their action's line."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -470,7 +470,7 @@ def verdict(ok: bool) -> str:
 
 def print_report(latencies: Sequence[Latency], pending: Pending, paused: int) -> None:
     print(f"review gate benchmark: local `prefect server start` on SQLite, {os.cpu_count()} CPUs")
-    processes = len(_split(paused, PAUSED_PROCESSES))
+    processes = len(split_among(paused, PAUSED_PROCESSES))
     print(f"  (a) decision -> running: {paused} paused reviews per mode, flows in {processes} processes")
     print(f"      (a paused run checks for its decision every {POLL_INTERVAL_SECONDS} s)")
     for latency in latencies:
