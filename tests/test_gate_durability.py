@@ -26,6 +26,7 @@ from gated_flows import DurableAppend, durable_append, durable_append_retrying
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.client.schemas.sorting import FlowRunSort
 from prefect.states import Scheduled
 
 from prefect_review_gate.gates import (
@@ -323,7 +324,8 @@ def _run_id_of(workdir: Path) -> Callable[[], Awaitable[UUID | None]]:
 
     async def probe() -> UUID | None:
         async with get_client() as client:
-            runs = await client.read_flow_runs()
+            # Newest first, few: the session's server holds every test's runs, more than a page.
+            runs = await client.read_flow_runs(sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=50)
         found = [r.id for r in runs if r.parameters.get("workdir") == str(workdir)]
         return found[0] if found else None
 

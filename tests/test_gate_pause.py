@@ -11,6 +11,7 @@ import pytest
 from gate_helpers import EXECUTORS, WriteLine
 from prefect import flow
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 from prefect.client.schemas.objects import StateType
 
 from prefect_review_gate.gates import (
@@ -117,7 +118,10 @@ async def test_approve_commits_once_and_records_everything(tmp_path: Path) -> No
     assert result["outcomes"][0]["replayed"] is False
     async with get_client() as client:
         run = await client.read_flow_run(state.state_details.flow_run_id)
-        artifacts = await client.read_artifacts()
+        # Filtered by run: the session's server holds every test's artifacts, more than one page.
+        artifacts = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id]))
+        )
     assert {"review-gate", "agent:test"} <= set(run.tags)
     review_id = result["review_id"]
     # One card on the run, kept up to date (not one identical card per save), in markdown.
