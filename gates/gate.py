@@ -143,8 +143,8 @@ async def _receive(
         update={
             "reviewer": normalize_identity(decision.reviewer),
             "member_of": normalize_identity(decision.member_of),
-            # The Prefect UI's form sends no hash: its answer is on the content that wait showed.
-            "content_hash": decision.content_hash or request.content_hash,
+            # The Prefect UI's form sends the short version of the content it showed, not a hash.
+            "content_hash": decision.decided_on(request.content_hash),
         }
     )
     verified_by = vouching_channel(

@@ -1,8 +1,8 @@
-"""The Prefect UI's resume form for one wait of a review: the review first, then three fields.
+"""The Prefect UI's resume form for one wait of a review: the review first, then four fields.
 
-The form shows what a person decides with (outcome, name, reason) and nothing the gate fills in
-itself: no content hash (a form's answer binds to the content of the wait it answers), no channel,
-no proof, no group, no time. Prefect stores the form's JSON schema with the wait and the server
+The form shows what a person decides with (outcome, name, reason), the version of the content it
+shows (filled in), and nothing else the gate fills in itself: no content hash, no channel, no
+proof, no group, no time. Prefect stores the form's JSON schema with the wait and the server
 validates every resume against it, so the schema also carries the rules it can express, and the
 server refuses a breach before the run wakes:
 
@@ -10,7 +10,11 @@ server refuses a breach before the run wakes:
   rejected: `expired` stays in the dropdown only because the sweepers' full decisions share the
   schema's properties, and a form's `expired` is refused before the run wakes;
 - when every listed reviewer is a plain name, the name must be one of them;
-- when findings block, a reason is required.
+- when findings block, a reason is required;
+- the content version is the one this wait shows (`votes.content_version`). Prefect's UI fetches
+  the form when a reviewer opens it and resumes whichever wait is current when they submit: a form
+  opened before another reviewer's edit would otherwise approve content its reviewer never saw.
+  The server refuses it; the gate's rule would too (`DecisionFields.decided_on`).
 
 Those rules apply to answers typed into the form, told apart by having no `content_hash`. Every
 other sender (the CLI, Slack, the deadline's sweepers) sends a full `DecisionFields` with the hash
@@ -28,7 +32,7 @@ from pydantic import ConfigDict, Field
 from prefect_review_gate.gates.identity import is_asserted
 from prefect_review_gate.gates.request import ReviewRecord, ReviewRequest
 from prefect_review_gate.gates.review_markdown import review_summary
-from prefect_review_gate.gates.votes import Outcome
+from prefect_review_gate.gates.votes import Outcome, content_version
 
 __all__ = ["review_form"]
 
@@ -36,7 +40,11 @@ __all__ = ["review_form"]
 def _form_rules(request: ReviewRequest) -> dict[str, Any]:
     """The JSON-schema rules for answers typed into the form (those without a content hash)."""
     person = [Outcome.APPROVED.value, Outcome.REJECTED.value]
-    rules: dict[str, Any] = {"properties": {"outcome": {"enum": person}}, "required": []}
+    version = {"const": content_version(request.content_hash)}
+    rules: dict[str, Any] = {
+        "properties": {"outcome": {"enum": person}, "content_version": version},
+        "required": ["content_version"],
+    }
     names = [r for r in request.policy.reviewers if is_asserted(r)]
     if names and len(names) == len(request.policy.reviewers):
         rules["properties"]["reviewer"] = {"enum": names}
@@ -77,6 +85,12 @@ def review_form(record: ReviewRecord) -> type[RunInput]:
             description=f"As the policy lists it: {names}." if names else "As the policy lists it.",
         )
         reason: str = Field(default="", title="Reason", description=reason_help)
+        content_version: str = Field(
+            default=content_version(request.content_hash),
+            title="Content version",
+            description="Filled in: the version of the actions shown above. Leave it as it is: if "
+            "they change before you resume, this answer is refused and you reopen the form.",
+        )
 
     ReviewForm._description = review_summary(record)
     return ReviewForm

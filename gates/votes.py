@@ -19,10 +19,15 @@ from pydantic import BaseModel, Field, model_validator
 
 from prefect_review_gate.gates.proofs import ProofClaims
 
-__all__ = ["ASSERTED", "GATE", "DecisionFields", "Outcome", "Vote"]
+__all__ = ["ASSERTED", "GATE", "DecisionFields", "Outcome", "Vote", "content_version"]
 
 ASSERTED = "prefect-api"  # typed into the Prefect UI's form, the CLI or a REST call: unverified
 GATE = "gate"  # the gate itself: its deadline, or a policy that rejects without asking
+
+
+def content_version(content_hash: str) -> str:
+    """The short form of a content hash that the Prefect UI's form fills in and sends back."""
+    return content_hash[:12]
 
 
 class Outcome(StrEnum):
@@ -45,6 +50,10 @@ class DecisionFields(BaseModel):
         description="The content this decision is made on; empty (the Prefect UI's form): the content "
         "of the wait it answers.",
     )
+    content_version: str = Field(
+        default="",
+        description="Filled in by the Prefect UI's form: the content it showed (`content_version`).",
+    )
     edited_actions: list[dict[str, Any]] | None = Field(
         default=None,
         description="Optional: the actions as you want them instead (JSON); they are validated again.",
@@ -64,6 +73,20 @@ class DecisionFields(BaseModel):
             return data
         target = "override_reason" if data.get("outcome") == Outcome.APPROVED else "comment"
         return {**data, target: data["reason"]}
+
+    def decided_on(self, current_hash: str) -> str:
+        """The content hash this decision is made on, the review's content being `current_hash` now.
+
+        A full decision (CLI, Slack, the sweepers) names its hash. An answer typed into the Prefect
+        UI's form names the version the form showed: the form is fetched when a reviewer opens it,
+        so one opened before an edit names the old version, and binds to no current content. An
+        answer naming neither binds to nothing either: the gate's rule refuses it as stale.
+        """
+        if self.content_hash:
+            return self.content_hash
+        if self.content_version and self.content_version == content_version(current_hash):
+            return current_hash
+        return self.content_version
 
     def claims(self, review_id: str) -> ProofClaims:
         """What a channel's proof must cover for this decision on `review_id`."""

@@ -21,7 +21,7 @@ from prefect_review_gate.gates.request import ReviewRecord, ReviewRequest
 from prefect_review_gate.gates.review_form import review_form
 from prefect_review_gate.gates.review_markdown import finding_where, review_card
 from prefect_review_gate.gates.store import InMemoryReviewStore, card_key
-from prefect_review_gate.gates.votes import DecisionFields
+from prefect_review_gate.gates.votes import DecisionFields, content_version
 from prefect_review_gate.validators import Finding, Severity
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -57,6 +57,9 @@ def _schema(record: ReviewRecord) -> dict[str, Any]:
 
 
 def _refusal(record: ReviewRecord, answer: dict[str, Any]) -> str:
+    """What the server says to `answer` (the form's filled-in version added when it has none)."""
+    if "content_hash" not in answer:
+        answer = {"content_version": content_version(record.request.content_hash), **answer}
     try:
         validate(answer, _schema(record), raise_on_error=True)
     except ValidationError as exc:
@@ -71,7 +74,8 @@ def _write_line_kind() -> None:
 
 def test_the_form_asks_only_what_a_reviewer_decides() -> None:
     properties = _schema(_record([BLOCKING]))["properties"]
-    assert list(properties) == ["outcome", "reviewer", "reason"]
+    assert list(properties) == ["outcome", "reviewer", "reason", "content_version"]
+    assert properties["content_version"]["default"] == "f" * 12  # filled in: the content shown
     for internal in ("content_hash", "member_of", "proof", "channel", "decided_at", "edited_actions"):
         assert internal not in properties
 
@@ -100,6 +104,28 @@ def test_a_reason_is_required_and_said_so_only_when_findings_block() -> None:
     assert "reason" in _refusal(blocked, {"outcome": "approved", "reviewer": "alice", "reason": "  "})
     assert _refusal(blocked, {"outcome": "approved", "reviewer": "alice", "reason": "checked"}) == ""
     assert _refusal(_record([]), {"outcome": "rejected", "reviewer": "bob"}) == ""
+
+
+def test_a_form_opened_before_the_content_changed_is_refused_before_the_run_wakes() -> None:
+    record = _record([])
+    answer = {"outcome": "approved", "reviewer": "alice", "reason": ""}
+    edited = record.model_copy(
+        update={"request": record.request.model_copy(update={"content_hash": "e" * 64})}
+    )
+    assert _refusal(record, {**answer, "content_version": "f" * 12}) == ""
+    assert "'eeeeeeeeeeee' was expected" in _refusal(edited, {**answer, "content_version": "f" * 12})
+    with pytest.raises(ValidationError, match="'content_version' is a required property"):
+        validate(answer, _schema(edited), raise_on_error=True)
+
+
+def test_the_gate_binds_a_form_answer_to_the_content_it_showed_or_to_nothing() -> None:
+    current = "e" * 64
+    form = {"outcome": "approved", "reviewer": "alice"}
+    assert DecisionFields.model_validate({**form, "content_version": "e" * 12}).decided_on(current) == current
+    assert DecisionFields.model_validate({**form, "content_version": "f" * 12}).decided_on(current) != current
+    assert DecisionFields.model_validate(form).decided_on(current) == ""  # named nothing: stale
+    full = DecisionFields.model_validate({**form, "content_hash": "f" * 64})
+    assert full.decided_on(current) == "f" * 64
 
 
 def test_channel_identities_keep_a_free_name_field_for_the_gates_rule_to_judge() -> None:

@@ -28,6 +28,7 @@ from prefect_review_gate.gates import (
 from prefect_review_gate.gates.errors import ReviewClosed
 from prefect_review_gate.gates.executors import Executors
 from prefect_review_gate.gates.reviews import get_review
+from prefect_review_gate.gates.votes import content_version
 from prefect_review_gate.gates.waiting import prefect_api_target
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("prefect_api")]
@@ -186,6 +187,38 @@ async def test_an_unchanged_edit_without_a_reason_does_not_commit(tmp_path: Path
     state = await asyncio.wait_for(run, 60)
     assert state.is_completed()
     assert (tmp_path / "out.txt").read_text().splitlines() == ["edited line"]
+
+
+async def test_a_form_opened_before_an_edit_cannot_approve_the_edited_content(tmp_path: Path) -> None:
+    # Bob opens the Prefect UI's form on the first content; Alice then approves an edit. Prefect
+    # resumes whichever wait is current, so bob's answer would count for content he never saw.
+    line = "stale-form"
+    policy = {"reviewers": ["alice", "bob"], "approvals_required": 2, "timeout": 600}
+    run = asyncio.create_task(trusted_write(str(tmp_path / "out.txt"), line, policy, return_state=True))
+    review = (await wait_until_waiting(line)).record
+    bobs_form = {"outcome": "approved", "reviewer": "bob", "reason": "looks right"}
+    bobs_form["content_version"] = content_version(review.request.content_hash)
+    edited = [{**review.request.actions[0], "line": "edited by alice"}]
+    assert await _raw_resume(review.request.id, outcome="approved", reviewer="alice", edited_actions=edited)
+    await wait_until_waiting("edited by alice", approvals=1)
+
+    assert not await _form_resume(review.request.id, bobs_form)  # refused before the run wakes
+    record = await get_review(review.request.id)
+    assert record.is_open and [v.reviewer for v in record.votes] == ["alice"]
+
+    bobs_form["content_version"] = content_version(record.request.content_hash)  # reopened
+    assert await _form_resume(review.request.id, bobs_form)
+    state = await asyncio.wait_for(run, 60)
+    assert state.is_completed()
+    assert (tmp_path / "out.txt").read_text().splitlines() == ["edited by alice"]
+
+
+async def _form_resume(review_id: str, answer: dict[str, Any]) -> bool:
+    """What the Prefect UI's form sends: no content hash. True if the server accepted it."""
+    record = await get_review(review_id)
+    target = prefect_api_target()
+    assert target is not None
+    return (await review_api.resume_run(target, record.request.flow_run_id, answer)).get("status") == "ACCEPT"
 
 
 def _current(record: Any) -> dict[str, Any]:
