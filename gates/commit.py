@@ -101,7 +101,9 @@ async def commit(
     async with CommitLedger.open(flow_run_id) as ledger:
         # A run restarted after a kill -9 is a new run with new keys: the earlier runs of the same
         # flow and content that started committing decide whether an action may have happened.
-        earlier = await ledger.earlier_commits(verdict.review_id, verdict.content_hash)
+        earlier = await ledger.earlier_commits(
+            verdict.review_id, verdict.content_hash, _current_flow_id(flow_run_id)
+        )
         for index, (action, run) in enumerate(zip(approved, runners, strict=True)):
             key = idempotency_key(verdict.review_id, index, verdict.content_hash)
             same = [
@@ -119,6 +121,13 @@ async def commit(
 def _current_flow_run_id() -> uuid.UUID | None:
     context = FlowRunContext.get()
     return context.flow_run.id if context is not None and context.flow_run is not None else None
+
+
+def _current_flow_id(flow_run_id: uuid.UUID) -> uuid.UUID | None:
+    """The flow of `flow_run_id` when this code runs inside that flow run, else None."""
+    context = FlowRunContext.get()
+    run = context.flow_run if context is not None else None
+    return run.flow_id if run is not None and run.id == flow_run_id else None
 
 
 def _announce_commit(report: CommitReport) -> None:

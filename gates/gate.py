@@ -113,7 +113,7 @@ async def request_review(
 
         sequence = 0
         while True:
-            stored = await wait_for_decision(store, record, sequence, clock())
+            stored = await wait_for_decision(store, record, sequence, clock(), opened_here=is_new)
             if stored.decision is None:
                 step = review_state.ignore(record, stored.problem, stored.received_at, sequence)
             else:

@@ -113,16 +113,22 @@ class CommitLedger:
         async with open_api() as api:
             yield cls(api, flow_run_id, old_ledger, wait_seconds=_wait_seconds())
 
-    async def earlier_commits(self, review_id: str, content_hash: str) -> list[EarlierCommit]:
+    async def earlier_commits(
+        self, review_id: str, content_hash: str, flow_id: UUID | None = None
+    ) -> list[EarlierCommit]:
         """The earlier runs of this flow that started committing this content, newest first; notes this one.
+
+        `flow_id` is the flow of the ledger's run when the caller knows it (it commits inside that
+        run); otherwise it is read from the API.
 
         Raises:
             ReviewGateError: the Prefect API could not be read or written; nothing ran.
         """
         try:
-            response = await self.api.request("GET", f"/flow_runs/{self.flow_run_id}")
-            response.raise_for_status()
-            flow_id = UUID(str(response.json()["flow_id"]))
+            if flow_id is None:
+                response = await self.api.request("GET", f"/flow_runs/{self.flow_run_id}")
+                response.raise_for_status()
+                flow_id = UUID(str(response.json()["flow_id"]))
             earlier = await note_and_read_earlier(
                 self.api, flow_id, content_hash, review_id, self.flow_run_id
             )

@@ -152,7 +152,9 @@ class PrefectReviewStore:
 
     def __init__(self, api: ApiRequester) -> None:
         self._api = api
-        self._cards: dict[str, str] = {}  # card key -> artifact id, once created or found
+        # card key -> artifact id, once created or found; None: known to have no card yet (this
+        # store wrote the review's opening, so nothing wrote its card before).
+        self._cards: dict[str, str | None] = {}
         # card key -> what this store last wrote there: a step that saves the record and then the
         # decision rewrites the same card twice, one PATCH too many per decision on a busy server.
         self._written: dict[str, tuple[str, str]] = {}
@@ -166,11 +168,12 @@ class PrefectReviewStore:
 
     async def _create_artifact(
         self, key: str, kind: str, description: str, data: Any, flow_run_id: UUID | None
-    ) -> None:
+    ) -> Any:
+        """Create a version of the artifact `key`; the server's answer is the artifact it created."""
         body = {"key": key, "type": kind, "description": description, "data": data}
         if flow_run_id is not None:
             body["flow_run_id"] = str(flow_run_id)
-        await self._call("POST", "/artifacts/", body)
+        return await self._call("POST", "/artifacts/", body)
 
     async def _latest(self, key: str) -> Any:
         body = {"artifacts": {"key": {"any_": [key]}}, "limit": 1}
@@ -194,10 +197,14 @@ class PrefectReviewStore:
         markdown = _card(record)
         if self._written.get(key) == (markdown, description):
             return
-        card_id = self._cards.get(key) or await self._artifact_id(key)
+        card_id = self._cards[key] if key in self._cards else await self._artifact_id(key)
         if card_id is None:
-            await self._create_artifact(key, "markdown", description, markdown, record.request.flow_run_id)
-            card_id = await self._artifact_id(key)
+            created = await self._create_artifact(
+                key, "markdown", description, markdown, record.request.flow_run_id
+            )
+            # The latest version's id, which a PATCH rewrites: the one just created.
+            has_id = isinstance(created, dict) and created.get("id")
+            card_id = str(created["id"]) if has_id else await self._artifact_id(key)
         else:
             await self._call("PATCH", f"/artifacts/{card_id}", {"data": markdown, "description": description})
         if card_id is not None:
@@ -302,6 +309,7 @@ class PrefectReviewStore:
         value = json.dumps({"opened_at": now.isoformat()})
         try:
             await self._call("POST", f"/flow_runs/{flow_run_id}/input", {"key": key, "value": value})
+            self._cards[card_key(review_id)] = None
             return now, True
         except httpx.HTTPStatusError as exc:
             if exc.response.status_code != 409:  # 409: the key exists, this is a re-run

@@ -89,23 +89,26 @@ def prefect_api_target() -> ApiTarget | None:
 
 
 async def wait_for_decision(
-    store: ReviewStore, record: ReviewRecord, sequence: int, now: datetime
+    store: ReviewStore, record: ReviewRecord, sequence: int, now: datetime, *, opened_here: bool = False
 ) -> StoredDecision:
     """The decision input number `sequence` of `record`'s review: the stored one, or the next to come.
 
     The run's inputs are the review's log. An input already stored (a re-run after a suspend, a
     flow retry, a restart) is returned as stored, without pausing; otherwise the run pauses (or
     suspends, from a deployment) until one is. Prefect's own replay of pause keys is not relied on:
-    a flow retry resets it.
+    a flow retry resets it. `opened_here`: this process opened the review, so no wait it has not
+    paused for yet can have a decision (the server takes one only for the wait a run is paused
+    on), and the first look is skipped: two requests per wait on a busy server.
     """
     context = FlowRunContext.get()
     if context is None or context.flow_run is None:
         raise RuntimeError("the review gate waits only inside a flow run")
     flow_run_id = context.flow_run.id
     request = record.request
-    stored = await store.stored_decision(flow_run_id, request.id, sequence)
-    if stored is not None:
-        return stored
+    if not opened_here:
+        stored = await store.stored_decision(flow_run_id, request.id, sequence)
+        if stored is not None:
+            return stored
     form = review_form(record)  # the review as it stands, and why the last decision did not count
     key = wait_key(request.id, sequence)
     remaining = max((request.deadline - now).total_seconds(), 0.0)
