@@ -16,12 +16,14 @@ page before it again.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TypeVar
 
 __all__ = ["read_pages"]
 
 T = TypeVar("T")
+_LOG = logging.getLogger("prefect_review_gate.paging")
 
 
 async def read_pages(
@@ -39,7 +41,8 @@ async def read_pages(
     `read(offset)` reads the page of `page_size` items at `offset`; `expected` is how many items the
     set held just before (it says how many pages to read at once; any number is correct, just slower).
     Items that joined or left meanwhile may be listed too. After `max_rereads` failed checks the
-    reading settles for what it has, as a set changing that fast has no stable listing.
+    reading settles for what it has, as a set changing that fast has no stable listing, and says so
+    (a warning: what it lists may miss items present throughout).
     """
     step = page_size - overlap
     extra_pages = max(0, -(-(expected - page_size + 1) // step))
@@ -84,9 +87,17 @@ async def read_pages(
     offset, rereads = resume, 0
     while True:
         batch = await read(offset)
-        if offset and not _continues(batch, seen, key) and rereads < max_rereads:
-            offset, rereads = max(0, offset - page_size), rereads + 1
-            continue
+        if offset and not _continues(batch, seen, key):
+            if rereads < max_rereads:
+                offset, rereads = max(0, offset - page_size), rereads + 1
+                continue
+            if rereads == max_rereads:  # once per listing
+                rereads += 1
+                _LOG.warning(
+                    "The list changed faster than it could be read (%d pages read again); it may "
+                    "miss items that stayed in it. List again.",
+                    max_rereads,
+                )
         seen.update(key(item) for item in batch)
         if fresh := new_items(batch):
             yield fresh

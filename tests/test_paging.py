@@ -93,6 +93,23 @@ async def test_a_page_left_empty_by_closings_is_read_again_not_taken_for_the_end
     assert {f"k{n:05d}" for n in range(200, 230)} <= set(found)
 
 
+async def test_a_set_changing_faster_than_its_rereads_is_listed_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Every read after the first page, 50 items leave from its start: no page ever continues one seen.
+    def close_always(items: ShrinkingSet, reads: int, offset: int) -> None:
+        items.remove(items.items[:50])
+
+    items = ShrinkingSet(2000, close_always)
+    found: list[str] = []
+    pages = read_pages(items.read, str, expected=2000, page_size=PAGE, overlap=OVERLAP, max_rereads=3)
+    async for page in pages:
+        found += page
+    assert len(found) == len(set(found))
+    warnings = [r for r in caplog.records if r.name == "prefect_review_gate.paging"]
+    assert len(warnings) == 1 and "may miss items" in warnings[0].getMessage()
+
+
 async def test_more_items_than_expected_are_read_on_one_page_at_a_time() -> None:
     items = ShrinkingSet(650)
     found = await _list(items, expected=300)
