@@ -47,8 +47,8 @@ class DecisionFields(BaseModel):
     )
     content_hash: str = Field(
         default="",
-        description="The content this decision is made on; empty (the Prefect UI's form): the content "
-        "of the wait it answers.",
+        description="The content this decision is made on; empty from the Prefect UI's form, which "
+        "sends the `content_version` it showed instead.",
     )
     content_version: str = Field(
         default="",
