@@ -63,7 +63,11 @@ async def pause_in_process(flow_run_id: UUID, form: type[Any], key: str, timeout
             return  # this pause key was resumed before (Prefect's replay): the input is stored
         if not state.is_paused():
             raise RuntimeError(f"Flow run cannot be paused. Received non-paused state from API: {state}")
-        await run_input.asave(keyset)  # the form the Prefect UI shows, and the server validates against
+        # The form the Prefect UI shows, and the server validates against. Only after the pause:
+        # the server deletes whatever is stored under the keyset when a pause fires (Prefect 3.9,
+        # HandlePausingFlows), so a resume in between is refused ("Run input schema not found")
+        # and is retried (Slack's outbox) or reported as "not waiting" (the CLI).
+        await run_input.asave(keyset)
     if not await _watcher().wait_running(flow_run_id, timeout):
         raise FlowPauseTimeout("Flow run was paused and never resumed.")
 
