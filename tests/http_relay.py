@@ -1,6 +1,7 @@
-"""A byte-for-byte TCP relay in front of an HTTP API that notes each request line.
+"""A byte-for-byte TCP relay in front of an HTTP API that notes each request line; and `serving`,
+which runs a small test HTTP server on a thread for as long as a test needs it.
 
-Tests and benchmarks count what a server is asked through it, not what the code says it asks.
+Tests and benchmarks count what a server is asked through the relay, not what the code says it asks.
 """
 
 from __future__ import annotations
@@ -11,11 +12,27 @@ import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from socketserver import BaseServer
+from typing import TypeVar
 from urllib.parse import urlsplit
 
-__all__ = ["counting_relay"]
+__all__ = ["counting_relay", "serving"]
+
+S = TypeVar("S", bound=BaseServer)
 
 _REQUEST_LINE = re.compile(rb"(GET|POST|PATCH|PUT|DELETE) (/\S*) HTTP/1\.1\r\n")
+
+
+@contextmanager
+def serving(server: S) -> Iterator[S]:
+    """`server` answering on a daemon thread; shut down and its socket closed afterwards."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @contextmanager

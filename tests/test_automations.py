@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -37,6 +36,7 @@ from prefect_review_gate.gates.store_client import open_store
 from prefect_review_gate.gates.votes import Outcome
 from prefect_review_gate.validators import Finding, Severity
 from tests.gate_helpers import EXECUTORS, WriteLine, review_of_run, run_cli
+from tests.http_relay import serving
 from tests.monitoring_helpers import monitored_write
 
 pytestmark = pytest.mark.anyio
@@ -61,11 +61,8 @@ class _Receiver(BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """A webhook receiver on loopback: what the notification block posts lands in the list."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hook", _Receiver.received
-    server.shutdown()
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)) as server:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook", _Receiver.received
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import os
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -21,6 +20,7 @@ import anyio
 import httpx
 import pytest
 from gate_helpers import run_cli, start_gated_write, wait_until_waiting
+from http_relay import serving
 from prefect.client.schemas.objects import StateType
 
 from prefect_review_gate.gates.cli import main
@@ -187,14 +187,8 @@ class _Forward(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def auth_relay(prefect_api: str) -> Iterator[AuthRelay]:
-    relay = AuthRelay(prefect_api, "reviewer:s3cret")
-    thread = threading.Thread(target=relay.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(AuthRelay(prefect_api, "reviewer:s3cret")) as relay:
         yield relay
-    finally:
-        relay.shutdown()
-        relay.server_close()
 
 
 async def test_the_auth_string_is_sent_and_the_record_is_read_once_before_the_resume(

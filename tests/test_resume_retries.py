@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -17,6 +16,7 @@ from uuid import uuid4
 import httpx
 import pytest
 from gate_helpers import run_cli
+from http_relay import serving
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from prefect_review_gate.gates.decision import Outcome, ReviewDecision
@@ -63,24 +63,16 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-def serving(api: BusyApi) -> Iterator[BusyApi]:
-    thread = threading.Thread(target=api.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield api
-    finally:
-        api.shutdown()
-        api.server_close()
-
-
 @pytest.fixture
 def busy_three_times() -> Iterator[BusyApi]:
-    yield from serving(BusyApi(busy=3))
+    with serving(BusyApi(busy=3)) as api:
+        yield api
 
 
 @pytest.fixture
 def always_conflicting() -> Iterator[BusyApi]:
-    yield from serving(BusyApi(busy=100, status=409))
+    with serving(BusyApi(busy=100, status=409)) as api:
+        yield api
 
 
 DECISION = ReviewDecision(outcome=Outcome.APPROVED, reviewer="alice", content_hash="0" * 64)
@@ -113,7 +105,7 @@ class _BusyEverywhere(_Handler):
 async def test_a_cli_decision_on_an_api_that_stays_busy_exits_three_not_two() -> None:
     api = BusyApi(busy=0)
     api.RequestHandlerClass = _BusyEverywhere
-    for _ in serving(api):
+    with serving(api):
         code, _, err = await run_cli(
             "approve",
             "0123456789ab",
@@ -140,7 +132,7 @@ async def test_the_in_process_deadline_timer_outlasts_a_busy_server() -> None:
         created_at=now - timedelta(hours=1),
         deadline=now,
     )
-    for api in serving(BusyApi(busy=10)):
+    with serving(BusyApi(busy=10)) as api:
         with temporary_settings({PREFECT_API_URL: api.url}):
             await asyncio.wait_for(_expire_at_deadline(request.flow_run_id, request, 0), 30)
         assert api.calls == 11
