@@ -1,6 +1,7 @@
 """The real stack on one machine, without containers: PostgreSQL 15, a Prefect server on it, and S3.
 
     scripts/stack.sh up        start what is not running yet, print the workers' settings
+    scripts/stack.sh up --api-workers 2   the Prefect server scaled out: 2 API processes, Redis
     scripts/stack.sh down      stop everything it started and delete its folders
     scripts/stack.sh env       print the settings a worker needs (`eval "$(scripts/stack.sh env)"`)
     scripts/stack.sh env --server   the same, plus what a second Prefect server on the database needs
@@ -14,13 +15,19 @@ What it starts:
 - `prefect server start` with PREFECT_API_DATABASE_CONNECTION_URL=postgresql+asyncpg://... on it.
 - moto's S3 server (`moto_server`, PyPI `moto[server]`) with one bucket, saved on that Prefect server
   as the prefect-aws `S3Bucket` block `s3-bucket/review-gate-results`: the workers' result storage
-  (PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK), where flows persist results and the gate keeps its commit
-  ledger. moto keeps objects in memory: restarting it loses them, so it is for tests and benchmarks;
-  a deployment uses real S3 or MinIO (README, "Running on PostgreSQL and S3").
+  (PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK), where flows persist results (the gate's commit ledger is
+  on the Prefect server). moto keeps objects in memory: restarting it loses them, so it is for tests
+  and benchmarks; a deployment uses real S3 or MinIO (README, "Running on PostgreSQL and S3").
+- With `--api-workers N` (N > 1; REVIEW_GATE_STACK_API_WORKERS): Debian's `redis-server` (in memory,
+  a free loopback port), and the Prefect server as Prefect's docs scale it (`prefect server start
+  --workers N --no-services`, its background services in a `prefect server services start` process
+  of their own, events, leases and the services' queue on Redis through prefect-redis). The
+  database is migrated and the block types registered once, before the API processes start.
 
 State lives in REVIEW_GATE_STACK_DIR (default `.stack/` at the repository's root): `stack.json` (what
 runs, its ports, process ids and folders), `env` (the workers' settings as `export` lines) and the
-logs `prefect.log` and `s3.log` (PostgreSQL's is `postgres.log` beside its cluster). `up`
+logs `prefect.log`, `prefect-services.log`, `redis.log` and `s3.log` (PostgreSQL's is `postgres.log`
+beside its cluster). `up`
 is idempotent (a healthy stack is left alone, a half-dead one is stopped first); `down` stops only
 processes this script recorded, by id, and removes every folder it made.
 
@@ -46,8 +53,10 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +72,8 @@ RESULT_STORAGE_BLOCK = f"s3-bucket/{BLOCK_NAME}"
 # moto accepts any credentials; these only have to be the same on both sides.
 S3_ACCESS_KEY, S3_SECRET_KEY, S3_REGION = "review-gate-stack", "review-gate-stack-secret", "us-east-1"
 START_SECONDS = 120.0
+# Posted and read back to know a Prefect server's separate services process runs (`_services_started`).
+READY_EVENT = "review-gate.stack.ready"
 STOP_SECONDS = 20.0
 
 
@@ -136,6 +147,15 @@ def _wait_until(ok: Any, what: str, process: subprocess.Popen[bytes] | None, log
             return
         time.sleep(0.2)
     raise StackError(f"{what} did not come up within {START_SECONDS:.0f} s: {_tail(log)}")
+
+
+def _post_json(url: str, body: Any) -> Any:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        raw = response.read()
+    return json.loads(raw) if raw else None
 
 
 def _tail(log: Path, lines: int = 5) -> str:
@@ -360,6 +380,71 @@ def _quiet_env() -> dict[str, str]:
     return {**os.environ, "PYTHONUNBUFFERED": "1"}
 
 
+# --- Redis (only for a Prefect API of several processes) ------------------------------------------
+
+
+@dataclass
+class RedisState:
+    port: int
+    pid: int | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+
+def start_redis(state_dir: Path) -> RedisState:
+    """Debian's `redis-server` on a free loopback port, in memory only (nothing saved to disk).
+
+    Prefect keeps nothing there that PostgreSQL does not also hold: events in transit, the background
+    services' task queue (docket), concurrency leases. A real deployment runs Redis as a service.
+    """
+    server = shutil.which("redis-server")
+    if server is None:
+        raise StackError("`redis-server` was not found: install it with `apt-get install redis-server`")
+    state = RedisState(port=free_port())
+    log = state_dir / "redis.log"
+    command = [
+        server,
+        *("--bind", "127.0.0.1", "--port", str(state.port), "--save", "", "--appendonly", "no"),
+        *("--dir", str(state_dir), "--daemonize", "no"),
+    ]
+    with log.open("ab") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    state.pid = process.pid
+    _wait_until(lambda: redis_ready(state), "redis-server", process, log)
+    return state
+
+
+def redis_ready(state: RedisState) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", state.port), timeout=2) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def redis_server_settings(url: str) -> dict[str, str]:
+    """What every process of a Prefect server on Redis needs (prefect-redis, Prefect's own integration).
+
+    Prefect 3.9 refuses `--workers` > 1 while any of the first four is in memory: each API process
+    would see only the events and leases it made itself. The last two are not checked by Prefect,
+    but keep state in one process's memory too: the background services' task queue and the
+    workers' cleanup queue.
+    """
+    return {
+        "PREFECT_MESSAGING_BROKER": "prefect_redis.messaging",
+        "PREFECT_MESSAGING_CACHE": "prefect_redis.messaging",
+        "PREFECT_SERVER_EVENTS_CAUSAL_ORDERING": "prefect_redis.ordering",
+        "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": "prefect_redis.lease_storage",
+        "PREFECT_REDIS_MESSAGING_URL": url,
+        "PREFECT_SERVER_DOCKET_URL": url,
+        "PREFECT_SERVER_WORKER_CHANNEL_CLEANUP_QUEUE_STORAGE": "prefect_redis.cleanup_queue",
+        "PREFECT_REDIS_WORKER_CLEANUP_QUEUE_URL": url,  # its own setting: it does not read the one above
+    }
+
+
 # --- the Prefect server -----------------------------------------------------------------------------
 
 
@@ -369,10 +454,34 @@ class PrefectServerState:
     home: str
     database_url: str = field(repr=False)
     pid: int | None = None
+    # Scaled out (Prefect's multi-server setup): `workers` API processes on one port, events, leases
+    # and the services' queue on Redis at `redis_url`, the background services in a process of their
+    # own (`services_pid`) unless `services` is off (a second API instance beside a first one).
+    workers: int = 1
+    redis_url: str | None = field(default=None, repr=False)
+    services: bool = True
+    services_pid: int | None = None
 
     @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/api"
+
+
+# What each API process does on start when it is the only one (migrations, then the block types of
+# every installed collection); run once by `PrefectServer.start` before several start together.
+PREPARE_DATABASE = """
+import asyncio
+from prefect.server.database import provide_database_interface
+from prefect.server.models.block_registration import run_block_auto_registration
+
+async def prepare():
+    db = provide_database_interface()
+    await db.create_db()
+    async with await db.session() as session:
+        await run_block_auto_registration(session=session)
+
+asyncio.run(prepare())
+"""
 
 
 class PrefectServer:
@@ -382,15 +491,34 @@ class PrefectServer:
         self.state, self.log = state, log
 
     @classmethod
-    def create(cls, database_url: str, folder: Path, port: int | None = None) -> PrefectServer:
-        home = folder / "prefect-home"
+    def create(
+        cls,
+        database_url: str,
+        folder: Path,
+        port: int | None = None,
+        *,
+        workers: int = 1,
+        redis_url: str | None = None,
+        services: bool = True,
+        name: str = "prefect",
+    ) -> PrefectServer:
+        if workers > 1 and redis_url is None:
+            raise StackError("a Prefect API of several processes needs Redis (prefect-redis): give redis_url")
+        home = folder / f"{name}-home"
         home.mkdir(parents=True, exist_ok=True)
-        state = PrefectServerState(port=port or free_port(), home=str(home), database_url=database_url)
-        return cls(state, folder / "prefect.log")
+        state = PrefectServerState(
+            port=port or free_port(),
+            home=str(home),
+            database_url=database_url,
+            workers=workers,
+            redis_url=redis_url,
+            services=services,
+        )
+        return cls(state, folder / f"{name}.log")
 
     def environment(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-        return env | {
+        env |= {
             "PREFECT_HOME": self.state.home,
             "PREFECT_API_DATABASE_CONNECTION_URL": self.state.database_url,
             # The UI asks /ui-settings where the API is: the real port, not 4200.
@@ -400,32 +528,77 @@ class PrefectServer:
             "PREFECT_SERVER_LOGGING_LEVEL": os.environ.get("PREFECT_SERVER_LOGGING_LEVEL", "WARNING"),
             "PREFECT_LOGGING_LEVEL": os.environ.get("PREFECT_LOGGING_LEVEL", "WARNING"),
         }
+        if self.state.redis_url:
+            env |= redis_server_settings(self.state.redis_url)
+            # Done once before the API processes start (`start`): each would do both on start, and
+            # two doing them on one database at once collide ("duplicate key value ...", logged as
+            # errors by the loser).
+            env["PREFECT_SERVER_DATABASE_MIGRATE_ON_START"] = "false"
+            env["PREFECT_SERVER_REGISTER_BLOCKS_ON_START"] = "false"
+        return env
 
     def start(self) -> None:
         if self.running():
             return
         host, port = "127.0.0.1", str(self.state.port)
         command = [sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", port]
-        with self.log.open("ab") as out:
-            process = subprocess.Popen(
-                command, env=self.environment(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        self.state.pid = process.pid
+        if self.state.redis_url:
+            # Services in their own process: with several API processes each would run them all.
+            command += ["--no-services", "--workers", str(self.state.workers)]
+            _run([sys.executable, "-c", PREPARE_DATABASE], "preparing the database", env=self.environment())
+        api = self._spawn(command, self.log)
+        self.state.pid = api.pid
         try:
-            _wait_until(self.healthy, "prefect server", process, self.log)
+            _wait_until(self.healthy, "prefect server", api, self.log)
+            if self.state.redis_url and self.state.services:
+                services = self._spawn(
+                    [sys.executable, "-m", "prefect", "server", "services", "start"], self.services_log
+                )
+                self.state.services_pid = services.pid
+                _wait_until(self._services_started, "prefect server services", services, self.services_log)
         except StackError:
             self.stop()
             raise
+
+    @property
+    def services_log(self) -> Path:
+        return self.log.with_name(f"{self.log.stem}-services.log")
+
+    def _spawn(self, command: list[str], log: Path) -> subprocess.Popen[bytes]:
+        with log.open("ab") as out:
+            return subprocess.Popen(
+                command, env=self.environment(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    def _services_started(self) -> bool:
+        """True once an event posted to the API comes back from the event feed.
+
+        `prefect server services start` has no health endpoint and prints nothing when ready; the
+        round trip proves what matters: the API publishes to Redis, the services process consumes
+        and stores. A new event each try, since one sent before the consumer joined may be skipped.
+        """
+        now = datetime.now(UTC).isoformat()
+        event: dict[str, Any] = {"id": str(uuid.uuid4()), "occurred": now, "event": READY_EVENT}
+        event["resource"] = {"prefect.resource.id": "review-gate.stack"}
+        try:
+            _post_json(f"{self.state.api_url}/events", [event])
+            query = {"filter": {"event": {"name": [READY_EVENT]}}, "limit": 1}
+            found = _post_json(f"{self.state.api_url}/events/filter", query)
+        except (urllib.error.URLError, OSError, ValueError):
+            return False
+        return bool(isinstance(found, dict) and found.get("events"))
 
     def healthy(self) -> bool:
         return _http_ok(f"{self.state.api_url}/health")
 
     def running(self) -> bool:
-        return _alive(self.state.pid) and self.healthy()
+        services_up = not (self.state.redis_url and self.state.services) or _alive(self.state.services_pid)
+        return _alive(self.state.pid) and services_up and _http_ok(f"{self.state.api_url}/health")
 
     def stop(self) -> None:
+        stop_group(self.state.services_pid)
         stop_group(self.state.pid)
-        self.state.pid = None
+        self.state.pid = self.state.services_pid = None
 
 
 def save_result_storage(api_url: str, endpoint: str, bucket: str = BUCKET, name: str = BLOCK_NAME) -> str:
@@ -502,10 +675,17 @@ class Stack:
         )
         return postgres, store, prefect
 
+    def redis(self) -> RedisState | None:
+        """The stack's Redis: started only for a Prefect API of several processes (`up(api_workers)`)."""
+        state = self._load()
+        return RedisState(**state["redis"]) if "redis" in state else None
+
     def healthy(self) -> bool:
         postgres, store, prefect = self.components()
+        redis = self.redis()
         return (
-            postgres is not None
+            (redis is None or redis_ready(redis))
+            and postgres is not None
             and store is not None
             and prefect is not None
             and postgres_ready(postgres)
@@ -515,9 +695,19 @@ class Stack:
             and self.env_file.exists()
         )
 
-    def up(self) -> dict[str, str]:
-        """Start the stack unless it runs already; the workers' settings."""
-        if self.healthy():
+    def api_workers(self) -> int:
+        _, _, prefect = self.components()
+        return prefect.state.workers if prefect is not None else 0
+
+    def up(self, api_workers: int = 1) -> dict[str, str]:
+        """Start the stack unless it runs already (as asked); the workers' settings.
+
+        With `api_workers` > 1 the Prefect server runs as Prefect's docs scale it: that many API
+        processes, its background services in a process of their own, Redis between them.
+        """
+        if api_workers < 1:
+            raise StackError("--api-workers must be 1 or more")
+        if self.healthy() and self.api_workers() == api_workers:
             return self.env()
         if self.state_file.exists():
             self.down()  # half up (a crash, a reboot): start over rather than guess
@@ -530,7 +720,15 @@ class Stack:
             store = start_object_store(self.state_dir)
             state["s3"] = asdict(store)
             self._save(state)
-            prefect = PrefectServer.create(postgres.url(), self.state_dir)
+            redis_url = None
+            if api_workers > 1:
+                redis = start_redis(self.state_dir)
+                state["redis"] = asdict(redis)
+                self._save(state)
+                redis_url = redis.url
+            prefect = PrefectServer.create(
+                postgres.url(), self.state_dir, workers=api_workers, redis_url=redis_url
+            )
             state["prefect"] = asdict(prefect.state)
             self._save(state)
             prefect.start()
@@ -564,6 +762,10 @@ class Stack:
         if prefect is not None:
             prefect.stop()
             stopped.append("prefect server")
+        redis = self.redis()
+        if redis is not None:
+            stop_group(redis.pid)
+            stopped.append("redis")
         if store is not None:
             stop_group(store.pid)
             stopped.append("s3 (moto)")
@@ -575,12 +777,12 @@ class Stack:
 
 
 @contextlib.contextmanager
-def running_stack(state_dir: Path | None = None) -> Iterator[Stack]:
+def running_stack(state_dir: Path | None = None, api_workers: int = 1) -> Iterator[Stack]:
     """A stack of its own for the duration of a `with` (benchmarks): up, then down and deleted."""
     folder = state_dir or Path(tempfile.mkdtemp(prefix="review-gate-stack-"))
     stack = Stack(folder)
     try:
-        stack.up()
+        stack.up(api_workers)
         yield stack
     finally:
         stack.down()
@@ -598,6 +800,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("verb", choices=("up", "down", "env", "status"))
     parser.add_argument("--server", action="store_true", help="env: also a Prefect server's settings")
     parser.add_argument(
+        "--api-workers",
+        type=int,
+        default=int(os.environ.get("REVIEW_GATE_STACK_API_WORKERS", "1")),
+        help="up: Prefect API processes; more than 1 adds Redis and a services process "
+        "(REVIEW_GATE_STACK_API_WORKERS; default 1)",
+    )
+    parser.add_argument(
         "--dir",
         type=Path,
         default=Path(os.environ.get("REVIEW_GATE_STACK_DIR", DEFAULT_STATE_DIR)),
@@ -607,8 +816,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     stack = Stack(args.dir.resolve())
     try:
         if args.verb == "up":
-            already = stack.healthy()
-            settings = stack.up()
+            already = stack.healthy() and stack.api_workers() == args.api_workers
+            settings = stack.up(args.api_workers)
             print("stack: already up" if already else "stack: up", file=sys.stderr)
             sys.stdout.write(_exports(settings))
         elif args.verb == "down":
@@ -626,7 +835,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return 1
             print(f"postgresql  127.0.0.1:{postgres.port}  {'ready' if postgres_ready(postgres) else 'DOWN'}")
             print(f"s3 (moto)   {store.endpoint}  {'ready' if _alive(store.pid) else 'DOWN'}")
-            print(f"prefect     {prefect.state.api_url}  {'ready' if prefect.running() else 'DOWN'}")
+            redis = stack.redis()
+            if redis is not None:
+                print(f"redis       127.0.0.1:{redis.port}  {'ready' if redis_ready(redis) else 'DOWN'}")
+            shape = ""
+            if prefect.state.redis_url:
+                shape = f"  ({prefect.state.workers} API processes, services apart)"
+            print(f"prefect     {prefect.state.api_url}  {'ready' if prefect.running() else 'DOWN'}{shape}")
             return 0 if stack.healthy() else 1
     except StackError as exc:
         print(f"stack {args.verb}: {exc}", file=sys.stderr)

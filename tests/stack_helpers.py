@@ -6,7 +6,9 @@ stack that did not come up can never pass CI as skipped tests.
 
 Each module gets a Prefect server of its own (`StackPrefect`) on a new database of the stack's
 PostgreSQL and a new bucket of its S3 server, so that it can stop and start that server without
-touching anything else, and starts from empty.
+touching anything else, and starts from empty. Scaled out (`api_workers` > 1), that server runs as
+Prefect's docs scale it, with a Redis of its own (Debian's `redis-server`), and `second_instance()`
+adds another API instance on the same database and Redis, as a second host behind a load balancer.
 """
 
 from __future__ import annotations
@@ -51,18 +53,44 @@ def running_stack_or_skip() -> stack.Stack:
 class StackPrefect:
     """A Prefect server on its own database of the stack's PostgreSQL, its results in its own bucket."""
 
-    def __init__(self, running: stack.Stack, folder: Path) -> None:
+    def __init__(self, running: stack.Stack, folder: Path, api_workers: int = 1) -> None:
         postgres, store, _ = running.components()
         assert postgres is not None and store is not None
-        self.postgres, self.store = postgres, store
+        self.postgres, self.store, self.folder = postgres, store, folder
         suffix = secrets.token_hex(4)
         self.database = f"review_gate_tests_{suffix}"
         self.bucket = f"review-gate-tests-{suffix}"
         stack.create_database(postgres, self.database)
         stack.create_bucket(store.endpoint, self.bucket)
-        self.server = stack.PrefectServer.create(postgres.url(self.database), folder)
-        self.server.start()
-        self.storage_block = stack.save_result_storage(self.api_url, store.endpoint, self.bucket)
+        self.redis = stack.start_redis(folder) if api_workers > 1 else None
+        self.others: list[stack.PrefectServer] = []
+        self.server = stack.PrefectServer.create(
+            postgres.url(self.database),
+            folder,
+            workers=api_workers,
+            redis_url=self.redis.url if self.redis else None,
+        )
+        try:
+            self.server.start()
+            self.storage_block = stack.save_result_storage(self.api_url, store.endpoint, self.bucket)
+        except BaseException:
+            self.close()
+            raise
+
+    def second_instance(self) -> str:
+        """Another API instance on this server's database and Redis (no services: the first runs
+        them); its API URL. Only for a scaled-out server."""
+        assert self.redis is not None, "a second API instance needs the first one's Redis"
+        other = stack.PrefectServer.create(
+            self.server.state.database_url,
+            self.folder,
+            redis_url=self.redis.url,
+            services=False,
+            name=f"prefect-{len(self.others) + 2}",
+        )
+        self.others.append(other)
+        other.start()
+        return other.state.api_url
 
     @property
     def api_url(self) -> str:
@@ -73,10 +101,14 @@ class StackPrefect:
         return stack.worker_settings(self.api_url, self.storage_block)
 
     def restart(self, kill: bool = True) -> None:
-        """Stop the server (SIGKILL by default: a crash, not a goodbye) and start it on the same port."""
-        if kill and self.server.state.pid:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.server.state.pid, signal.SIGKILL)
+        """Stop the server (SIGKILL by default: a crash, not a goodbye) and start it on the same port.
+
+        Scaled out, its services process goes down with it (Redis stays: it is a service of its own).
+        """
+        for pid in (self.server.state.pid, self.server.state.services_pid) if kill else ():
+            if pid:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
         self.server.stop()
         self.server.start()
 
@@ -95,7 +127,10 @@ class StackPrefect:
         return [str(item["Key"]) for item in listed.get("Contents", [])]
 
     def close(self) -> None:
-        self.server.stop()
+        for server in (*self.others, self.server):
+            server.stop()
+        if self.redis is not None:
+            stack.stop_group(self.redis.pid)
         dropdb = stack.pg_binary("dropdb")
         env = {**os.environ, "PGPASSWORD": self.postgres.password}
         command = [dropdb, "-h", "127.0.0.1", "-p", str(self.postgres.port), "-U", stack.DB_USER]

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from multi_host_worker import HANG_MID_ACTION, HostAppend
 from net_hosts import NetworkHost
 from prefect.client.orchestration import get_client
 from prefect.states import Scheduled
+from stack_helpers import StackPrefect, running_stack_or_skip
 
 from prefect_review_gate.gates import Outcome, ReviewPolicy, ReviewVerdict, content_hash
 from prefect_review_gate.gates.commit_log import review_prefix
@@ -175,6 +177,43 @@ async def test_two_hosts_on_their_own_networks_run_each_of_50_actions_once(tmp_p
     assert counts == Counter({f"review-{n:02d}": 1 for n in range(50)})  # each action ran exactly once
     assert Counter(r["replayed"] for host in results for r in host) == Counter({True: 50, False: 50})
     assert {line.split()[1] for line in _lines(out)} <= {"a", "b"}
+
+
+@pytest.fixture(scope="module")
+def scaled_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """Two API instances of one scaled-out Prefect server (one database, one Redis): their API URLs."""
+    server = StackPrefect(running_stack_or_skip(), tmp_path_factory.mktemp("scaled"), api_workers=2)
+    try:
+        yield server.api_url, server.second_instance()
+    finally:
+        server.close()
+
+
+@pytest.mark.stack
+async def test_two_hosts_each_on_its_own_api_instance_run_each_of_50_actions_once(
+    tmp_path: Path, scaled_server: tuple[str, str]
+) -> None:
+    """Behind a load balancer each host may reach another API process: the claim holds across them."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    first, second = scaled_server
+    out = tmp_path / "side-effects.log"
+    with temporary_settings(updates={PREFECT_API_URL: first}):
+        verdicts = [await _approved(out, f"review-{n:02d}") for n in range(50)]
+    path = _write_verdicts(tmp_path / "verdicts.json", verdicts)
+    hosts = [
+        _start_worker(tmp_path, name, path, seed, PREFECT_API_URL=api)
+        for name, seed, api in (("a", 1, first), ("b", 2, second))
+    ]
+    outputs = [await asyncio.to_thread(h.communicate, timeout=WAIT) for h in hosts]
+
+    assert [h.returncode for h in hosts] == [0, 0], [err[-2000:] for _, err in outputs]
+    results = [_results(stdout) for stdout, _ in outputs]
+    assert [r for host in results for r in host if "error" in r] == []
+    counts = Counter(line.split()[0] for line in _lines(out))
+    assert counts == Counter({f"review-{n:02d}": 1 for n in range(50)})  # each action ran exactly once
+    assert Counter(r["replayed"] for host in results for r in host) == Counter({True: 50, False: 50})
+    assert {line.split()[1] for line in _lines(out)} == {"a", "b"}  # both hosts committed some
 
 
 def _reachable_from(host: NetworkHost, url: str) -> bool:

@@ -4,7 +4,9 @@ Needs `scripts/stack.sh up` (skipped without it, failed without it in CI: stack_
 runs a Prefect server of its own on the stack's PostgreSQL, its result storage an `S3Bucket` block on
 the stack's S3 server, and serves the durability tests' deployments (`gated_flows`) from a worker
 process that knows the server and the block, nothing else: every side effect is a line in a file,
-counted there.
+counted there. Every test runs twice: on a Prefect server of one process, and on one scaled out as
+Prefect's docs scale it (two API processes, the background services in a process of their own,
+Redis between them), where the events the gate emits reach the feed only through Redis.
 """
 
 from __future__ import annotations
@@ -40,11 +42,13 @@ WAIT = 60.0  # seconds any one condition may take to come true (the machine is s
 T = TypeVar("T")
 
 
-@pytest.fixture(scope="module")
-def on_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackPrefect]:
+@pytest.fixture(scope="module", params=[1, 2], ids=["one-api-process", "two-api-processes-on-redis"])
+def on_stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[StackPrefect]:
     """A Prefect server of this module's own on the stack's PostgreSQL, S3 as result storage."""
     running = running_stack_or_skip()
-    server = StackPrefect(running, tmp_path_factory.mktemp("stack-prefect"))
+    server = StackPrefect(running, tmp_path_factory.mktemp("stack-prefect"), api_workers=request.param)
     try:
         settings = server.settings()
         with temporary_settings(
@@ -130,6 +134,19 @@ def _lines(path: Path) -> list[str]:
     return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
 
 
+async def _events_about(run_id: UUID, last: str) -> set[str]:
+    """The review_gate events related to a run, once `last` is among them (the feed stores late)."""
+
+    async def probe() -> set[str] | None:
+        query = {"event": {"prefix": ["review_gate."]}, "related": {"id": [f"prefect.flow-run.{run_id}"]}}
+        async with get_client() as client:
+            response = await client.request("POST", "/events/filter", json={"filter": query})
+        names = {event["event"] for event in response.json()["events"]}
+        return names if last in names else None
+
+    return await _poll(probe, f"the event {last} of run {run_id} in the feed")
+
+
 # --- the tests --------------------------------------------------------------------------------------
 
 
@@ -163,6 +180,9 @@ async def test_a_gated_run_on_postgres_with_s3_results_suspends_is_approved_and_
             flow_run_id=run_id, key_prefix=prefix, limit=10, exclude_keys=set()
         )
     assert {r.key.removeprefix(prefix) for r in records} == {"-claim-0", "-outcome"}
+    # Emitted by the flow's process, published by the API, stored by the services (apart, on Redis).
+    expected = {"review_gate.requested", "review_gate.approved", "review_gate.committed"}
+    assert expected <= await _events_about(run_id, "review_gate.committed")
 
     # Run it again from the top (the UI's Retry): the ledger on the server replays, nothing runs twice.
     async with get_client() as client:
