@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from socketserver import BaseServer
 from typing import TypeVar
@@ -36,12 +36,16 @@ def serving(server: S) -> Iterator[S]:
 
 
 @contextmanager
-def counting_relay(api_url: str, listen: str = "127.0.0.1") -> Iterator[tuple[str, list[tuple[str, str]]]]:
+def counting_relay(
+    api_url: str, listen: str = "127.0.0.1", hold: Callable[[str, str], float] | None = None
+) -> Iterator[tuple[str, list[tuple[str, str]]]]:
     """A TCP relay in front of the API; yields its API URL and the (method, path) of each request.
 
     It runs on an event loop of its own: Prefect's engine makes some calls synchronously from the
     flows' loop, and a relay on that loop could not answer them. `listen` is the address it takes
-    connections on (another network namespace's way in, for one).
+    connections on (another network namespace's way in, for one). `hold(method, path)` is how many
+    seconds to keep a request before passing it on (a slow server, as its clients see it); the
+    request still reaches the server if its client gave up meanwhile, as it would over a network.
     """
     target = urlsplit(api_url)
     seen: list[tuple[str, str]] = []
@@ -50,7 +54,11 @@ def counting_relay(api_url: str, listen: str = "127.0.0.1") -> Iterator[tuple[st
         try:
             while data := await source.read(65536):
                 if note:
-                    seen.extend((m[1].decode(), m[2].decode()) for m in _REQUEST_LINE.finditer(data))
+                    requests = [(m[1].decode(), m[2].decode()) for m in _REQUEST_LINE.finditer(data)]
+                    seen.extend(requests)
+                    delay = max((hold(*r) for r in requests), default=0.0) if hold else 0.0
+                    if delay > 0:
+                        await asyncio.sleep(delay)
                 sink.write(data)
                 await sink.drain()
         except (ConnectionError, asyncio.CancelledError):

@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
+from http_relay import counting_relay
 from server_process import PrefectServer
 from slack_fake import SlackFake
 from slack_helpers import block_action, buttons, post_interaction, running_server, slack_env, view_submission
@@ -273,3 +274,63 @@ async def _final(api: str, review_id: str, timeout: float = 90) -> ReviewRecord:
 
     found: ReviewRecord = await _poll(closed, f"review {review_id} did not close", timeout)
     return found
+
+
+RESUME_HOLD_SECONDS = 12.0  # longer than an attempt waits before the clicker hears "queued" (8 s)
+
+
+async def test_a_slow_resume_is_waited_for_not_sent_again(
+    prefect: PrefectServer, slack: SlackFake, tmp_path: Path
+) -> None:
+    """Prefect answers the resume only after 12 s: the clicker hears "queued" meanwhile, and the
+    same attempt goes on; no second attempt asks the busy server again, nor resumes a second time."""
+    out = tmp_path / "out"
+    out.mkdir()
+    policy = {"reviewers": ["slack:UALICE"], "timeout": 900}
+    flows = _start_flows(
+        prefect.api, slack, tmp_path, [{"path": str(out / "slow.txt"), "line": "slow-one", "policy": policy}]
+    )
+
+    async def waiting() -> str | None:
+        pending = await list_pending(ApiTarget(prefect.api))
+        ids = [p.record.request.id for p in pending if p.waiting]
+        return ids[0] if ids and _message(slack, ids[0]) else None
+
+    def held(method: str, path: str) -> float:
+        return RESUME_HOLD_SECONDS if method == "POST" and path.endswith("/resume") else 0.0
+
+    try:
+        review_id: str = await _poll(waiting, "the gated run did not wait", 120)
+        message = _message(slack, review_id) or {}
+        env = slack_env(slack) | {
+            "REVIEW_GATE_SLACK_QUEUE": str(tmp_path / "queue" / "slack-decisions.sqlite")
+        }
+        (tmp_path / "s1").mkdir()
+        with (
+            counting_relay(prefect.api, hold=held) as (slow_api, seen),
+            running_server(slow_api, env, tmp_path / "s1") as server,
+        ):
+            async with httpx.AsyncClient(timeout=10) as http:
+                click = block_action("UALICE", message, APPROVE)
+                assert (await post_interaction(http, server.url, click)).status_code == 200
+            await _poll(
+                lambda: any("is queued" in t for t in _replies(slack, "UALICE", review_id)),
+                "the clicker was not told the decision is queued while Prefect was slow",
+                RESUME_HOLD_SECONDS,
+            )
+            delivered = "the click was not delivered"
+            await _poll(lambda: _queue_state(tmp_path, review_id) == "delivered", delivered, 60)
+            record = await _final(prefect.api, review_id)
+            resumes = [path for method, path in seen if method == "POST" and path.endswith("/resume")]
+
+        assert record.status.value == "approved" and record.decisions_seen == 1
+        assert len(resumes) == 1  # one attempt: not cancelled at 8 s and started over
+        replies = _replies(slack, "UALICE", review_id)
+        assert len([t for t in replies if "is queued" in t]) == 1
+        assert len([t for t in replies if "was sent" in t]) == 1
+        assert flows.wait(60) == 0
+        assert (out / "slow.txt").read_text().splitlines() == ["slow-one"]
+    finally:
+        if flows.poll() is None:
+            os.killpg(flows.pid, signal.SIGKILL)
+            flows.wait()

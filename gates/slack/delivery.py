@@ -10,6 +10,9 @@ that it came from the review's own message, then resumes the run with the signed
     Prefect unreachable or busy          kept; tried again with backoff; "queued" told once
     (transport errors, 5xx, 429),
     or the run between two votes
+    Prefect slow (no answer in 8 s)      "queued" told once; the same attempt goes on (not a new
+                                         one: that would ask a busy server everything again),
+                                         until 90 s, then as unreachable
 
 Exactly once: before a resume leaves, the entry is marked `sending`. An entry found `sending`
 again (the server died between the resume and marking it delivered, or the resume timed out
@@ -96,6 +99,7 @@ class Deliveries:
         max_backoff_seconds: float = 30.0,
         quiet_seconds: float = 10.0,
         attempt_seconds: float = 8.0,
+        give_up_seconds: float = 90.0,
         concurrency: int = 16,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -105,6 +109,7 @@ class Deliveries:
         self._max_backoff = max_backoff_seconds
         self._quiet = quiet_seconds
         self._attempt_seconds = attempt_seconds
+        self._give_up_seconds = max(give_up_seconds, attempt_seconds)
         self._clock = clock
         self._wake = asyncio.Event()
         self._inflight: set[int] = set()
@@ -160,13 +165,27 @@ class Deliveries:
         task.add_done_callback(self._tasks.discard)
 
     async def _deliver(self, entry: QueuedDecision) -> None:
-        try:
-            # Prefect's client retries a lost connection with backoff for a minute or more: the
-            # clicker hears "queued" within seconds instead, and the next attempt starts afresh.
-            result = await asyncio.wait_for(self._attempt(entry), self._attempt_seconds)
-        except TimeoutError:
-            result = self._queued(entry)
         click = self._click(entry)
+        told = entry.told_queued
+        attempt = asyncio.ensure_future(self._attempt(entry))
+        try:
+            try:
+                result = await asyncio.wait_for(asyncio.shield(attempt), self._attempt_seconds)
+            except TimeoutError:
+                # Slow is not failed: the clicker hears now that the decision is queued, and the
+                # attempt goes on. Cancelled, its resume could still be in flight on a busy server,
+                # and the retry would ask that server again for the review, the decision log and
+                # the resume: the load that made it slow. Prefect's client retries a lost
+                # connection for a minute or more, so an attempt still ends at `give_up_seconds`.
+                result = self._queued(entry)
+                if not told and click is not None:
+                    await self.interactions.tell(click, result.text)
+                    told = True
+                with contextlib.suppress(TimeoutError):
+                    remaining = self._give_up_seconds - self._attempt_seconds
+                    result = await asyncio.wait_for(asyncio.shield(attempt), remaining)
+        finally:
+            attempt.cancel()  # a no-op once it finished; else this task was cancelled, or gave up
         if isinstance(result, _Done):
             await self.outbox.finish(entry.id, result.state, result.text)
             if click is not None:
@@ -175,8 +194,8 @@ class Deliveries:
                 _LOG.warning("Decision %s finished (%s): %s", entry.id, result.state, result.text)
             return
         backoff = min(self._max_backoff, _FIRST_BACKOFF_SECONDS * 2**entry.attempts)
-        tell = not entry.told_queued and (result.at_once or self._clock() - entry.queued_at >= self._quiet)
-        await self.outbox.retry_at(entry.id, self._clock() + backoff, entry.told_queued or tell, result.text)
+        tell = not told and (result.at_once or self._clock() - entry.queued_at >= self._quiet)
+        await self.outbox.retry_at(entry.id, self._clock() + backoff, told or tell, result.text)
         if tell and click is not None:
             await self.interactions.tell(click, result.text)
 
