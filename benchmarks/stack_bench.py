@@ -20,7 +20,8 @@ machine's load average at that moment: the machine is shared, and a busy neighbo
     <= 2 s, and every action committed exactly once. Printed first: Prefect's own floor on the
     same server (resume_floor.py), the same number of bare resumes at once with no gate at all.
 
-Run:  .venv/bin/python benchmarks/stack_bench.py [--suspended 1000] [--approvals 100] [--only sqlite|postgres]
+Run:  .venv/bin/python benchmarks/stack_bench.py [--suspended 1000] [--approvals 100]
+          [--only sqlite|postgres|scaled ...]   (`scaled`: 2 API processes, services apart, Redis)
 It exits 0 whatever the figures, 1 when it could not measure.
 """
 
@@ -43,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import resume_floor
+from cpu_census import CpuCensus
 from gate_bench import (
     EXECUTORS,
     BenchNote,
@@ -134,22 +136,34 @@ class Backend:
         return {**prefect_env(self.home, self.api), **self.worker_settings}
 
 
+# The backends a run measures, by name: --only picks some; the scaled-out server only when asked.
+BACKENDS = ("sqlite", "postgres", "scaled")
+DEFAULT_BACKENDS = ("sqlite", "postgres")
+SCALED_API_WORKERS = 2
+
+
 @contextmanager
-def backends(only: str | None) -> Iterator[list[Backend]]:
-    """SQLite's server and the stack's, each in a folder of its own, stopped and removed after."""
+def backends(only: Sequence[str] | None) -> Iterator[list[Backend]]:
+    """Each backend named (default: SQLite's server and the stack's) in a folder of its own, stopped
+    and removed after. `scaled` is the stack's Prefect server scaled out: SCALED_API_WORKERS API
+    processes, its services apart, Redis between them (scripts/stack.py, `--api-workers`)."""
+    names = only or DEFAULT_BACKENDS
     with contextlib.ExitStack() as exits:
         found = []
-        if only in (None, "sqlite"):
+        if "sqlite" in names:
             home = Path(tempfile.mkdtemp(prefix="stack-bench-sqlite-"))
             exits.callback(shutil.rmtree, home, True)
             api = exits.enter_context(prefect_server(home))
             found.append(Backend("SQLite", api, home, {}))
-        if only in (None, "postgres"):
-            home = Path(tempfile.mkdtemp(prefix="stack-bench-pg-"))
+        for name, workers in (("postgres", 1), ("scaled", SCALED_API_WORKERS)):
+            if name not in names:
+                continue
+            home = Path(tempfile.mkdtemp(prefix=f"stack-bench-{name}-"))
             exits.callback(shutil.rmtree, home, True)
-            running = exits.enter_context(stack.running_stack(home / "stack"))
+            running = exits.enter_context(stack.running_stack(home / "stack", api_workers=workers))
             settings = running.env()
-            found.append(Backend("PostgreSQL", settings["PREFECT_API_URL"], home, settings))
+            label = "PostgreSQL" if workers == 1 else f"PG {workers} API"
+            found.append(Backend(label, settings["PREFECT_API_URL"], home, settings))
         yield found
 
 
@@ -181,6 +195,7 @@ class Burst:
     running_seconds: list[float]  # to the run's Running state on the server, every approval
     committed: int
     count: int
+    cpu: str  # who used the CPU from the first approval sent to the last action committed
 
     @property
     def all_seconds(self) -> list[float]:
@@ -260,6 +275,8 @@ async def _approve_all(url: str, fake: SlackFake, workdir: Path, count: int, env
         await decide(review_id(index), Outcome.APPROVED, CLI_REVIEWER)
         return started
 
+    census = CpuCensus()
+    census.start()
     try:
         clicks = asyncio.gather(*(c.send(r) for c, r in zip(connections, requests, strict=True)))
         terminals = asyncio.gather(*(approve_in_terminal(i) for i in processes))
@@ -270,6 +287,7 @@ async def _approve_all(url: str, fake: SlackFake, workdir: Path, count: int, env
             connection.close()
     stamps = await wait_for_stamps(workdir, range(count), timeout=600)
     committed = await wait_for_lines(workdir / "committed.txt", count, timeout=120)
+    census.stop()
     await asyncio.sleep(2)  # a second commit of anything would land now
     lines = (workdir / "committed.txt").read_text(encoding="utf-8").splitlines()
     once = len(set(lines)) == len(lines) == committed
@@ -286,6 +304,7 @@ async def _approve_all(url: str, fake: SlackFake, workdir: Path, count: int, env
         running_seconds=[running[i] - sent_at[i] for i in sent_at],
         committed=len(set(lines)) if once else -len(lines),
         count=count,
+        cpu=census.line(),
     )
 
 
@@ -333,6 +352,7 @@ def report_burst(backend: Backend, burst: Burst) -> None:
         if burst.committed >= 0
         else (f"DUPLICATES: {-burst.committed} lines for {burst.count} actions")
     )
+    print(f"      {'':<10} from the first approval sent to the last commit: {burst.cpu}")
     print(
         f"      {'':<10} {committed}; target p95 <= {TARGET_RUNNING_P95:.0f} s, each once: "
         f"{'PASS' if ok else 'FAIL'}"
@@ -344,7 +364,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--suspended", type=int, default=1000, help="suspended reviews for pending")
     parser.add_argument("--approvals", type=int, default=100, help="approvals sent at once")
     parser.add_argument("--cli-runs", type=int, default=5, help="timed runs of review-gate pending")
-    parser.add_argument("--only", choices=("sqlite", "postgres"), help="measure one backend only")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=BACKENDS,
+        help="a backend to measure (repeat for several; default sqlite and postgres; `scaled`: the "
+        "stack's Prefect server with 2 API processes on Redis)",
+    )
     parser.add_argument("--skip", action="append", default=[], choices=("pending", "approvals"))
     parser.add_argument("--_flows", nargs=3, metavar=("FIRST", "COUNT", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
