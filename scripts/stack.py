@@ -802,7 +802,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--api-workers",
         type=int,
-        default=int(os.environ.get("REVIEW_GATE_STACK_API_WORKERS", "1")),
+        default=os.environ.get("REVIEW_GATE_STACK_API_WORKERS", "1"),  # argparse converts it, or says why not
         help="up: Prefect API processes; more than 1 adds Redis and a services process "
         "(REVIEW_GATE_STACK_API_WORKERS; default 1)",
     )
