@@ -25,6 +25,7 @@ from prefect_review_gate.gates.commit_index import EarlierAction
 from prefect_review_gate.gates.decision import Outcome, ReviewVerdict
 from prefect_review_gate.gates.errors import ContentMismatch, ReviewClosed, ReviewExpired, ReviewRejected
 from prefect_review_gate.gates.executors import Executor, executors_for
+from prefect_review_gate.gates.fresh_reviews import opened_here
 from prefect_review_gate.gates.ledger import ActionOutcome, CommitLedger
 from prefect_review_gate.validators.errors import ReviewGateError
 
@@ -98,7 +99,8 @@ async def commit(
             "its actions; commit the verdict request_review returned, or commit inside the flow run"
         )
     outcomes = []
-    async with CommitLedger.open(flow_run_id) as ledger:
+    fresh = opened_here(verdict.review_id)
+    async with CommitLedger.open(flow_run_id, legacy=not fresh) as ledger:
         # A run restarted after a kill -9 is a new run with new keys: the earlier runs of the same
         # flow and content that started committing decide whether an action may have happened.
         earlier = await ledger.earlier_commits(
@@ -110,7 +112,10 @@ async def commit(
                 EarlierAction(e, index, idempotency_key(e.review_id, index, verdict.content_hash))
                 for e in earlier
             ]
-            outcomes.append(await ledger.run_once(verdict.review_id, index, action, key, run, same))
+            unclaimed = fresh and not same
+            outcomes.append(
+                await ledger.run_once(verdict.review_id, index, action, key, run, same, unclaimed=unclaimed)
+            )
     report = CommitReport(
         review_id=verdict.review_id, content_hash=verdict.content_hash, actions=approved, outcomes=outcomes
     )

@@ -26,6 +26,7 @@ from prefect_review_gate.gates.commit_index import interrupted_findings
 from prefect_review_gate.gates.decision import Outcome, ReviewVerdict
 from prefect_review_gate.gates.errors import DeliveryFailed
 from prefect_review_gate.gates.events import emit_review_event
+from prefect_review_gate.gates.fresh_reviews import note_opened_here
 from prefect_review_gate.gates.identity import normalize_identity
 from prefect_review_gate.gates.policy import OnBlocking, ReviewPolicy
 from prefect_review_gate.gates.proofs import DecisionIntake, vouching_channel
@@ -214,6 +215,7 @@ async def _open(
         stored = await store.load(review_id)
         seen = stored.decisions_seen if stored is not None else 0
         return record.model_copy(update={"decisions_seen": seen}), False
+    note_opened_here(review_id)
     await store.save(record)
     await store.write_findings(record)
     async with get_client() as client:

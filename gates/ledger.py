@@ -102,14 +102,20 @@ class CommitLedger:
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, flow_run_id: UUID) -> AsyncIterator[CommitLedger]:
-        """The ledger on the review's flow run, on the API Prefect's settings name."""
-        old_ledger = ResultStore(
-            result_storage=await aget_default_result_storage(),
-            serializer=JSONSerializer(),
-            # Another process may have written since: every check reads storage, not a memory of it.
-            cache_result_in_memory=False,
-        )
+    async def open(cls, flow_run_id: UUID, *, legacy: bool = True) -> AsyncIterator[CommitLedger]:
+        """The ledger on the review's flow run, on the API Prefect's settings name.
+
+        `legacy`: also consult the ledger versions before this one kept in result storage; False
+        when no such version can have opened the review (`fresh_reviews`).
+        """
+        old_ledger = None
+        if legacy:
+            old_ledger = ResultStore(
+                result_storage=await aget_default_result_storage(),
+                serializer=JSONSerializer(),
+                # Another process may have written since: every check reads storage, not a memory of it.
+                cache_result_in_memory=False,
+            )
         async with open_api() as api:
             yield cls(api, flow_run_id, old_ledger, wait_seconds=_wait_seconds())
 
@@ -147,12 +153,19 @@ class CommitLedger:
         key: str,
         run: Executor,
         earlier: Sequence[EarlierAction] = (),
+        *,
+        unclaimed: bool = False,
     ) -> ActionOutcome:
         """Run `run(action, key)` unless its outcome is on record, or another process started it.
 
         `earlier` is the same action in the earlier runs of this flow that started committing this
         content, newest first (`commit_index`): interrupted in the most recent that got to it, it
         is refused here too; resolved there as run, it is recorded here as done and not run.
+
+        `unclaimed`: nothing but the ledger on the server can hold a record of this action (no
+        earlier run, no older ledger: `fresh_reviews`), so the first claim is posted without
+        reading first. Every record of an action follows its first claim, so when anything is
+        recorded that claim exists and the post gets 409; then the records are read as always.
 
         Raises:
             CommitInterrupted: an attempt started and never said how it ended (its process died, or
@@ -162,6 +175,10 @@ class CommitLedger:
         """
         prefix = action_prefix(review_id, index, key)
         where = f"action {index} ({action.kind}) of review {review_id}"
+        if unclaimed and self.old_ledger is None and not earlier:
+            outcome = await self._claim_and_run(prefix, 0, index, action, key, run, where)
+            if outcome is not None:
+                return outcome
         waiting_since: float | None = None
         while True:
             log = await self._log(prefix, where)

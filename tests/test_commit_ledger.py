@@ -30,6 +30,7 @@ from prefect_review_gate.gates import Action, Executors, Outcome, ReviewVerdict,
 from prefect_review_gate.gates.commit import idempotency_key
 from prefect_review_gate.gates.commit_log import action_prefix, review_prefix
 from prefect_review_gate.gates.errors import ActionNotPerformed, CommitInterrupted
+from prefect_review_gate.gates.fresh_reviews import note_opened_here
 from prefect_review_gate.gates.ledger import CommitLedger, _is_missing, ledger_keys
 from prefect_review_gate.gates.store import ApiRequester
 from prefect_review_gate.gates.store_client import open_api
@@ -93,14 +94,18 @@ async def remote_storage() -> AsyncIterator[RemoteFileSystem]:
     FailingMemory.failing = False
 
 
-async def _approved(action: Action) -> ReviewVerdict:
-    return ReviewVerdict(
+async def _approved(action: Action, fresh: bool = False) -> ReviewVerdict:
+    """An approved verdict; `fresh`: as if this process had opened its review (commit's short path)."""
+    verdict = ReviewVerdict(
         review_id=uuid.uuid4().hex[:12],
         outcome=Outcome.APPROVED,
         content_hash=content_hash([action]),
         actions=[action],
         flow_run_id=await new_flow_run_id(),
     )
+    if fresh:
+        note_opened_here(verdict.review_id)
+    return verdict
 
 
 def _keys(verdict: ReviewVerdict) -> tuple[str, str]:
@@ -119,11 +124,12 @@ def _lines(path: Path) -> list[str]:
     return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
 
 
+@pytest.mark.parametrize("fresh", [False, True], ids=["opened-elsewhere", "opened-here"])
 async def test_an_executor_that_says_it_did_not_happen_can_be_retried_and_then_runs_once(
-    tmp_path: Path, remote_storage: RemoteFileSystem
+    tmp_path: Path, remote_storage: RemoteFileSystem, fresh: bool
 ) -> None:
     out = tmp_path / "out.txt"
-    verdict = await _approved(LedgerAppend(path=str(out), line="sent once", fail_once="before"))
+    verdict = await _approved(LedgerAppend(path=str(out), line="sent once", fail_once="before"), fresh)
 
     with pytest.raises(ActionNotPerformed, match="refused the connection"):
         await commit(verdict, executors=EXECUTORS)
@@ -141,9 +147,14 @@ async def test_an_executor_that_says_it_did_not_happen_can_be_retried_and_then_r
     assert not (local / outcome_key).exists() and not (local / intent_key).exists()
 
 
-async def test_an_executor_that_fails_after_its_side_effect_is_never_run_again(tmp_path: Path) -> None:
+@pytest.mark.parametrize("fresh", [False, True], ids=["opened-elsewhere", "opened-here"])
+async def test_an_executor_that_fails_after_its_side_effect_is_never_run_again(
+    tmp_path: Path, fresh: bool
+) -> None:
     out = tmp_path / "out.txt"
-    verdict = await _approved(LedgerAppend(path=str(out), line="sent, then timed out", fail_once="after"))
+    verdict = await _approved(
+        LedgerAppend(path=str(out), line="sent, then timed out", fail_once="after"), fresh
+    )
 
     with pytest.raises(TimeoutError):
         await commit(verdict, executors=EXECUTORS)
@@ -154,9 +165,10 @@ async def test_an_executor_that_fails_after_its_side_effect_is_never_run_again(t
     assert _lines(out) == ["sent, then timed out"]
 
 
-async def test_an_intent_without_outcome_is_never_run_again(tmp_path: Path) -> None:
+@pytest.mark.parametrize("fresh", [False, True], ids=["opened-elsewhere", "opened-here"])
+async def test_an_intent_without_outcome_is_never_run_again(tmp_path: Path, fresh: bool) -> None:
     out = tmp_path / "out.txt"
-    verdict = await _approved(LedgerAppend(path=str(out), line="half done", hang=True))
+    verdict = await _approved(LedgerAppend(path=str(out), line="half done", hang=True), fresh)
     running = asyncio.create_task(commit(verdict, executors=EXECUTORS))
     while not _lines(out):
         await asyncio.sleep(0.05)
@@ -246,6 +258,39 @@ async def test_a_ledger_that_cannot_be_read_runs_nothing(tmp_path: Path) -> None
             await ledger.run_once(verdict.review_id, 0, action, key, run)
         api.failing = False
         assert (await ledger.run_once(verdict.review_id, 0, action, key, run)).replayed
+    assert _lines(out) == ["once"]
+
+
+class CountingApi:
+    """The API, with the path of every request it was asked."""
+
+    def __init__(self, api: ApiRequester) -> None:
+        self.api, self.paths = api, list[str]()
+
+    async def request(self, method: str, path: str, /, *, json: Any = None) -> httpx.Response:
+        self.paths.append(path)
+        return await self.api.request(method, path, json=json)
+
+
+async def test_an_unclaimed_action_is_claimed_without_a_read_and_a_second_commit_still_replays(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "out.txt"
+    action = LedgerAppend(path=str(out), line="once")
+    verdict = await _approved(action)
+    key = idempotency_key(verdict.review_id, 0, verdict.content_hash)
+    run = EXECUTORS["test.ledger_append"]
+    async with open_api() as real:
+        api = CountingApi(real)
+        ledger = CommitLedger(api, verdict.flow_run_id)  # type: ignore[arg-type]
+        first = await ledger.run_once(verdict.review_id, 0, action, key, run, unclaimed=True)
+        reads_before_claim = [p for p in api.paths if p.endswith("/input/filter")]
+        # Told "unclaimed" again (wrongly, or a retry in the same process): the claim's 409 leads
+        # to the records, and the outcome is replayed.
+        again = await ledger.run_once(verdict.review_id, 0, action, key, run, unclaimed=True)
+
+    assert reads_before_claim == []
+    assert [first.replayed, again.replayed] == [False, True]
     assert _lines(out) == ["once"]
 
 
