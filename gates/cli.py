@@ -222,7 +222,7 @@ def _validate_actions(args: argparse.Namespace) -> int:
     return EXIT_BLOCKING if blocking else EXIT_OK
 
 
-# The review commands import Prefect, through review_commands, only once they run; pending,
+# The review commands import Prefect, through review_commands, only once they run; pending, show,
 # approve and reject not at all when PREFECT_API_URL is in the environment.
 
 
@@ -233,9 +233,9 @@ def _pending(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from prefect_review_gate.gates import review_commands
+    from prefect_review_gate.gates import show_command
 
-    return review_commands.show(args.review_id, as_json=args.json)
+    return show_command.show(args.review_id, as_json=args.json)
 
 
 def _approve(args: argparse.Namespace) -> int:

@@ -1,32 +1,23 @@
 """`review-gate approve|reject`: a decision from the terminal, without importing Prefect when it can be.
 
-With PREFECT_API_URL in the environment (and PREFECT_API_KEY or PREFECT_API_AUTH_STRING where the
-server needs them) the decision goes out over plain httpx (`review_api.open_review_api`): the
-process is done in a fraction of a second instead of spending one of CPU on Prefect's import first,
-which is what a burst of reviewers' commands queued behind. Without it, Prefect's settings (a
-profile, a settings file) are asked for the API, as `reviews` does; so they are when the API answers
-401 and the environment holds no credentials (they may be in the profile). Either way every check, refusal
-and wait is `deciding`'s, and the output and exit codes are the same (see `review_commands` for
-how errors map to them).
+With PREFECT_API_URL in the environment the decision goes out over plain httpx (`review_session`):
+a burst of reviewers' commands no longer queues behind Prefect's import. Either way every check,
+refusal and wait is `deciding`'s, and the output and exit codes are the same (see
+`review_commands` for how errors map to them).
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
 
-import httpx
-
-from prefect_review_gate.gates import deciding, review_api
+from prefect_review_gate.gates import deciding
 from prefect_review_gate.gates.request import ReviewRecord
-from prefect_review_gate.gates.review_api import ApiTarget, ReviewApi
+from prefect_review_gate.gates.review_api import ReviewApi
+from prefect_review_gate.gates.review_session import run_with_review_api
 from prefect_review_gate.gates.votes import Outcome
 from prefect_review_gate.validators.errors import InputError, ReviewGateError
 
 __all__ = ["PICKUP_SECONDS", "approve", "reject"]
-
-T = TypeVar("T")
 
 # How long approve/reject wait for a run paused in-process to take their decision up (it polls for
 # it, `pause_watch`); a suspended run needs a worker first, so they do not wait for it.
@@ -55,7 +46,7 @@ def approve(review_id: str, reviewer: str, comment: str, override_reason: str) -
         )
         return before, await _taken_up(api, before)
 
-    before, after = _run(send)
+    before, after = run_with_review_api(send)
     warning = _pickup(before, after)
     _print(_approval_sent(before, reviewer, stalled=bool(warning)) + warning)
     return 0
@@ -70,7 +61,7 @@ def reject(review_id: str, reviewer: str, reason: str) -> int:
         before = await _send(api, review_id, Outcome.REJECTED, reviewer, comment=reason)
         return before, await _taken_up(api, before)
 
-    before, after = _run(send)
+    before, after = run_with_review_api(send)
     actions = len(before.request.actions)
     _print(
         f"Rejected review {review_id} as {reviewer}: {reason}\n"
@@ -78,44 +69,6 @@ def reject(review_id: str, reviewer: str, reason: str) -> int:
         + _pickup(before, after)
     )
     return 0
-
-
-def _run(work: Callable[[ReviewApi], Awaitable[T]]) -> T:
-    """`work` against the API: over httpx when the environment names it, else through Prefect."""
-    target = ApiTarget.from_environment()
-    if target is None:
-        return _through_prefect(work)
-    found = target
-
-    async def over_httpx() -> T:
-        try:
-            async with review_api.open_review_api(found) as api:
-                return await work(api)
-        except httpx.HTTPStatusError as exc:
-            if exc.response.status_code == 401 and not (found.api_key or found.auth_string):
-                raise _CredentialsElsewhere from None
-            raise
-
-    try:
-        return review_api.run_against(found.url, over_httpx)
-    except _CredentialsElsewhere:
-        # A 401 stored nothing: the credentials may be in Prefect's settings (a profile), as before.
-        return _through_prefect(work)
-
-
-class _CredentialsElsewhere(ReviewGateError):
-    """The API wants credentials the environment does not hold; never leaves this module."""
-
-
-def _through_prefect(work: Callable[[ReviewApi], Awaitable[T]]) -> T:
-    from prefect_review_gate.gates import reviews
-    from prefect_review_gate.gates.review_commands import run_against_api
-
-    async def through_prefect() -> T:
-        async with reviews.open_review_api() as api:
-            return await work(api)
-
-    return run_against_api(through_prefect)
 
 
 async def _send(

@@ -1,10 +1,10 @@
-"""`review-gate show|expire`: reviews from the terminal, through the Prefect API.
+"""`review-gate expire`, and the error mapping every review command shares, through the Prefect API.
 
 `cli` imports this module only when one of these commands runs, so `review-gate validate` starts
 without Prefect. Each command is one coroutine against the API that PREFECT_API_URL names
-(`approve` and `reject` live in `decide_command`, which comes here only without it). Errors
-from httpx (in `review_api.run_against`) and Prefect are mapped at the boundary into the package's
-own tree, so that the CLI prints one line and never a traceback:
+(`approve`, `reject` and `show` live in `decide_command` and `show_command`, which come here only
+without it). Errors from httpx (in `review_api.run_against`) and Prefect are mapped at the boundary
+into the package's own tree, so that the CLI prints one line and never a traceback:
 
     InputError        unknown id, a bad argument, PREFECT_API_URL unset or unreachable   (exit 2)
     ReviewGateError   refused: already decided, not a reviewer, the run is not waiting  (exit 1)
@@ -12,7 +12,6 @@ own tree, so that the CLI prints one line and never a traceback:
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
@@ -21,10 +20,9 @@ from typing import Any, TypeVar
 from prefect.exceptions import ObjectNotFound
 
 from prefect_review_gate.gates import review_api, review_text, reviews
-from prefect_review_gate.gates.ui_links import flow_run_url
 from prefect_review_gate.validators.errors import InputError
 
-__all__ = ["expire", "run_against_api", "show"]
+__all__ = ["expire", "run_against_api"]
 
 T = TypeVar("T")
 
@@ -48,21 +46,6 @@ def _now() -> datetime:
 
 def _print(text: str) -> None:
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
-
-
-def _print_json(document: object) -> None:
-    sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
-
-
-def show(review_id: str, as_json: bool) -> int:
-    """Print one review in full (any status). Raises `InputError` for an unknown id."""
-    item = run_against_api(lambda: reviews.get_review_status(review_id))
-    url = flow_run_url(item.record.request.flow_run_id)
-    if as_json:
-        _print_json(review_text.review_document(item, url))
-    else:
-        _print(review_text.review_details(item, _now(), url))
-    return 0
 
 
 def expire() -> int:

@@ -9,6 +9,7 @@ the paths before Prefect is configured.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from uuid import UUID
 
 __all__ = ["FLOW_RUN_PATH", "WAITING_REVIEWS_PATH", "flow_run_url", "waiting_reviews_url"]
@@ -20,6 +21,15 @@ FLOW_RUN_PATH = "/v2/runs/flow-run/{flow_run_id}"
 WAITING_REVIEWS_PATH = "/v2/runs?state=Paused,Suspended&tags=review-gate"
 
 
+def _ui_from(environ: Mapping[str, str]) -> str | None:
+    api = environ.get("PREFECT_API_URL", "").strip().rstrip("/")
+    cloud = environ.get("PREFECT_CLOUD_API_URL", "https://api.prefect.cloud/api").rstrip("/")
+    if not api or api.startswith(cloud):
+        return None
+    ui = environ.get("PREFECT_UI_URL", "").strip().rstrip("/")
+    return ui or (api.removesuffix("/api") if api.endswith("/api") else None)
+
+
 def _self_hosted_ui() -> str | None:
     from prefect.settings import PREFECT_CLOUD_UI_URL, PREFECT_UI_URL
 
@@ -28,9 +38,15 @@ def _self_hosted_ui() -> str | None:
     return base if base and not (cloud and base.startswith(cloud)) else None
 
 
-def flow_run_url(flow_run_id: UUID) -> str | None:
-    """The run's page in the UI that shows its review; None when the UI's URL is unknown."""
-    base = _self_hosted_ui()
+def flow_run_url(flow_run_id: UUID, environ: Mapping[str, str] | None = None) -> str | None:
+    """The run's page in the UI that shows its review; None when the UI's URL is unknown.
+
+    With `environ` (a command that reads the API from the environment, without Prefect), a
+    self-hosted server's UI comes from it as Prefect derives it: PREFECT_UI_URL, else the API URL
+    without its `/api`. Prefect Cloud's is always Prefect's to build.
+    """
+    base = _ui_from(environ) if environ is not None else None
+    base = base or _self_hosted_ui()
     if base is not None:
         return base + FLOW_RUN_PATH.format(flow_run_id=flow_run_id)
     from prefect.utilities.urls import url_for

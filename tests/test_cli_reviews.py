@@ -124,6 +124,16 @@ async def test_pending_and_show_describe_the_review_then_reject_ends_it_rejected
         line.rsplit("|", 1)[-1].strip() for line in err.splitlines() if line.startswith("import time:")
     ]
     assert "httpx" in imported and not [m for m in imported if m.split(".")[0] == "prefect"]
+    # So does `show`, building the run's link as Prefect would for a self-hosted server.
+    environment = {"PYTHONPROFILEIMPORTTIME": "1", "PREFECT_UI_URL": ""}
+    code, out, err = await run_cli("show", review_id, api=prefect_api, extra_env=environment)
+    assert code == 0, err
+    assert f"Review {review_id}: rejected" in out
+    assert prefect_api.removesuffix("/api") + f"/v2/runs/flow-run/{request.flow_run_id}" in out
+    imported = [
+        line.rsplit("|", 1)[-1].strip() for line in err.splitlines() if line.startswith("import time:")
+    ]
+    assert "httpx" in imported and not [m for m in imported if m.split(".")[0] == "prefect"]
 
 
 async def test_approve_commits_once_and_a_decided_review_is_refused(
