@@ -142,6 +142,17 @@ DEFAULT_BACKENDS = ("sqlite", "postgres")
 SCALED_API_WORKERS = 2
 
 
+def add_backend_argument(parser: argparse.ArgumentParser) -> None:
+    """`--only NAME`, repeatable: the backends a run measures (this script's and steady_bench's)."""
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=BACKENDS,
+        help="a backend to measure (repeat for several; default sqlite and postgres; `scaled`: the "
+        "stack's Prefect server with 2 API processes on Redis)",
+    )
+
+
 @contextmanager
 def backends(only: Sequence[str] | None) -> Iterator[list[Backend]]:
     """Each backend named (default: SQLite's server and the stack's) in a folder of its own, stopped
@@ -364,13 +375,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--suspended", type=int, default=1000, help="suspended reviews for pending")
     parser.add_argument("--approvals", type=int, default=100, help="approvals sent at once")
     parser.add_argument("--cli-runs", type=int, default=5, help="timed runs of review-gate pending")
-    parser.add_argument(
-        "--only",
-        action="append",
-        choices=BACKENDS,
-        help="a backend to measure (repeat for several; default sqlite and postgres; `scaled`: the "
-        "stack's Prefect server with 2 API processes on Redis)",
-    )
+    add_backend_argument(parser)
     parser.add_argument("--skip", action="append", default=[], choices=("pending", "approvals"))
     parser.add_argument("--_flows", nargs=3, metavar=("FIRST", "COUNT", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -48,7 +48,7 @@ from slack_bench import (
     start_server,
     stop,
 )
-from stack_bench import BACKENDS, Backend, backends, load, mixed_review
+from stack_bench import Backend, add_backend_argument, backends, load, mixed_review
 
 from prefect_review_gate.gates.reviews import list_pending
 
@@ -258,13 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=300.0, help="how long reviews keep coming")
     parser.add_argument("--interval", type=float, default=0.1, help="seconds between two reviews")
     parser.add_argument("--window", type=float, default=30.0, help="seconds per reported window")
-    parser.add_argument(
-        "--only",
-        action="append",
-        choices=BACKENDS,
-        help="a backend to measure (repeat for several; default sqlite and postgres; `scaled`: the "
-        "stack's Prefect server with 2 API processes on Redis)",
-    )
+    add_backend_argument(parser)
     parser.add_argument("--floor-seconds", type=float, default=60.0, help="how long bare flows keep coming")
     for hidden in ("--_worker", "--_bare"):
         parser.add_argument(

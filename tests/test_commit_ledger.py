@@ -30,6 +30,7 @@ from prefect_review_gate.gates import Action, Executors, Outcome, ReviewVerdict,
 from prefect_review_gate.gates.commit import idempotency_key
 from prefect_review_gate.gates.commit_log import action_prefix, review_prefix
 from prefect_review_gate.gates.errors import ActionNotPerformed, CommitInterrupted
+from prefect_review_gate.gates.executors import Executor
 from prefect_review_gate.gates.fresh_reviews import note_opened_here
 from prefect_review_gate.gates.ledger import CommitLedger, _is_missing, ledger_keys
 from prefect_review_gate.gates.store import ApiRequester
@@ -243,12 +244,17 @@ class FailingApi:
         return await self.api.request(method, path, json=json)
 
 
-async def test_a_ledger_that_cannot_be_read_runs_nothing(tmp_path: Path) -> None:
-    out = tmp_path / "out.txt"
+async def _one_action(out: Path) -> tuple[LedgerAppend, ReviewVerdict, str, Executor]:
+    """An approved one-action verdict, its action's idempotency key, and its executor."""
     action = LedgerAppend(path=str(out), line="once")
     verdict = await _approved(action)
     key = idempotency_key(verdict.review_id, 0, verdict.content_hash)
-    run = EXECUTORS["test.ledger_append"]
+    return action, verdict, key, EXECUTORS[action.kind]
+
+
+async def test_a_ledger_that_cannot_be_read_runs_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "out.txt"
+    action, verdict, key, run = await _one_action(out)
     async with open_api() as real:
         api = FailingApi(real)
         ledger = CommitLedger(api, verdict.flow_run_id)  # type: ignore[arg-type]
@@ -276,10 +282,7 @@ async def test_an_unclaimed_action_is_claimed_without_a_read_and_a_second_commit
     tmp_path: Path,
 ) -> None:
     out = tmp_path / "out.txt"
-    action = LedgerAppend(path=str(out), line="once")
-    verdict = await _approved(action)
-    key = idempotency_key(verdict.review_id, 0, verdict.content_hash)
-    run = EXECUTORS["test.ledger_append"]
+    action, verdict, key, run = await _one_action(out)
     async with open_api() as real:
         api = CountingApi(real)
         ledger = CommitLedger(api, verdict.flow_run_id)  # type: ignore[arg-type]
