@@ -8,12 +8,11 @@ refusal and wait is `deciding`'s, and the output and exit codes are the same (se
 
 from __future__ import annotations
 
-import sys
-
 from prefect_review_gate.gates import deciding
 from prefect_review_gate.gates.request import ReviewRecord
 from prefect_review_gate.gates.review_api import ReviewApi
 from prefect_review_gate.gates.review_session import run_with_review_api
+from prefect_review_gate.gates.terminal import print_block
 from prefect_review_gate.gates.votes import Outcome
 from prefect_review_gate.validators.errors import InputError, ReviewGateError
 
@@ -48,7 +47,7 @@ def approve(review_id: str, reviewer: str, comment: str, override_reason: str) -
 
     before, after = run_with_review_api(send)
     warning = _pickup(before, after)
-    _print(_approval_sent(before, reviewer, stalled=bool(warning)) + warning)
+    print_block(_approval_sent(before, reviewer, stalled=bool(warning)) + warning)
     return 0
 
 
@@ -63,7 +62,7 @@ def reject(review_id: str, reviewer: str, reason: str) -> int:
 
     before, after = run_with_review_api(send)
     actions = len(before.request.actions)
-    _print(
+    print_block(
         f"Rejected review {review_id} as {reviewer}: {reason}\n"
         f"The run ends in state Rejected and commits none of its {actions} action(s)."
         + _pickup(before, after)
@@ -137,7 +136,3 @@ def _required(option: str, value: str) -> str:
     if not value:
         raise InputError(f"{option} must not be empty")
     return value
-
-
-def _print(text: str) -> None:
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")

@@ -8,11 +8,11 @@ the API first, which costs Prefect's import time.
 from __future__ import annotations
 
 import json
-import sys
 from datetime import UTC, datetime
 
 from prefect_review_gate.gates import review_api
 from prefect_review_gate.gates.review_api import ApiTarget
+from prefect_review_gate.gates.terminal import print_block
 
 __all__ = ["pending"]
 
@@ -34,5 +34,5 @@ def pending(as_json: bool) -> int:
         text = json.dumps(review_text.pending_document(items, now), ensure_ascii=False, indent=2)
     else:
         text = review_text.pending_table(items, now)
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    print_block(text)
     return 0

@@ -12,7 +12,6 @@ into the package's own tree, so that the CLI prints one line and never a traceba
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -20,6 +19,7 @@ from typing import Any, TypeVar
 from prefect.exceptions import ObjectNotFound
 
 from prefect_review_gate.gates import review_api, review_text, reviews
+from prefect_review_gate.gates.terminal import print_block
 from prefect_review_gate.validators.errors import InputError
 
 __all__ = ["expire", "run_against_api"]
@@ -44,10 +44,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _print(text: str) -> None:
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
-
-
 def expire() -> int:
     """Close what nobody can decide any more (overdue, orphaned); print what happened."""
 
@@ -59,7 +55,7 @@ def expire() -> int:
         return before, await reviews.sweep_reviews(now)
 
     before, report = run_against_api(sweep)
-    _print(_expiry_report(before, report, now))
+    print_block(_expiry_report(before, report, now))
     return 0
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from datetime import UTC, datetime
 
 from prefect_review_gate.gates import deciding, review_text
 from prefect_review_gate.gates.review_api import PendingReview, ReviewApi
 from prefect_review_gate.gates.review_session import run_with_review_api
+from prefect_review_gate.gates.terminal import print_block
 from prefect_review_gate.gates.ui_links import flow_run_url
 
 __all__ = ["show"]
@@ -32,5 +32,5 @@ def show(review_id: str, as_json: bool) -> int:
         text = json.dumps(review_text.review_document(item, url), ensure_ascii=False, indent=2)
     else:
         text = review_text.review_details(item, datetime.now(UTC), url)
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    print_block(text)
     return 0

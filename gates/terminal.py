@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
 from prefect_review_gate.validators.findings import Finding, Severity
 
-__all__ = ["format_pointer_report", "format_report", "printable", "wants_color"]
+__all__ = ["format_pointer_report", "format_report", "print_block", "printable", "wants_color"]
 
 _WINDOW = 70  # characters of the draft line shown on each side of a finding
 _COLORS = {Severity.BLOCK: "\033[31m", Severity.WARN: "\033[33m", Severity.INFO: "\033[36m"}
 _BOLD, _DIM, _RESET = "\033[1m", "\033[2m", "\033[0m"
 # C0/C1 controls except tab and newline, and the bidirectional overrides and isolates.
 _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def print_block(text: str) -> None:
+    """Write a command's output to stdout, ending in exactly one newline of its own."""
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
 def wants_color(stream: TextIO) -> bool:
