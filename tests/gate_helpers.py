@@ -155,6 +155,30 @@ async def review_of_run(
     raise AssertionError(f"no waiting {what}")
 
 
+async def events_about(flow_run_id: Any, timeout: float = 30) -> set[str]:
+    """Names of the review_gate events related to a flow run, once `review_gate.committed` is among
+    them (the server stores events late), or what was there at `timeout`."""
+    names: set[str] = set()
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        async with get_client() as client:
+            response = await client.request(
+                "POST",
+                "/events/filter",
+                json={
+                    "filter": {
+                        "event": {"prefix": ["review_gate."]},
+                        "related": {"id": [f"prefect.flow-run.{flow_run_id}"]},
+                    }
+                },
+            )
+        names = {event["event"] for event in response.json()["events"]}
+        if "review_gate.committed" in names:
+            return names
+        await asyncio.sleep(0.5)
+    return names
+
+
 async def run_cli(
     *args: str, api: str | None, extra_env: dict[str, str] | None = None
 ) -> tuple[int, str, str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gate_helpers import EXECUTORS, WriteLine
+from gate_helpers import EXECUTORS, WriteLine, events_about
 from prefect import flow
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
@@ -81,29 +81,6 @@ async def _run_with(
     return state, lines
 
 
-async def _events_about(flow_run_id: Any, timeout: float = 30) -> set[str]:
-    """Names of the review_gate events related to a flow run, once the server has stored them."""
-    names: set[str] = set()
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        async with get_client() as client:
-            response = await client.request(
-                "POST",
-                "/events/filter",
-                json={
-                    "filter": {
-                        "event": {"prefix": ["review_gate."]},
-                        "related": {"id": [f"prefect.flow-run.{flow_run_id}"]},
-                    }
-                },
-            )
-        names = {event["event"] for event in response.json()["events"]}
-        if "review_gate.committed" in names:
-            return names
-        await asyncio.sleep(0.5)
-    return names
-
-
 POLICY = {"reviewers": ["alice", "bob", "carol"], "timeout": 600}
 
 
@@ -130,7 +107,7 @@ async def test_approve_commits_once_and_records_everything(tmp_path: Path) -> No
     assert f"# Review {review_id}: approved" in str(card.data) and "looks right" in str(card.data)
     record = await get_review(review_id)
     assert record.status.value == "approved"
-    assert {"review_gate.requested", "review_gate.approved", "review_gate.committed"} <= await _events_about(
+    assert {"review_gate.requested", "review_gate.approved", "review_gate.committed"} <= await events_about(
         run.id
     )
     assert [(v.reviewer, v.channel, v.verified, v.comment) for v in record.votes] == [

@@ -21,7 +21,7 @@ from uuid import UUID
 
 import gated_flows
 import pytest
-from gate_helpers import run_cli, serving_deployments
+from gate_helpers import events_about, run_cli, serving_deployments
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.settings import PREFECT_API_URL, PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK, temporary_settings
@@ -134,19 +134,6 @@ def _lines(path: Path) -> list[str]:
     return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
 
 
-async def _events_about(run_id: UUID, last: str) -> set[str]:
-    """The review_gate events related to a run, once `last` is among them (the feed stores late)."""
-
-    async def probe() -> set[str] | None:
-        query = {"event": {"prefix": ["review_gate."]}, "related": {"id": [f"prefect.flow-run.{run_id}"]}}
-        async with get_client() as client:
-            response = await client.request("POST", "/events/filter", json={"filter": query})
-        names = {event["event"] for event in response.json()["events"]}
-        return names if last in names else None
-
-    return await _poll(probe, f"the event {last} of run {run_id} in the feed")
-
-
 # --- the tests --------------------------------------------------------------------------------------
 
 
@@ -182,7 +169,7 @@ async def test_a_gated_run_on_postgres_with_s3_results_suspends_is_approved_and_
     assert {r.key.removeprefix(prefix) for r in records} == {"-claim-0", "-outcome"}
     # Emitted by the flow's process, published by the API, stored by the services (apart, on Redis).
     expected = {"review_gate.requested", "review_gate.approved", "review_gate.committed"}
-    assert expected <= await _events_about(run_id, "review_gate.committed")
+    assert expected <= await events_about(run_id, timeout=WAIT)
 
     # Run it again from the top (the UI's Retry): the ledger on the server replays, nothing runs twice.
     async with get_client() as client:
