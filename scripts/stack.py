@@ -172,6 +172,16 @@ def _venv_tool(name: str) -> str | None:
     return str(beside) if beside.exists() else shutil.which(name)
 
 
+def _start_logged(
+    command: Sequence[str], log: Path, env: Mapping[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """`command` in a session of its own (so `stop_group` stops it whole), its output appended to `log`."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            list(command), env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
 # --- PostgreSQL -------------------------------------------------------------------------------------
 
 
@@ -349,14 +359,7 @@ def start_object_store(state_dir: Path) -> ObjectStoreState:
         )
     state = ObjectStoreState(port=free_port())
     log = state_dir / "s3.log"
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [server, "-H", "127.0.0.1", "-p", str(state.port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env=_quiet_env(),
-        )
+    process = _start_logged([server, "-H", "127.0.0.1", "-p", str(state.port)], log, _quiet_env())
     state.pid = process.pid
     _wait_until(lambda: _http_ok(f"{state.endpoint}/moto-api/"), "moto_server", process, log)
     create_bucket(state.endpoint, BUCKET)
@@ -409,8 +412,7 @@ def start_redis(state_dir: Path) -> RedisState:
         *("--bind", "127.0.0.1", "--port", str(state.port), "--save", "", "--appendonly", "no"),
         *("--dir", str(state_dir), "--daemonize", "no"),
     ]
-    with log.open("ab") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    process = _start_logged(command, log)
     state.pid = process.pid
     _wait_until(lambda: redis_ready(state), "redis-server", process, log)
     return state
@@ -546,14 +548,13 @@ class PrefectServer:
             # Services in their own process: with several API processes each would run them all.
             command += ["--no-services", "--workers", str(self.state.workers)]
             _run([sys.executable, "-c", PREPARE_DATABASE], "preparing the database", env=self.environment())
-        api = self._spawn(command, self.log)
+        api = _start_logged(command, self.log, self.environment())
         self.state.pid = api.pid
         try:
             _wait_until(self.healthy, "prefect server", api, self.log)
             if self.state.redis_url and self.state.services:
-                services = self._spawn(
-                    [sys.executable, "-m", "prefect", "server", "services", "start"], self.services_log
-                )
+                command = [sys.executable, "-m", "prefect", "server", "services", "start"]
+                services = _start_logged(command, self.services_log, self.environment())
                 self.state.services_pid = services.pid
                 _wait_until(self._services_started, "prefect server services", services, self.services_log)
         except StackError:
@@ -563,12 +564,6 @@ class PrefectServer:
     @property
     def services_log(self) -> Path:
         return self.log.with_name(f"{self.log.stem}-services.log")
-
-    def _spawn(self, command: list[str], log: Path) -> subprocess.Popen[bytes]:
-        with log.open("ab") as out:
-            return subprocess.Popen(
-                command, env=self.environment(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-            )
 
     def _services_started(self) -> bool:
         """True once an event posted to the API comes back from the event feed.
