@@ -2,7 +2,8 @@
 
 With PREFECT_API_URL in the environment the listing is plain httpx against the REST API and starts
 in a fraction of a second; otherwise Prefect's settings (a profile, a settings file) are asked for
-the API first, which costs Prefect's import time.
+the API first, which costs Prefect's import time. So they are when the API answers 401 and the
+environment holds no credentials (`review_session`, as for approve, reject and show).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 from datetime import UTC, datetime
 
 from prefect_review_gate.gates import review_api
-from prefect_review_gate.gates.review_api import ApiTarget
+from prefect_review_gate.gates.review_session import run_with_api_target
 from prefect_review_gate.gates.terminal import print_block
 
 __all__ = ["pending"]
@@ -19,13 +20,7 @@ __all__ = ["pending"]
 
 def pending(as_json: bool) -> int:
     """Print the open reviews, oldest first. Raises `InputError` when the API is unset or unreachable."""
-    target = ApiTarget.from_environment()
-    if target is None:
-        from prefect_review_gate.gates.reviews import api_target
-
-        target = api_target()
-    found = target
-    items = review_api.run_against(found.url, lambda: review_api.list_pending(found))
+    items = run_with_api_target(review_api.list_pending)
     # Imported once the reviews are in: the table's models load while the API is being read.
     from prefect_review_gate.gates import review_text
 

@@ -251,3 +251,31 @@ async def test_credentials_kept_in_the_profile_still_work_with_the_url_in_the_en
     assert f"Approved review {review_id} as alice (1/1 approvals)." in out
     assert (await run.final_state()).type is StateType.COMPLETED
     assert run.written() == ["auth-in-profile"]
+
+
+async def test_pending_and_show_find_credentials_kept_in_the_profile(
+    auth_relay: AuthRelay, tmp_path: Path
+) -> None:
+    # The same 401 -> profile fall-back for the read-only commands: before it, `pending` stopped at
+    # the 401 while `approve` went on through the profile.
+    profiles = tmp_path / "profiles.toml"
+    profiles.write_text('active = "gate"\n\n[profiles.gate]\nPREFECT_API_AUTH_STRING = "reviewer:s3cret"\n')
+    run = start_gated_write(tmp_path, "listed-via-profile", POLICY)
+    review_id = (await wait_until_waiting("listed-via-profile")).record.request.id
+    in_profile = {"PREFECT_PROFILES_PATH": str(profiles)}
+
+    code, out, err = await run_cli("pending", "--json", api=auth_relay.url, extra_env=in_profile)
+    assert code == 0, err
+    assert review_id in out
+    code, out, err = await run_cli("show", review_id, api=auth_relay.url, extra_env=in_profile)
+    assert code == 0 and review_id in out, err
+
+    code, out, err = await run_cli("pending", api=auth_relay.url)
+    assert code == 2 and "answered 401 Unauthorized" in err, err  # nowhere else to look: said, not hidden
+
+    code, out, err = await run_cli(
+        "approve", review_id, "--as", "alice", api=auth_relay.url, extra_env=in_profile
+    )
+    assert code == 0, err
+    assert (await run.final_state()).type is StateType.COMPLETED
+    assert run.written() == ["listed-via-profile"]
