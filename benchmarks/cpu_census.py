@@ -6,7 +6,8 @@ snapshots every process's CPU time (utime + stime from /proc) and, at the end, s
 by role: the role its own command line names, else its session's (every server here starts in a
 session of its own, and its children, uvicorn's workers among them, stay in it).
 Processes that ended during the window (the CLI's `approve` processes) are not seen: their CPU is
-under "ended". Linux only; elsewhere it reports nothing.
+under "ended". A process that ended but was not reaped yet is counted under the role it had at
+`start()`, or the one `name()` gave it. Linux only; elsewhere it reports nothing.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ ROLES = (
     ("PostgreSQL", ("postgres: ", "/bin/postgres ")),
     ("Redis", ("redis-server ",)),
     ("S3 (moto)", ("moto_server ",)),
-    ("flow processes", (" --_flows ",)),
+    ("flow processes", (" --_flows ", " --_worker ", " --_bare ")),
     ("review-gate serve", (" serve ",)),
 )
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -69,14 +70,25 @@ class CpuCensus:
     """`start()` before the window, `stop()` after it; `line()` says who used how much."""
 
     def __init__(self) -> None:
+        self._named: dict[int, str] = {}
         self._before: dict[int, tuple[int, float]] = {}
         self._children_before = 0.0
         self._started = 0.0
         self.wall_seconds = 0.0
         self.by_role: dict[str, float] = {}
 
+    def name(self, pid: int, role: str) -> None:
+        """Count `pid` under `role`: for a process that may have ended, unreaped, by `stop()` (a
+        zombie's /proc entry keeps its CPU time but no command line to name it by)."""
+        self._named[pid] = role
+
     def start(self) -> None:
         self._before = _processes()
+        # Named now, while their command lines can be read: one that ends before `stop()` and is
+        # not reaped yet keeps its CPU time there, but not its command line.
+        for pid in self._before:
+            if pid not in self._named and (role := _named(_command(pid))):
+                self._named[pid] = role
         self._children_before = _children_seconds()
         self._started = time.monotonic()
 
@@ -87,7 +99,7 @@ class CpuCensus:
         for pid, (session, seconds) in after.items():
             earlier = self._before.get(pid, (session, 0.0))[1]
             if seconds > earlier:
-                role = _role(pid, session)
+                role = self._named.get(pid) or _role(pid, session)
                 by_role[role] = by_role.get(role, 0.0) + seconds - earlier
         ended = _children_seconds() - self._children_before
         if ended > 0:

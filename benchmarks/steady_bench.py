@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import statistics
@@ -34,8 +35,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from uuid import UUID
 
 import httpx
+from cpu_census import CpuCensus
 from prefect import flow
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from slack_bench import (
@@ -50,7 +53,7 @@ from slack_bench import (
 )
 from stack_bench import Backend, add_backend_argument, backends, load, mixed_review
 
-from prefect_review_gate.gates.reviews import list_pending
+from prefect_review_gate.gates.review_api import ApiTarget, read_run_states
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from slack_fake import SlackFake
@@ -58,6 +61,7 @@ from slack_fake import SlackFake
 HERE = Path(__file__).resolve()
 WORKERS = 2
 LINE = re.compile(r"slack-bench-(\d+)")
+RUN_LINK = re.compile(r"flow-run/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
 SAMPLED = 20  # reviews per window whose click -> decision sent share is read back
 
 
@@ -134,7 +138,14 @@ class Window:
 
 
 async def drive(
-    url: str, fake: SlackFake, workdir: Path, seconds: float, interval: float, window: float, serve_pid: int
+    url: str,
+    backend_api: str,
+    fake: SlackFake,
+    workdir: Path,
+    seconds: float,
+    interval: float,
+    window: float,
+    serve_pid: int,
 ) -> list[Window]:
     """Click each new review's Approve at once; collect latencies by the window the click fell in."""
     clicked: set[str] = set()
@@ -144,22 +155,23 @@ async def drive(
     samples: list[tuple[int, str]] = []  # serve's RSS and the load at the end of each window
     began = time.time()
     connection = await Connection.open(url)
+    api = ApiTarget(backend_api).client()
     try:
         while time.time() < began + seconds + 180:
             # As a reviewer would: a review's buttons are clicked once its run waits for the
             # decision. A click before that is queued by serve and tried again with backoff.
-            try:
-                waiting = {p.record.request.id for p in await list_pending() if p.waiting}
-            except httpx.HTTPError as exc:  # a server this busy is a figure, not the end of the run
-                print(f"      (the open reviews could not be listed: {type(exc).__name__}) {load()}")
-                waiting = set()
-            for message in fake.messages():
-                ts = str(message.get("ts"))
+            # Asked of the runs not clicked yet only, in one request: listing every open review
+            # (`review-gate pending`) each turn was load no Slack reviewer puts on the server,
+            # and it grew with the backlog it was measuring.
+            unclicked = [
+                m
+                for m in fake.messages()
+                if str(m.get("ts")) not in clicked and LINE.search(str(m.get("blocks")))
+            ]
+            for message in await waiting_now(api, unclicked):
                 found = LINE.search(str(message.get("blocks")))
-                review_id = str(message.get("text")).split(":", 1)[0].removeprefix("Review ")
-                if ts in clicked or found is None or review_id not in waiting:
-                    continue
-                clicked.add(ts)
+                assert found is not None
+                clicked.add(str(message.get("ts")))
                 try:
                     _, status, sent = await connection.send(connection.request(click(REVIEWER, message)))
                 except (IndexError, ConnectionError):  # serve closed the idle keep-alive connection
@@ -176,6 +188,7 @@ async def drive(
             await asyncio.sleep(0.1)
     finally:
         connection.close()
+        await api.aclose()
     for index, sent in sent_at.items():
         stamp = workdir / f"resumed-{index}"
         if stamp.exists() and stamp.read_text():
@@ -184,24 +197,50 @@ async def drive(
             if len(windows[slot].server_part) < SAMPLED:  # one API read each: a sample is enough
                 part = await resume_sent_after({index: messages[index]}, {index: sent})
                 windows[slot].server_part += [s for s in part if s == s]  # NaN: not found
-    for slot, (rss, machine) in zip(windows, samples, strict=False):
-        slot.rss_kib, slot.load = rss, machine
+    for measured, (rss, machine) in zip(windows, samples, strict=False):
+        measured.rss_kib, measured.load = rss, machine
     return [w for w in windows if w.latencies]
+
+
+async def waiting_now(api: httpx.AsyncClient, messages: list[dict[str, object]]) -> list[dict[str, object]]:
+    """Those of `messages` whose run waits for their review's decision now."""
+    runs: dict[UUID, tuple[str, dict[str, object]]] = {}
+    for message in messages:
+        run = RUN_LINK.search(str(message.get("blocks")))
+        if run is None:
+            raise RuntimeError(f"a review message links no flow run: {message.get('text')!r}")
+        review_id = str(message.get("text")).split(":", 1)[0].removeprefix("Review ")
+        runs[UUID(run.group(1))] = (review_id, message)
+    try:
+        states = await read_run_states(api, list(runs))
+    except httpx.HTTPError as exc:  # a server this busy is a figure, not the end of the run
+        print(f"      (the waiting runs could not be read: {type(exc).__name__}) {load()}")
+        return []
+    return [
+        message
+        for run_id, (review_id, message) in runs.items()
+        # As `review-gate pending` judges it: paused, and not for another review ("" = not known).
+        if (state := states.get(run_id)) and state.type == "PAUSED" and state.waiting_on in ("", review_id)
+    ]
 
 
 def _all_stamped(workdir: Path, sent_at: dict[int, float]) -> bool:
     return all((workdir / f"resumed-{i}").exists() for i in sent_at)
 
 
-def measure(backend: Backend, seconds: float, interval: float, window: float) -> tuple[list[Window], int]:
+def measure(
+    backend: Backend, seconds: float, interval: float, window: float
+) -> tuple[list[Window], int, CpuCensus]:
     workdir = backend.home / "steady"
     workdir.mkdir()
     processes: list[subprocess.Popen[bytes]] = []
+    census = CpuCensus()
     try:
         with SlackFake() as fake:
             env = {**backend.env(), **slack_env(fake)}
             server, url = start_server(env, backend.home / "steady-serve.log")
             processes.append(server)
+            census.start()
             for worker in range(WORKERS):
                 command = [sys.executable, str(HERE), "--_worker", str(worker), str(seconds), str(interval)]
                 with (backend.home / f"steady-worker-{worker}.log").open("wb") as log:
@@ -210,18 +249,27 @@ def measure(backend: Backend, seconds: float, interval: float, window: float) ->
                             [*command, str(workdir)], env=env, stdout=log, stderr=subprocess.STDOUT
                         )
                     )
+                census.name(processes[-1].pid, "flow processes")
             with temporary_settings(updates={PREFECT_API_URL: backend.api}):
-                windows = asyncio.run(drive(url, fake, workdir, seconds, interval, window, server.pid))
+                windows = asyncio.run(
+                    drive(url, backend.api, fake, workdir, seconds, interval, window, server.pid)
+                )
+            census.stop()
         committed = workdir / "committed.txt"
         lines = committed.read_text().splitlines() if committed.exists() else []
-        return windows, len(lines) if len(set(lines)) == len(lines) else -len(lines)
+        return windows, len(lines) if len(set(lines)) == len(lines) else -len(lines), census
     finally:
         for process in processes:
             stop(process)
 
 
 def report(
-    backend: Backend, windows: Sequence[Window], committed: int, seconds: float, interval: float
+    backend: Backend,
+    windows: Sequence[Window],
+    committed: int,
+    census: CpuCensus,
+    seconds: float,
+    interval: float,
 ) -> None:
     asked = int(seconds / interval)
     print(
@@ -241,6 +289,20 @@ def report(
     flat_latency = last <= 1.5 * first + 0.5
     sized = [w.rss_kib for w in windows[1:] if w.rss_kib] or [w.rss_kib for w in windows]
     flat_rss = bool(sized) and sized[-1] <= 1.2 * sized[0]
+    if committed and census.by_role:
+        # What one review costs the machine (the Prefect server, its database, S3, the flows,
+        # serve; not this benchmark, which plays Slack and the reviewer), and so the rate its cores
+        # can carry at most.
+        harness = ("this benchmark (clicks, decide())", "other")
+        product = sum(v for role, v in census.by_role.items() if role not in harness) / abs(committed)
+        api = sum(v for role, v in census.by_role.items() if role.startswith("Prefect")) / abs(committed)
+        cores = os.cpu_count() or 1
+        print(
+            f"      CPU from the first worker's start to the last click's run: {census.line()}\n"
+            f"      per review committed: {product * 1000:.0f} ms of the gate's and Prefect's CPU "
+            f"({api * 1000:.0f} ms Prefect's server), so {cores} cores carry at most "
+            f"{cores / product:.1f} reviews/s"
+        )
     once = "WITH DUPLICATES" if committed < 0 else "once each"
     print(
         f"      {decided}/{asked} decided, {abs(committed)} committed {once}; "
@@ -271,7 +333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     print(f"steady load benchmark: SQLite vs PostgreSQL + S3 (moto), {os.cpu_count()} CPUs {load()}")
     try:
-        with backends(args.only) as found:
+        with contextlib.closing(backends(args.only)) as found:
             for backend in found:
                 if args.floor_seconds > 0:
                     floor = measure_floor(backend, args.floor_seconds, args.interval)
@@ -279,10 +341,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         f"  (c) {backend.name}: Prefect's floor, a bare flow every "
                         f"{args.interval * 1000:.0f} ms for {args.floor_seconds:.0f} s: {floor}"
                     )
-                windows, committed = measure(backend, args.seconds, args.interval, args.window)
+                windows, committed, census = measure(backend, args.seconds, args.interval, args.window)
                 if not windows:
                     raise RuntimeError(f"no review was decided on {backend.name}")
-                report(backend, windows, committed, args.seconds, args.interval)
+                report(backend, windows, committed, census, args.seconds, args.interval)
         return 0
     except (RuntimeError, subprocess.TimeoutExpired, OSError) as exc:
         print(f"steady_bench: could not measure: {exc}", file=sys.stderr)
