@@ -153,29 +153,33 @@ def add_backend_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-@contextmanager
-def backends(only: Sequence[str] | None) -> Iterator[list[Backend]]:
-    """Each backend named (default: SQLite's server and the stack's) in a folder of its own, stopped
-    and removed after. `scaled` is the stack's Prefect server scaled out: SCALED_API_WORKERS API
-    processes, its services apart, Redis between them (scripts/stack.py, `--api-workers`)."""
+def backends(only: Sequence[str] | None) -> Iterator[Backend]:
+    """Each backend named (default: SQLite's server and the stack's), in turn: started in a folder
+    of its own when its turn comes, stopped and removed before the next starts, so that no idle
+    server shares the machine with the one measured. `scaled` is the stack's Prefect server scaled
+    out: SCALED_API_WORKERS API processes, its services apart, Redis between them (scripts/stack.py,
+    `--api-workers`). Close the iterator (`contextlib.closing`) to stop the current one early."""
     names = only or DEFAULT_BACKENDS
-    with contextlib.ExitStack() as exits:
-        found = []
-        if "sqlite" in names:
-            home = Path(tempfile.mkdtemp(prefix="stack-bench-sqlite-"))
-            exits.callback(shutil.rmtree, home, True)
-            api = exits.enter_context(prefect_server(home))
-            found.append(Backend("SQLite", api, home, {}))
-        for name, workers in (("postgres", 1), ("scaled", SCALED_API_WORKERS)):
-            if name not in names:
-                continue
-            home = Path(tempfile.mkdtemp(prefix=f"stack-bench-{name}-"))
-            exits.callback(shutil.rmtree, home, True)
-            running = exits.enter_context(stack.running_stack(home / "stack", api_workers=workers))
+    for name in (n for n in ("sqlite", "postgres", "scaled") if n in names):
+        with _started(name) as backend:
+            yield backend
+
+
+@contextmanager
+def _started(name: str) -> Iterator[Backend]:
+    home = Path(tempfile.mkdtemp(prefix=f"stack-bench-{name}-"))
+    try:
+        if name == "sqlite":
+            with prefect_server(home) as api:
+                yield Backend("SQLite", api, home, {})
+            return
+        workers = 1 if name == "postgres" else SCALED_API_WORKERS
+        with stack.running_stack(home / "stack", api_workers=workers) as running:
             settings = running.env()
             label = "PostgreSQL" if workers == 1 else f"PG {workers} API"
-            found.append(Backend(label, settings["PREFECT_API_URL"], home, settings))
-        yield found
+            yield Backend(label, settings["PREFECT_API_URL"], home, settings)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 # --- (a) pending over 1,000 suspended reviews ---------------------------------------------------------
@@ -386,7 +390,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"stack benchmark: SQLite vs PostgreSQL + S3 (moto), {os.cpu_count()} CPUs, shared machine {load()}"
     )
     try:
-        with backends(args.only) as found:
+        with contextlib.closing(backends(args.only)) as found:
             for backend in found:
                 # Approvals first: they leave no review open, and pending must list only its own.
                 if "approvals" not in args.skip:
