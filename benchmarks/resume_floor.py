@@ -17,17 +17,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import json
 import statistics
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
+_SETUP_RETRIES = 6  # about 15 s of backoff, as Prefect's client allows a busy server
 PAUSE_KEY = "floor"
 KEYSET = {k: f"paused-{PAUSE_KEY}-{k}" for k in ("description", "response", "schema")}
 # About the size and shape of the gate's decision form: an enum, a name, a reason, a hash.
@@ -49,28 +51,29 @@ ANSWER = {"outcome": "approved", "reviewer": "floor", "content_hash": "0" * 64}
 class Floor:
     accepted: list[float]  # seconds from sending each resume to its accepted answer
     count: int
+    refused: dict[str, int] = field(default_factory=dict)  # the server's answer -> how many
 
     def line(self) -> str:
         values = sorted(self.accepted)
+        refused = ", ".join(f"{n} x {answer}" for answer, n in sorted(self.refused.items()))
+        said = f" (refused: {refused})" if refused else ""
+        if not values:
+            return f"0/{self.count} accepted{said}"
         p95 = values[max(0, round(0.95 * len(values)) - 1)]
         return (
-            f"{len(values)}/{self.count} accepted; send -> Running p50 {statistics.median(values):.2f} s, "
-            f"p95 {p95:.2f} s, max {values[-1]:.2f} s"
+            f"{len(values)}/{self.count} accepted{said}; send -> Running p50 "
+            f"{statistics.median(values):.2f} s, p95 {p95:.2f} s, max {values[-1]:.2f} s"
         )
 
 
 async def paused_runs(api: httpx.AsyncClient, count: int) -> list[str]:
     """`count` flow runs paused as `pause_flow_run(wait_for_input=...)` leaves them."""
-    flow = (await api.post("/flows/", json={"name": "resume-floor"})).raise_for_status().json()
+    flow = (await _post(api, "/flows/", {"name": "resume-floor"})).json()
     timeout = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     schema = json.dumps(SCHEMA)
 
     async def one(index: int) -> str:
-        run = (
-            (await api.post("/flow_runs/", json={"flow_id": flow["id"], "name": f"floor-{index}"}))
-            .raise_for_status()
-            .json()
-        )
+        run = (await _post(api, "/flow_runs/", {"flow_id": flow["id"], "name": f"floor-{index}"})).json()
         base = f"/flow_runs/{run['id']}"
         await _set_state(api, base, {"type": "RUNNING", "name": "Running"})
         paused = {
@@ -84,7 +87,7 @@ async def paused_runs(api: httpx.AsyncClient, count: int) -> list[str]:
             },
         }
         await _set_state(api, base, paused)
-        (await api.post(f"{base}/input", json={"key": KEYSET["schema"], "value": schema})).raise_for_status()
+        await _post(api, f"{base}/input", {"key": KEYSET["schema"], "value": schema})
         return str(run["id"])
 
     ids: list[str] = []
@@ -93,23 +96,39 @@ async def paused_runs(api: httpx.AsyncClient, count: int) -> list[str]:
     return ids
 
 
+async def _post(api: httpx.AsyncClient, path: str, body: Any) -> httpx.Response:
+    """POST while setting up, retried as Prefect's client retries: a SQLite server answers 503
+    while its writer lock is held (its own start-up work, just after it says it is ready)."""
+    for attempt in range(_SETUP_RETRIES):
+        answer = await api.post(path, json=body)
+        if answer.status_code not in (429, 503) or attempt == _SETUP_RETRIES - 1:
+            return answer.raise_for_status()
+        await asyncio.sleep(0.5 * 2**attempt)
+    raise AssertionError("unreachable")
+
+
 async def _set_state(api: httpx.AsyncClient, base: str, state: dict[str, Any]) -> None:
-    answer = (await api.post(f"{base}/set_state", json={"state": state, "force": True})).raise_for_status()
+    answer = await _post(api, f"{base}/set_state", {"state": state, "force": True})
     if answer.json().get("status") != "ACCEPT":
         raise RuntimeError(f"the server did not take {state['type']}: {answer.text[:200]}")
 
 
-async def resume_all(api: httpx.AsyncClient, ids: Sequence[str]) -> list[float]:
-    """Resume every run at once; seconds from sending to the accepted answer, accepted ones only."""
+async def resume_all(api: httpx.AsyncClient, ids: Sequence[str]) -> Floor:
+    """Resume every run at once: seconds from sending to each accepted answer, and what the
+    server answered the others (not retried: a resume refused is part of the figure)."""
 
-    async def one(flow_run_id: str) -> float | None:
+    async def one(flow_run_id: str) -> float | str:
         began = time.perf_counter()
         answer = await api.post(f"/flow_runs/{flow_run_id}/resume", json={"run_input": ANSWER})
         taken = time.perf_counter() - began
-        return taken if answer.status_code < 300 and answer.json().get("status") == "ACCEPT" else None
+        if answer.status_code >= 300:
+            return f"HTTP {answer.status_code}"
+        status = str(answer.json().get("status"))
+        return taken if status == "ACCEPT" else status
 
     results = await asyncio.gather(*(one(i) for i in ids))
-    return [r for r in results if r is not None]
+    refused = collections.Counter(r for r in results if isinstance(r, str))
+    return Floor([r for r in results if isinstance(r, float)], len(ids), dict(refused))
 
 
 async def measure(api_url: str, count: int) -> Floor:
@@ -117,7 +136,7 @@ async def measure(api_url: str, count: int) -> Floor:
     async with httpx.AsyncClient(base_url=api_url, timeout=120, limits=limits) as api:
         ids = await paused_runs(api, count)
         await asyncio.sleep(1)  # the set-up's writes settle before the clock starts
-        return Floor(await resume_all(api, ids), count)
+        return await resume_all(api, ids)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
