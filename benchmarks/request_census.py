@@ -3,7 +3,9 @@
 One gated flow (one action, posted to the tests' Slack fake, paused in-process) runs in this
 process with every Prefect call going through a TCP relay that notes each request line
 (tests/http_relay.py); the decision is sent as the CLI sends it (`reviews.decide`), through the
-relay too. Printed per phase: the requests, by method and path (ids folded):
+relay too. Then a second one in the same process: what a long-lived worker pays per review, once
+its client has checked the server's version and its events connection is open. Printed per review
+and phase: the requests, by method and path (ids folded):
 
   open       from the flow's start until the review is waiting (run, review, card, Slack, pause)
   waiting    two seconds of waiting (the paused run's state poll)
@@ -51,47 +53,58 @@ from prefect_review_gate.gates.reviews import decide  # noqa: E402
 
 _ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{12}")
 WAIT_SECONDS = 2.0
+EVENTS_FLUSH_SECONDS = 3.0
 
 
 def _folded(path: str) -> str:
     return _ID.sub("{id}", path.split("?", 1)[0].removeprefix("/api"))
 
 
-async def census(api: str, workdir: Path) -> list[tuple[str, list[tuple[str, str]]]]:
-    """(phase, requests) in order, for one review approved by the CLI's path."""
-    phases: list[tuple[str, list[tuple[str, str]]]] = []
-    direct = ApiTarget(api)
-    with counting_relay(api) as (relay, seen):
+Phases = list[tuple[str, list[tuple[str, str]]]]
 
-        def mark(phase: str) -> None:
-            phases.append((phase, list(seen)))
-            seen.clear()
 
-        with temporary_settings(updates={PREFECT_API_URL: relay}):
-            run = asyncio.ensure_future(mixed_review(0, str(workdir)))
-            while not [p for p in await list_pending(direct) if p.waiting]:
-                if run.done():
-                    run.result()  # the flow failed: say why
-                await asyncio.sleep(0.05)
-            mark("open")
-            await asyncio.sleep(WAIT_SECONDS)
-            mark("waiting")
-            [pending] = await list_pending(direct)
-            await decide(pending.record.request.id, Outcome.APPROVED, CLI_REVIEWER)
-            mark("decide")
-            stamp = workdir / "resumed-0"
-            while not stamp.exists():
-                await asyncio.sleep(0.02)
-            mark("resume")
-            await asyncio.wait_for(run, 120)
-            await asyncio.sleep(0.5)  # the engine's last state write
-            mark("commit")
+async def census(api: str, workdir: Path) -> tuple[Phases, Phases]:
+    """(phase, requests) in order, for the process's first review and for its second."""
+    with counting_relay(api) as (relay, seen), temporary_settings(updates={PREFECT_API_URL: relay}):
+        first = await one_review(ApiTarget(api), seen, workdir, 0)
+        second = await one_review(ApiTarget(api), seen, workdir, 1)
+        await asyncio.sleep(EVENTS_FLUSH_SECONDS)  # the run's events go out through the relay
+    return first, second
+
+
+async def one_review(direct: ApiTarget, seen: list[tuple[str, str]], workdir: Path, index: int) -> Phases:
+    """One review approved by the CLI's path, phase by phase; `direct` reads around the relay."""
+    phases: Phases = []
+
+    def mark(phase: str) -> None:
+        phases.append((phase, list(seen)))
+        seen.clear()
+
+    run = asyncio.ensure_future(mixed_review(index, str(workdir)))
+    while not [p for p in await list_pending(direct) if p.waiting]:
+        if run.done():
+            run.result()  # the flow failed: say why
+        await asyncio.sleep(0.05)
+    mark("open")
+    await asyncio.sleep(WAIT_SECONDS)
+    mark("waiting")
+    [pending] = [p for p in await list_pending(direct) if p.waiting]
+    await decide(pending.record.request.id, Outcome.APPROVED, CLI_REVIEWER)
+    mark("decide")
+    stamp = workdir / f"resumed-{index}"
+    while not stamp.exists():
+        await asyncio.sleep(0.02)
+    mark("resume")
+    await asyncio.wait_for(run, 120)
+    await asyncio.sleep(0.5)  # the engine's last state write
+    mark("commit")
     return phases
 
 
-def report(phases: Sequence[tuple[str, list[tuple[str, str]]]]) -> None:
+def report(which: str, phases: Phases) -> None:
     total = sum(len(requests) for _, requests in phases)
-    print(f"request census: one review, Slack-posted, paused in-process, approved by the CLI's path: {total}")
+    what = "one review, Slack-posted, paused in-process, approved by the CLI's path"
+    print(f"request census, {which}: {what}: {total}")
     for phase, requests in phases:
         print(f"  {phase:<8} {len(requests):>3} requests")
         for (method, path), count in collections.Counter((m, _folded(p)) for m, p in requests).most_common():
@@ -106,10 +119,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with SlackFake() as fake, mock.patch.dict(os.environ, slack_env(fake)):
             if args.api:
-                report(asyncio.run(census(args.api, home)))
+                first, second = asyncio.run(census(args.api, home))
             else:
                 with prefect_server(home) as api:
-                    report(asyncio.run(census(api, home)))
+                    first, second = asyncio.run(census(api, home))
+        report("a new process's first review", first)
+        report("its second (a worker that has run one)", second)
         return 0
     finally:
         shutil.rmtree(home, ignore_errors=True)
