@@ -229,13 +229,18 @@ def run_flow_run_id(review_id: str, relay: AuthRelay) -> str:
     return str(answer.json()[0]["data"]["request"]["flow_run_id"])
 
 
+def auth_in_profile(tmp_path: Path) -> dict[str, str]:
+    """The environment of a reviewer whose auth string is only in their Prefect profile."""
+    profiles = tmp_path / "profiles.toml"
+    profiles.write_text('active = "gate"\n\n[profiles.gate]\nPREFECT_API_AUTH_STRING = "reviewer:s3cret"\n')
+    return {"PREFECT_PROFILES_PATH": str(profiles)}
+
+
 async def test_credentials_kept_in_the_profile_still_work_with_the_url_in_the_environment(
     auth_relay: AuthRelay, tmp_path: Path
 ) -> None:
     # PREFECT_API_URL exported, the auth string only in the profile: the plain request gets a 401,
     # which stored nothing, and the decision goes through Prefect's settings instead, as before.
-    profiles = tmp_path / "profiles.toml"
-    profiles.write_text('active = "gate"\n\n[profiles.gate]\nPREFECT_API_AUTH_STRING = "reviewer:s3cret"\n')
     run = start_gated_write(tmp_path, "auth-in-profile", POLICY)
     review_id = (await wait_until_waiting("auth-in-profile")).record.request.id
 
@@ -245,7 +250,7 @@ async def test_credentials_kept_in_the_profile_still_work_with_the_url_in_the_en
         "--as",
         "alice",
         api=auth_relay.url,
-        extra_env={"PREFECT_PROFILES_PATH": str(profiles)},
+        extra_env=auth_in_profile(tmp_path),
     )
     assert code == 0, err
     assert f"Approved review {review_id} as alice (1/1 approvals)." in out
@@ -258,11 +263,9 @@ async def test_pending_and_show_find_credentials_kept_in_the_profile(
 ) -> None:
     # The same 401 -> profile fall-back for the read-only commands: before it, `pending` stopped at
     # the 401 while `approve` went on through the profile.
-    profiles = tmp_path / "profiles.toml"
-    profiles.write_text('active = "gate"\n\n[profiles.gate]\nPREFECT_API_AUTH_STRING = "reviewer:s3cret"\n')
     run = start_gated_write(tmp_path, "listed-via-profile", POLICY)
     review_id = (await wait_until_waiting("listed-via-profile")).record.request.id
-    in_profile = {"PREFECT_PROFILES_PATH": str(profiles)}
+    in_profile = auth_in_profile(tmp_path)
 
     code, out, err = await run_cli("pending", "--json", api=auth_relay.url, extra_env=in_profile)
     assert code == 0, err
