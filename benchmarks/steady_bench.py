@@ -4,13 +4,14 @@ On SQLite (gate_bench's server) and on the stack (PostgreSQL, S3 results; stack_
 the same run. Two worker processes each start a gated flow (stack_bench.mixed_review, paused
 in-process, posted to the tests' Slack fake) every `2 x --interval`, staggered, so that together
 they ask for a review every `--interval` (100 ms). This process watches the fake's messages and the
-open reviews, and clicks Approve on each review as soon as its run waits for the decision, through
-`review-gate serve`, signed as Slack signs.
+states of their runs (from the run link in each message), and clicks Approve on each review as soon
+as its run waits for the decision, through `review-gate serve`, signed as Slack signs.
 
 Per window of `--window` seconds it prints: reviews decided, click -> flow running p50/p95/max, the
 RSS of the `review-gate serve` process at the window's end, and the load average. No growth in
 latency and a flat RSS are the targets: the last window's p95 within 1.5x of the first's (plus
 0.5 s), and RSS growth under 20% from the second window to the last (the first holds warm-up).
+Then every process's CPU over the load (cpu_census), and that divided by the reviews committed.
 
 Printed first, per backend: Prefect's own floor for this rate on this machine, the same two workers
 starting a bare flow (no gate, no review, one line written) every `--interval` for `--floor-seconds`:
