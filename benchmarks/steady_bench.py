@@ -303,6 +303,12 @@ def report(
             f"      per review committed: {product * 1000:.0f} ms of the gate's and Prefect's CPU "
             f"({api * 1000:.0f} ms Prefect's server), so {cores} cores carry at most "
             f"{cores / product:.1f} reviews/s"
+            + (
+                ""
+                if abs(committed) == asked
+                else f" (overstated: {asked - abs(committed)} reviews asked for used CPU and were not "
+                "committed by the end; read it from a rate that kept up)"
+            )
         )
     once = "WITH DUPLICATES" if committed < 0 else "once each"
     print(
