@@ -51,6 +51,8 @@ def run_with_api_target(work: Callable[[ApiTarget], Awaitable[T]]) -> T:
 def _environment_first(
     over_httpx: Callable[[ApiTarget], Awaitable[T]], through_prefect: Callable[[], T]
 ) -> T:
+    """`over_httpx` with the environment's API; `through_prefect()` without one, or after a 401 to
+    an environment that holds no credentials (nothing was stored: the request was refused)."""
     target = ApiTarget.from_environment()
     if target is None:
         return through_prefect()
