@@ -29,7 +29,8 @@ from typing import Any
 
 import httpx
 
-_SETUP_RETRIES = 6  # about 15 s of backoff, as Prefect's client allows a busy server
+from prefect_review_gate.gates.review_api import BusyRetrying
+
 PAUSE_KEY = "floor"
 KEYSET = {k: f"paused-{PAUSE_KEY}-{k}" for k in ("description", "response", "schema")}
 # About the size and shape of the gate's decision form: an enum, a name, a reason, a hash.
@@ -97,14 +98,10 @@ async def paused_runs(api: httpx.AsyncClient, count: int) -> list[str]:
 
 
 async def _post(api: httpx.AsyncClient, path: str, body: Any) -> httpx.Response:
-    """POST while setting up, retried as Prefect's client retries: a SQLite server answers 503
-    while its writer lock is held (its own start-up work, just after it says it is ready)."""
-    for attempt in range(_SETUP_RETRIES):
-        answer = await api.post(path, json=body)
-        if answer.status_code not in (429, 503) or attempt == _SETUP_RETRIES - 1:
-            return answer.raise_for_status()
-        await asyncio.sleep(0.5 * 2**attempt)
-    raise AssertionError("unreachable")
+    """POST while setting up, sent again while the server is busy, as the gate's own clients do
+    (`BusyRetrying`): a SQLite server answers 503 while its writer lock is held (its own start-up
+    work, just after it says it is ready)."""
+    return (await BusyRetrying(api).request("POST", path, json=body)).raise_for_status()
 
 
 async def _set_state(api: httpx.AsyncClient, base: str, state: dict[str, Any]) -> None:
