@@ -220,8 +220,7 @@ async def waiting_now(api: httpx.AsyncClient, messages: list[dict[str, object]])
     return [
         message
         for run_id, (review_id, message) in runs.items()
-        # As `review-gate pending` judges it: paused, and not for another review ("" = not known).
-        if (state := states.get(run_id)) and state.type == "PAUSED" and state.waiting_on in ("", review_id)
+        if (state := states.get(run_id)) and state.waits_for(review_id)  # as `review-gate pending` judges
     ]
 
 

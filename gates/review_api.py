@@ -105,6 +105,10 @@ class RunState:
     name: str
     waiting_on: str = ""  # the review id whose decision a paused run waits for, from its input key
 
+    def waits_for(self, review_id: str) -> bool:
+        """Paused, and not for another review (its content changed on a re-run); "" = not known."""
+        return self.type == "PAUSED" and self.waiting_on in ("", review_id)
+
 
 @dataclass(frozen=True)
 class PendingReview:
@@ -236,8 +240,7 @@ def with_state(record: ReviewRecord, states: Mapping[UUID, RunState]) -> Pending
     if state is None:
         return PendingReview(record, waiting=False)
     waiting_on = state.waiting_on if state.type == "PAUSED" else ""
-    # A run paused for another review (its content changed on a re-run) is not waiting for this one.
-    waiting = record.is_open and state.type == "PAUSED" and waiting_on in ("", record.request.id)
+    waiting = record.is_open and state.waits_for(record.request.id)
     return PendingReview(
         record,
         waiting=waiting,
