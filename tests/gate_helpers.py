@@ -179,6 +179,23 @@ async def events_about(flow_run_id: Any, timeout: float = 30) -> set[str]:
     return names
 
 
+IMPORT_LOG = {"PYTHONPROFILEIMPORTTIME": "1"}  # run_cli's extra_env: the process logs its imports
+
+
+def imported(err: str) -> list[str]:
+    """The modules a process imported, from its PYTHONPROFILEIMPORTTIME lines on stderr."""
+    return [line.rsplit("|", 1)[-1].strip() for line in err.splitlines() if line.startswith("import time:")]
+
+
+def prefect_modules(err: str) -> list[str]:
+    return [module for module in imported(err) if module.split(".")[0] == "prefect"]
+
+
+def message(err: str) -> str:
+    """stderr without the import log: what a person reads."""
+    return "".join(line + "\n" for line in err.splitlines() if not line.startswith("import time:"))
+
+
 async def run_cli(
     *args: str, api: str | None, extra_env: dict[str, str] | None = None
 ) -> tuple[int, str, str]:

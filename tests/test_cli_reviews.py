@@ -20,7 +20,15 @@ from uuid import uuid4
 
 import anyio
 import pytest
-from gate_helpers import CLOCK_SHIFT, run_cli, start_gated_write, wait_until_waiting
+from gate_helpers import (
+    CLOCK_SHIFT,
+    IMPORT_LOG,
+    imported,
+    prefect_modules,
+    run_cli,
+    start_gated_write,
+    wait_until_waiting,
+)
 from prefect.client.schemas.objects import StateType
 from prefect.settings import PREFECT_UI_URL
 
@@ -115,25 +123,17 @@ async def test_pending_and_show_describe_the_review_then_reject_ends_it_rejected
     assert "bob: rejected, name as typed (Prefect UI or CLI)" in out and "To decide" not in out
 
     # A decided review leaves the listing; a new process lists without importing Prefect at all.
-    code, out, err = await run_cli(
-        "pending", "--json", api=prefect_api, extra_env={"PYTHONPROFILEIMPORTTIME": "1"}
-    )
+    code, out, err = await run_cli("pending", "--json", api=prefect_api, extra_env=IMPORT_LOG)
     assert code == 0, err
     assert review_id not in out
-    imported = [
-        line.rsplit("|", 1)[-1].strip() for line in err.splitlines() if line.startswith("import time:")
-    ]
-    assert "httpx" in imported and not [m for m in imported if m.split(".")[0] == "prefect"]
+    assert "httpx" in imported(err) and prefect_modules(err) == []
     # So does `show`, building the run's link as Prefect would for a self-hosted server.
-    environment = {"PYTHONPROFILEIMPORTTIME": "1", "PREFECT_UI_URL": ""}
+    environment = {**IMPORT_LOG, "PREFECT_UI_URL": ""}
     code, out, err = await run_cli("show", review_id, api=prefect_api, extra_env=environment)
     assert code == 0, err
     assert f"Review {review_id}: rejected" in out
     assert prefect_api.removesuffix("/api") + f"/v2/runs/flow-run/{request.flow_run_id}" in out
-    imported = [
-        line.rsplit("|", 1)[-1].strip() for line in err.splitlines() if line.startswith("import time:")
-    ]
-    assert "httpx" in imported and not [m for m in imported if m.split(".")[0] == "prefect"]
+    assert "httpx" in imported(err) and prefect_modules(err) == []
 
 
 async def test_approve_commits_once_and_a_decided_review_is_refused(

@@ -19,7 +19,15 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from gate_helpers import run_cli, start_gated_write, wait_until_waiting
+from gate_helpers import (
+    IMPORT_LOG,
+    imported,
+    message,
+    prefect_modules,
+    run_cli,
+    start_gated_write,
+    wait_until_waiting,
+)
 from http_relay import serving
 from prefect.client.schemas.objects import StateType
 
@@ -30,21 +38,6 @@ from prefect_review_gate.gates.votes import ASSERTED
 pytestmark = pytest.mark.anyio
 
 POLICY: dict[str, Any] = {"reviewers": ["alice", "bob"], "timeout": 600}
-IMPORT_LOG = {"PYTHONPROFILEIMPORTTIME": "1"}
-
-
-def imported(err: str) -> list[str]:
-    """The modules a process imported, from its PYTHONPROFILEIMPORTTIME lines on stderr."""
-    return [line.rsplit("|", 1)[-1].strip() for line in err.splitlines() if line.startswith("import time:")]
-
-
-def prefect_modules(err: str) -> list[str]:
-    return [module for module in imported(err) if module.split(".")[0] == "prefect"]
-
-
-def message(err: str) -> str:
-    """stderr without the import log: what a person reads."""
-    return "".join(line + "\n" for line in err.splitlines() if not line.startswith("import time:"))
 
 
 async def test_approve_reaches_the_run_without_importing_prefect(prefect_api: str, tmp_path: Path) -> None:
