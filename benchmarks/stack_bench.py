@@ -160,7 +160,7 @@ def backends(only: Sequence[str] | None) -> Iterator[Backend]:
     out: SCALED_API_WORKERS API processes, its services apart, Redis between them (scripts/stack.py,
     `--api-workers`). Close the iterator (`contextlib.closing`) to stop the current one early."""
     names = only or DEFAULT_BACKENDS
-    for name in (n for n in ("sqlite", "postgres", "scaled") if n in names):
+    for name in (n for n in BACKENDS if n in names):
         with _started(name) as backend:
             yield backend
 
