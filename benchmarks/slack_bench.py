@@ -37,7 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -112,6 +112,11 @@ def stop(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def review_id_of(message: Mapping[str, object]) -> str:
+    """The review a posted message shows, from its text ("Review <id>: ...")."""
+    return str(message.get("text")).split(":", 1)[0].removeprefix("Review ")
 
 
 def click(user: str, message: dict[str, object]) -> dict[str, object]:
@@ -275,8 +280,7 @@ async def resume_sent_after(messages: dict[int, dict[str, object]], sent_at: dic
     """Per approval, from the click to the decision the server sent (the vote's `decided_at`)."""
     seconds = []
     for index, sent in sent_at.items():
-        review_id = str(messages[index]["text"]).split(":", 1)[0].removeprefix("Review ")
-        record = await get_review(review_id)
+        record = await get_review(review_id_of(messages[index]))
         decided = [v.decided_at for v in record.votes if v.decided_at is not None]
         if decided:
             seconds.append(decided[0].timestamp() - sent)

@@ -62,6 +62,7 @@ from slack_bench import (
     Connection,
     click,
     percentile,
+    review_id_of,
     slack_env,
     start_server,
     stop,
@@ -274,7 +275,7 @@ async def _approve_all(url: str, fake: SlackFake, workdir: Path, count: int, env
     cli = str(Path(sys.executable).with_name("review-gate"))
 
     def review_id(index: int) -> str:
-        return str(messages[index]["text"]).split(":", 1)[0].removeprefix("Review ")
+        return review_id_of(messages[index])
 
     async def approve_in_terminal(index: int) -> float:
         started = time.time()
@@ -328,7 +329,7 @@ async def running_again_at(messages: dict[int, dict[str, object]]) -> dict[int, 
     found: dict[int, float] = {}
     async with get_client() as client:
         for index, message in messages.items():
-            record = await get_review(str(message["text"]).split(":", 1)[0].removeprefix("Review "))
+            record = await get_review(review_id_of(message))
             states = sorted(
                 await client.read_flow_run_states(record.request.flow_run_id), key=lambda s: s.timestamp
             )

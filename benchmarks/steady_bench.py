@@ -48,6 +48,7 @@ from slack_bench import (
     click,
     percentile,
     resume_sent_after,
+    review_id_of,
     slack_env,
     start_server,
     stop,
@@ -210,8 +211,7 @@ async def waiting_now(api: httpx.AsyncClient, messages: list[dict[str, object]])
         run = RUN_LINK.search(str(message.get("blocks")))
         if run is None:
             raise RuntimeError(f"a review message links no flow run: {message.get('text')!r}")
-        review_id = str(message.get("text")).split(":", 1)[0].removeprefix("Review ")
-        runs[UUID(run.group(1))] = (review_id, message)
+        runs[UUID(run.group(1))] = (review_id_of(message), message)
     try:
         states = await read_run_states(api, list(runs))
     except httpx.HTTPError as exc:  # a server this busy is a figure, not the end of the run
